@@ -1,0 +1,1 @@
+"""Ledgerlab application: services, training runners, GUI, CLI and the composition root."""

@@ -1,0 +1,497 @@
+"""The embedded backend: one SQLite file per project (``*.ledger``).
+
+Durability: WAL journal, ``synchronous=FULL`` and ``BEGIN IMMEDIATE`` for every write, so
+an append that returned is on disk and writers from any number of threads or processes
+are serialised by SQLite's own lock. Global positions are assigned inside that write
+transaction as ``head + 1``, which is why they never show gaps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .base import EventStore
+from .codec import GENESIS, blob_hash, chain_hash, decode, encode
+from .errors import (
+    BlobCorrupt,
+    BlobNotFound,
+    ConcurrencyError,
+    NotALedger,
+    SchemaTooNew,
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreNotFound,
+    StoreReadOnly,
+)
+from .model import ANY, NO_STREAM, ExpectedVersion, NewEvent, RecordedEvent, Snapshot, Verification
+
+APPLICATION_ID = 0x4C4C4142  # "LLAB" in the SQLite header marks a Ledgerlab project
+SCHEMA_VERSION = 1
+PAGE_SIZE = 20_000
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS events (
+        position       INTEGER PRIMARY KEY,
+        stream_id      TEXT    NOT NULL,
+        version        INTEGER NOT NULL,
+        type           TEXT    NOT NULL,
+        schema_version INTEGER NOT NULL,
+        data           BLOB    NOT NULL,
+        metadata       BLOB    NOT NULL,
+        recorded_at    REAL    NOT NULL,
+        hash           BLOB    NOT NULL,
+        UNIQUE (stream_id, version)
+    )""",
+    # The log is append-only at the database level too; verify() catches whoever
+    # drops these triggers to edit a row anyway.
+    """CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+    """CREATE TABLE IF NOT EXISTS snapshots (
+        name     TEXT    PRIMARY KEY,
+        position INTEGER NOT NULL,
+        payload  BLOB    NOT NULL,
+        saved_at REAL    NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS blobs (
+        sha256 TEXT    PRIMARY KEY,
+        size   INTEGER NOT NULL,
+        data   BLOB    NOT NULL
+    )""",
+)
+
+_COLUMNS = "position, stream_id, version, type, schema_version, data, metadata, recorded_at"
+_INSERT = (
+    "INSERT INTO events (position, stream_id, version, type, schema_version, data, metadata,"
+    " recorded_at, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class SQLiteEventStore(EventStore):
+    """An event store in one SQLite file. Thread-safe: each thread gets its own connection."""
+
+    def __init__(
+        self, path: Path, *, create: bool = False, read_only: bool = False, busy_timeout: float = 10.0
+    ) -> None:
+        self.path = path
+        self.url = f"sqlite://{path}"
+        self.read_only = read_only
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        # Wakes waiters of this store object at once when one of its own threads appends;
+        # other processes are noticed through PRAGMA data_version.
+        self._appended = threading.Condition()
+        self._append_count = 0
+        if create and not read_only:
+            self._create_if_missing()
+        self._check_is_ledger()
+
+    # -- opening ------------------------------------------------------------------
+    def _create_if_missing(self) -> None:
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise StoreError(
+                f"cannot create {self.path}: the folder {parent} does not exist; "
+                "create it first or choose another location"
+            )
+        if self.path.exists() and self.path.stat().st_size > 0:
+            return  # opened and checked like any existing file
+        conn = self._conn(mode="rwc")
+        with self._errors():
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                (user_version,) = conn.execute("PRAGMA user_version").fetchone()
+                if user_version == 0:  # nobody created it between our check and our lock
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.rollback()
+
+    def _check_is_ledger(self) -> None:
+        if not self.path.exists():
+            raise StoreNotFound(
+                f"no project file at {self.path}: check the path, or create a new project "
+                f"(`ledgerlab new {self.path}`)"
+            )
+        if self.path.is_dir():
+            raise NotALedger(f"{self.path} is a folder, not a Ledgerlab project file (*.ledger)")
+        try:
+            with open(self.path, "rb") as f:
+                magic = f.read(len(SQLITE_MAGIC))
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.path}: {exc.strerror}; check its permissions") from None
+        if magic != SQLITE_MAGIC:
+            raise NotALedger(
+                f"{self.path} is not a Ledgerlab project (not an SQLite file); "
+                "open a *.ledger file, or create a project from a dataset with `ledgerlab new`"
+            )
+        conn = self._conn()
+        with self._errors():
+            (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+            (user_version,) = conn.execute("PRAGMA user_version").fetchone()
+        if app_id != APPLICATION_ID:
+            raise NotALedger(
+                f"{self.path} is an SQLite database but not a Ledgerlab project; "
+                "open a *.ledger file, or create a project with `ledgerlab new`"
+            )
+        if user_version > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{self.path} was written by a newer Ledgerlab (store schema {user_version}; "
+                f"this release reads up to {SCHEMA_VERSION}): upgrade Ledgerlab to open it. "
+                "The file was not changed."
+            )
+
+    def _conn(self, mode: str | None = None) -> sqlite3.Connection:
+        """This thread's connection (a forked child never reuses its parent's)."""
+        if self._closed:
+            raise StoreError(f"the store for {self.path} is closed")
+        pid = os.getpid()
+        cached = getattr(self._local, "conn", None)
+        if cached is not None and cached[0] == pid:
+            return cached[1]
+        mode = mode or ("ro" if self.read_only else "rw")
+        uri = f"{self.path.as_uri()}?mode={mode}"
+        with self._errors():
+            conn = sqlite3.connect(
+                uri,
+                uri=True,
+                timeout=self._busy_timeout,
+                isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+                check_same_thread=False,  # close() may run on another thread
+                cached_statements=64,
+            )
+            conn.execute("PRAGMA synchronous=FULL")
+        self._local.conn = (pid, conn)
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn SQLite's errors into store errors that name the file and say what to do."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            return StoreLocked(
+                f"{self.path} is locked by another program for longer than "
+                f"{self._busy_timeout:g} s; close the other program or try again"
+            )
+        if "readonly" in text or "read-only" in text:
+            return StoreReadOnly(f"{self.path} is open read-only (or the file is not writable)")
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return StoreCorrupt(
+                f"{self.path} is damaged ({exc}); nothing was changed. Restore it from a "
+                "backup; `ledgerlab verify` shows what is still readable"
+            )
+        if "unable to open" in text:
+            return StoreError(f"cannot open {self.path}: check that it exists and is readable")
+        if "disk is full" in text or "disk i/o" in text:
+            return StoreError(f"cannot write {self.path}: {exc}; free disk space and try again")
+        return StoreError(f"{self.path}: {exc}")
+
+    # -- events -------------------------------------------------------------------
+    def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion
+    ) -> int:
+        if not events:
+            return self.head()
+        if not isinstance(stream_id, str) or not stream_id:
+            raise StoreError(f"stream id must be a non-empty string, not {stream_id!r}")
+        if self.read_only:
+            raise StoreReadOnly(f"{self.path} is open read-only: nothing was written")
+        encoded = [_encode_event(event) for event in events]  # fail before taking the lock
+        conn = self._conn()
+        with self._errors():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                current = conn.execute(
+                    "SELECT MAX(version) FROM events WHERE stream_id = ?", (stream_id,)
+                ).fetchone()[0] or 0
+                _check_expected(stream_id, expected_version, current)
+                last = conn.execute(
+                    "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+                ).fetchone()
+                position, previous = last if last else (0, GENESIS)
+                now = time.time()
+                rows = []
+                for version, (event_type, schema_version, data, metadata) in enumerate(
+                    encoded, current + 1
+                ):
+                    position += 1
+                    previous = chain_hash(
+                        previous, position, stream_id, version, event_type, schema_version,
+                        now, data, metadata,
+                    )
+                    rows.append(
+                        (position, stream_id, version, event_type, schema_version, data,
+                         metadata, now, previous)
+                    )
+                conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.rollback()
+        with self._appended:
+            self._append_count += 1
+            self._appended.notify_all()
+        return position
+
+    def stream_version(self, stream_id: str) -> int:
+        conn = self._conn()
+        with self._errors():
+            row = conn.execute(
+                "SELECT MAX(version) FROM events WHERE stream_id = ?", (stream_id,)
+            ).fetchone()
+        return row[0] or 0
+
+    def read_stream(self, stream_id: str, from_version: int = 1) -> Iterator[RecordedEvent]:
+        _check_int("from_version", from_version, minimum=0)
+        return self._pages(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version >= ?"
+            " AND position > ? ORDER BY position LIMIT ?",
+            (stream_id, from_version),
+            after=0,
+        )
+
+    def read_all(self, after: int = 0, until: int | None = None) -> Iterator[RecordedEvent]:
+        _check_int("after", after, minimum=0)
+        if until is None:
+            return self._pages(
+                f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (),
+                after=after,
+            )
+        _check_int("until", until, minimum=0)
+        return self._pages(
+            f"SELECT {_COLUMNS} FROM events WHERE position <= ? AND position > ?"
+            " ORDER BY position LIMIT ?",
+            (until,),
+            after=after,
+        )
+
+    def _pages(self, sql: str, params: tuple, after: int) -> Iterator[RecordedEvent]:
+        """Keyset pagination: each page is its own short read, so no reader holds the WAL."""
+        new, make, loads = tuple.__new__, RecordedEvent, decode
+        position = after
+        while True:
+            conn = self._conn()
+            with self._errors():
+                rows = conn.execute(sql, (*params, position, PAGE_SIZE)).fetchall()
+            for p, s, v, t, sv, d, m, r in rows:
+                yield new(make, (p, s, v, t, sv, loads(d), loads(m), r))
+            if len(rows) < PAGE_SIZE:
+                return
+            position = rows[-1][0]
+
+    def head(self) -> int:
+        conn = self._conn()
+        with self._errors():
+            (position,) = conn.execute("SELECT MAX(position) FROM events").fetchone()
+        return position or 0
+
+    def wait_for_new(self, after: int, timeout: float) -> int:
+        deadline = time.monotonic() + max(0.0, timeout)
+        conn = self._conn()
+        interval = 0.002  # back off to 50 ms: cheap polling of a counter, never a spin
+        while True:
+            with self._appended:
+                seen = self._append_count
+            with self._errors():
+                (data_version,) = conn.execute("PRAGMA data_version").fetchone()
+            head = self.head()
+            remaining = deadline - time.monotonic()
+            if head > after or remaining <= 0:
+                return head
+            while remaining > 0:
+                with self._appended:
+                    self._appended.wait_for(
+                        lambda: self._append_count != seen, timeout=min(interval, remaining)
+                    )
+                    if self._append_count != seen:
+                        break
+                interval = min(interval * 2, 0.05)
+                with self._errors():
+                    if conn.execute("PRAGMA data_version").fetchone()[0] != data_version:
+                        break
+                remaining = deadline - time.monotonic()
+
+    # -- snapshots ------------------------------------------------------------------
+    def save_snapshot(self, name: str, position: int, payload: bytes) -> None:
+        _check_int("position", position, minimum=0)
+        if self.read_only:
+            raise StoreReadOnly(f"{self.path} is open read-only: the snapshot was not saved")
+        head = self.head()
+        if position > head:
+            raise StoreError(
+                f"snapshot {name!r} claims position {position}, past the log's head {head}"
+            )
+        conn = self._conn()
+        with self._errors():
+            conn.execute(
+                "INSERT INTO snapshots (name, position, payload, saved_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET position = excluded.position,"
+                " payload = excluded.payload, saved_at = excluded.saved_at",
+                (name, position, bytes(payload), time.time()),
+            )
+
+    def load_snapshot(self, name: str) -> Snapshot | None:
+        conn = self._conn()
+        with self._errors():
+            row = conn.execute(
+                "SELECT name, position, payload, saved_at FROM snapshots WHERE name = ?", (name,)
+            ).fetchone()
+        return Snapshot(*row) if row else None
+
+    def delete_snapshot(self, name: str) -> None:
+        if self.read_only:
+            raise StoreReadOnly(f"{self.path} is open read-only")
+        conn = self._conn()
+        with self._errors():
+            conn.execute("DELETE FROM snapshots WHERE name = ?", (name,))
+
+    def snapshot_names(self) -> list[str]:
+        conn = self._conn()
+        with self._errors():
+            return [n for (n,) in conn.execute("SELECT name FROM snapshots ORDER BY name")]
+
+    # -- blobs ------------------------------------------------------------------------
+    def put_blob(self, data: bytes) -> str:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise StoreError(f"a blob must be bytes, not {type(data).__name__}")
+        if self.read_only:
+            raise StoreReadOnly(f"{self.path} is open read-only: the blob was not stored")
+        data = bytes(data)
+        sha = blob_hash(data)
+        conn = self._conn()
+        with self._errors():
+            conn.execute(
+                "INSERT OR IGNORE INTO blobs (sha256, size, data) VALUES (?, ?, ?)",
+                (sha, len(data), data),
+            )
+        return sha
+
+    def get_blob(self, sha256: str) -> bytes:
+        conn = self._conn()
+        with self._errors():
+            row = conn.execute("SELECT data FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        if row is None:
+            raise BlobNotFound(
+                f"blob {sha256} is missing from {self.path}: the project file is incomplete; "
+                "restore it from a backup"
+            )
+        data = row[0]
+        if blob_hash(data) != sha256:
+            raise BlobCorrupt(
+                f"blob {sha256} in {self.path} no longer matches its hash: the file is damaged; "
+                "restore it from a backup"
+            )
+        return data
+
+    def has_blob(self, sha256: str) -> bool:
+        conn = self._conn()
+        with self._errors():
+            row = conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        return row is not None
+
+    # -- integrity and lifetime -------------------------------------------------------
+    def verify(self) -> Verification:
+        previous, expected, checked = GENESIS, 1, 0
+        conn = self._conn()
+        while True:
+            with self._errors():
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS}, hash FROM events WHERE position >= ?"
+                    " ORDER BY position LIMIT ?",
+                    (expected, PAGE_SIZE),
+                ).fetchall()
+            for position, stream_id, version, event_type, schema_version, data, meta, at, stored in rows:
+                if position != expected:
+                    return Verification(False, checked, expected, f"position {expected} is missing")
+                digest = chain_hash(
+                    previous, position, stream_id, version, event_type, schema_version, at,
+                    data, meta,
+                )
+                if digest != stored:
+                    return Verification(
+                        False, checked, position,
+                        "the row does not match its hash: it was edited or damaged after it was written",
+                    )
+                previous, expected, checked = stored, expected + 1, checked + 1
+            if len(rows) < PAGE_SIZE:
+                return Verification(True, checked)
+
+    def integrity_check(self) -> str:
+        """SQLite's own page-level check: ``"ok"`` when the file is sound."""
+        conn = self._conn()
+        with self._errors():
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        return "\n".join(r[0] for r in rows)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteEventStore({str(self.path)!r}{', read_only' if self.read_only else ''})"
+
+
+def _encode_event(event: NewEvent) -> tuple[str, int, bytes, bytes]:
+    if not isinstance(event, NewEvent):
+        raise StoreError(f"append takes NewEvent values, not {type(event).__name__}")
+    if not isinstance(event.type, str) or not event.type:
+        raise StoreError(f"an event type must be a non-empty string, not {event.type!r}")
+    _check_int("schema_version", event.schema_version, minimum=1)
+    return (
+        event.type,
+        event.schema_version,
+        encode(event.type, "data", event.data),
+        encode(event.type, "metadata", event.metadata),
+    )
+
+
+def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:
+    if expected is ANY:
+        return
+    if expected is NO_STREAM:
+        if current != 0:
+            raise ConcurrencyError(stream_id, "no stream", current)
+        return
+    if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
+        raise StoreError(
+            f"expected_version must be an int >= 0, ANY or NO_STREAM, not {expected!r}"
+        )
+    if expected != current:
+        raise ConcurrencyError(stream_id, expected, current)
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise StoreError(f"{name} must be an integer >= {minimum}, not {value!r}")

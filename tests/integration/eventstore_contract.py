@@ -1,0 +1,373 @@
+"""The contract every event-store backend passes.
+
+A backend's test module subclasses ``EventStoreContract`` and provides the ``store_url``
+fixture plus the three hooks that reach behind the store's back (tampering with a row or
+a blob, and the backend's own storage check). Nothing else may be backend-specific.
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from eventstore import (
+    ANY,
+    NO_STREAM,
+    BlobCorrupt,
+    BlobNotFound,
+    ConcurrencyError,
+    EventEncodingError,
+    NewEvent,
+    StoreError,
+    StoreReadOnly,
+    open_store,
+)
+
+WRITER = str(Path(__file__).with_name("store_writer.py"))
+ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def ticks(n: int, **extra) -> list[NewEvent]:
+    return [NewEvent("Tick", {"i": i, **extra}) for i in range(n)]
+
+
+def spawn_writer(url: str, stream: str, batches: int, batch_size: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    return subprocess.Popen(
+        [sys.executable, WRITER, url, stream, str(batches), str(batch_size)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def assert_batches_whole(events) -> None:
+    """Each writer batch is contiguous in global order and complete."""
+    by_batch = collections.defaultdict(list)
+    for e in events:
+        by_batch[(e.data["writer"], e.data["batch"])].append(e)
+    for key, members in by_batch.items():
+        positions = [e.position for e in members]
+        assert len(members) == members[0].data["n"], f"partial batch {key}"
+        assert positions == list(range(positions[0], positions[0] + len(positions))), (
+            f"batch {key} interleaved with another: {positions}"
+        )
+        assert [e.data["i"] for e in members] == list(range(len(members)))
+
+
+class EventStoreContract(abc.ABC):
+    """Subclass as ``Test<Backend>Contract`` and define a ``store_url`` fixture."""
+
+    # -- hooks a backend provides ---------------------------------------------------
+    @abc.abstractmethod
+    def tamper_event(self, url: str, position: int) -> None:
+        """Edit the data of the row at ``position`` behind the store's back."""
+
+    @abc.abstractmethod
+    def tamper_blob(self, url: str, sha: str) -> None:
+        """Replace a stored blob's bytes behind the store's back."""
+
+    @abc.abstractmethod
+    def storage_check(self, url: str) -> str:
+        """The backend's own storage integrity check; ``"ok"`` when sound."""
+
+    @pytest.fixture
+    def store(self, store_url):
+        with open_store(store_url, create=True) as store:
+            yield store
+
+    # -- appending and reading ------------------------------------------------------
+    def test_positions_start_at_one_and_increase_by_one(self, store):
+        assert store.head() == 0
+        assert store.append("a", ticks(3), NO_STREAM) == 3
+        assert store.append("b", ticks(2), NO_STREAM) == 5
+        events = list(store.read_all())
+        assert [e.position for e in events] == [1, 2, 3, 4, 5]
+        assert [(e.stream_id, e.version) for e in events] == [
+            ("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2)
+        ]
+        assert store.head() == 5
+
+    def test_recorded_event_round_trips_everything(self, store):
+        before = time.time()
+        data = {"sample": 7, "label": "seven", "nested": {"xs": [1, 2.5, None, True]}, "ü": "ß"}
+        store.append("s", [NewEvent("LabelAssigned", data, {"annotator": "ada"}, 3)], ANY)
+        (event,) = store.read_all()
+        assert event.type == "LabelAssigned"
+        assert event.schema_version == 3
+        assert event.data == data
+        assert event.metadata == {"annotator": "ada"}
+        assert before - 1 <= event.recorded_at <= time.time() + 1
+
+    def test_expected_version_conflicts_write_nothing(self, store):
+        store.append("s", ticks(2), NO_STREAM)
+        with pytest.raises(ConcurrencyError, match="version 2"):
+            store.append("s", ticks(5), 1)
+        with pytest.raises(ConcurrencyError):
+            store.append("s", ticks(1), NO_STREAM)
+        with pytest.raises(ConcurrencyError):
+            store.append("fresh", ticks(1), 4)
+        assert store.head() == 2
+        assert store.stream_version("s") == 2
+        assert store.stream_version("fresh") == 0
+        assert store.append("s", ticks(1), 2) == 3
+        assert store.append("s", ticks(1), ANY) == 4
+        assert store.append("fresh", ticks(1), 0) == 5
+
+    def test_batch_with_one_unencodable_event_writes_nothing(self, store):
+        store.append("s", ticks(1), NO_STREAM)
+        batch = [*ticks(3), NewEvent("Broken", {"x": object()}), *ticks(2)]
+        with pytest.raises(EventEncodingError, match="Broken"):
+            store.append("s", batch, ANY)
+        with pytest.raises(EventEncodingError, match="metadata"):
+            store.append("s", [NewEvent("Meta", {}, {"when": {1, 2}})], ANY)
+        assert store.head() == 1
+        assert [e.type for e in store.read_all()] == ["Tick"]
+
+    def test_empty_batch_is_a_no_op(self, store):
+        store.append("s", ticks(2), NO_STREAM)
+        assert store.append("other", [], NO_STREAM) == 2
+        assert store.stream_version("other") == 0
+        assert store.head() == 2
+
+    def test_bad_arguments_are_refused_clearly(self, store):
+        with pytest.raises(StoreError, match="expected_version"):
+            store.append("s", ticks(1), "latest")
+        with pytest.raises(StoreError, match="stream id"):
+            store.append("", ticks(1), ANY)
+        with pytest.raises(StoreError, match="NewEvent"):
+            store.append("s", [{"type": "Tick"}], ANY)
+        with pytest.raises(StoreError, match="after"):
+            list(store.read_all(after=-1))
+        assert store.head() == 0
+
+    def test_read_all_bounds_and_pages(self, store):
+        n = 45_123  # spans several pages
+        for start in range(0, n, 10_000):
+            store.append("s", ticks(min(10_000, n - start)), ANY)
+        everything = store.read_all()
+        assert iter(everything) is everything  # lazy: an iterator, not a list
+        positions = [e.position for e in everything]
+        assert positions == list(range(1, n + 1))
+        assert [e.position for e in store.read_all(after=20_000, until=20_003)] == [
+            20_001, 20_002, 20_003
+        ]
+        assert [e.position for e in store.read_all(after=n - 2)] == [n - 1, n]
+        assert list(store.read_all(after=n)) == []
+        assert list(store.read_all(after=10, until=10)) == []
+        assert sum(1 for _ in store.read_all(after=19_999, until=40_001)) == 20_002
+
+    def test_read_stream_from_version(self, store):
+        store.append("a", ticks(3, s="a"), NO_STREAM)
+        store.append("b", ticks(3, s="b"), NO_STREAM)
+        store.append("a", ticks(2, s="a2"), 3)
+        assert [e.version for e in store.read_stream("a")] == [1, 2, 3, 4, 5]
+        assert [e.position for e in store.read_stream("a", from_version=3)] == [3, 7, 8]
+        assert {e.stream_id for e in store.read_stream("a")} == {"a"}
+        assert list(store.read_stream("missing")) == []
+
+    # -- concurrency ----------------------------------------------------------------------
+    def test_threads_appending_concurrently_never_interleave_a_batch(self, store_url, store):
+        def writer(name: str) -> None:
+            with open_store(store_url) as own:
+                for batch in range(40):
+                    own.append(name, [
+                        NewEvent("Tick", {"writer": name, "batch": batch, "i": i, "n": 5})
+                        for i in range(5)
+                    ], batch * 5)
+
+        threads = [threading.Thread(target=writer, args=(f"w{k}",)) for k in range(2)]
+        # the shared store object across threads must be safe too
+        shared = threading.Thread(target=lambda: [
+            store.append("shared", [NewEvent("Tick", {"writer": "shared", "batch": b, "i": i, "n": 3})
+                                    for i in range(3)], ANY) for b in range(40)])
+        for t in (*threads, shared):
+            t.start()
+        for t in (*threads, shared):
+            t.join()
+        events = list(store.read_all())
+        assert [e.position for e in events] == list(range(1, 2 * 200 + 120 + 1))
+        assert_batches_whole(events)
+
+    def test_processes_appending_concurrently_never_interleave_or_reuse_positions(self, store_url, store):
+        writers = [spawn_writer(store_url, f"p{k}", 30, 7) for k in range(2)]
+        for w in writers:
+            out, err = w.communicate(timeout=120)
+            assert w.returncode == 0, err
+            assert out.count("ACK") == 30
+        events = list(store.read_all())
+        assert [e.position for e in events] == list(range(1, 2 * 30 * 7 + 1))
+        assert_batches_whole(events)
+
+    def test_followers_see_every_event_once_in_order(self, store_url, store):
+        """10 writer processes x 100 appends; 2 readers follow with wait_for_new."""
+        total = 10 * 100 * 2
+        seen: list[list[int]] = [[], []]
+
+        def follow(slot: int) -> None:
+            with open_store(store_url) as reader:
+                position = 0
+                deadline = time.monotonic() + 180
+                while position < total and time.monotonic() < deadline:
+                    reader.wait_for_new(position, timeout=5)
+                    for event in reader.read_all(after=position):
+                        seen[slot].append(event.position)
+                        position = event.position
+
+        readers = [threading.Thread(target=follow, args=(k,)) for k in range(2)]
+        for r in readers:
+            r.start()
+        writers = [spawn_writer(store_url, f"w{k}", 100, 2) for k in range(10)]
+        for w in writers:
+            _, err = w.communicate(timeout=180)
+            assert w.returncode == 0, err
+        for r in readers:
+            r.join(timeout=60)
+        assert seen[0] == list(range(1, total + 1))
+        assert seen[1] == list(range(1, total + 1))
+        assert_batches_whole(store.read_all())
+
+    def test_wait_for_new_wakes_on_another_process_and_times_out_otherwise(self, store_url, store):
+        start = time.monotonic()
+        assert store.wait_for_new(0, timeout=0.2) == 0
+        assert time.monotonic() - start >= 0.19
+        writer = spawn_writer(store_url, "late", 1, 1)
+        start = time.monotonic()
+        head = store.wait_for_new(0, timeout=30)
+        assert head >= 1
+        assert time.monotonic() - start < 10  # woke on the commit, not on the timeout
+        writer.communicate(timeout=60)
+
+    def test_wait_for_new_wakes_on_a_thread_of_this_store(self, store):
+        timer = threading.Timer(0.1, lambda: store.append("s", ticks(1), ANY))
+        timer.start()
+        start = time.monotonic()
+        assert store.wait_for_new(0, timeout=30) == 1
+        assert time.monotonic() - start < 5
+        timer.join()
+
+    def test_subscribe_catches_up_then_follows(self, store):
+        store.append("s", ticks(3), ANY)
+        received: list[int] = []
+        done = threading.Event()
+
+        def consume() -> None:
+            for event in store.subscribe(after=1, should_stop=done.is_set, poll=0.05):
+                received.append(event.position)
+                if event.position == 5:
+                    done.set()
+
+        t = threading.Thread(target=consume)
+        t.start()
+        time.sleep(0.1)
+        store.append("s", ticks(2), ANY)
+        t.join(timeout=10)
+        assert received == [2, 3, 4, 5]
+
+    def test_sigkill_mid_append_loses_no_acknowledged_batch(self, store_url, store):
+        rng = random.Random(20261123)
+        acknowledged: dict[str, set[int]] = {}
+        for round_ in range(20):
+            stream = f"k{round_}"
+            writer = spawn_writer(store_url, stream, -1, rng.choice([1, 3, 25]))
+            wanted = rng.randint(1, 15)
+            acks = set()
+            for line in writer.stdout:
+                acks.add(int(line.split()[1]))
+                if len(acks) >= wanted:
+                    break
+            time.sleep(rng.random() * 0.02)  # land the kill anywhere in the next appends
+            writer.send_signal(signal.SIGKILL)
+            writer.wait(timeout=30)
+            writer.stdout.close()
+            writer.stderr.close()
+            acknowledged[stream] = acks
+        assert self.storage_check(store_url) == "ok"
+        with open_store(store_url) as reopened:
+            events = list(reopened.read_all())
+            assert reopened.verify().ok
+        assert [e.position for e in events] == list(range(1, len(events) + 1))
+        assert_batches_whole(events)
+        present = {(e.data["writer"], e.data["batch"]) for e in events}
+        for stream, acks in acknowledged.items():
+            for batch in acks:
+                assert (stream, batch) in present, f"acknowledged batch {stream}/{batch} lost"
+
+    # -- tamper evidence ----------------------------------------------------------------
+    def test_verify_passes_on_an_untouched_log(self, store):
+        for k in range(5):
+            store.append(f"s{k}", ticks(10), NO_STREAM)
+        result = store.verify()
+        assert result.ok and result.checked == 50 and result.position is None
+
+    def test_a_row_edited_behind_the_stores_back_fails_verify(self, store_url, store):
+        store.append("s", ticks(20), NO_STREAM)
+        self.tamper_event(store_url, 13)
+        with open_store(store_url) as reopened:
+            result = reopened.verify()
+        assert not result.ok
+        assert result.position == 13
+        assert "13" in str(result)
+
+    # -- snapshots and blobs ----------------------------------------------------------------
+    def test_snapshot_round_trip_and_replace(self, store):
+        store.append("s", ticks(10), ANY)
+        assert store.load_snapshot("labels") is None
+        store.save_snapshot("labels", 4, b"\x00state-at-4")
+        store.save_snapshot("labels", 9, b"state-at-9")
+        snap = store.load_snapshot("labels")
+        assert (snap.name, snap.position, snap.payload) == ("labels", 9, b"state-at-9")
+        store.delete_snapshot("labels")
+        assert store.load_snapshot("labels") is None
+        assert store.head() == 10  # deleting a snapshot loses nothing
+
+    def test_snapshot_past_the_head_is_refused(self, store):
+        store.append("s", ticks(2), ANY)
+        with pytest.raises(StoreError, match="past the log's head"):
+            store.save_snapshot("x", 3, b"")
+
+    def test_blob_round_trip_is_idempotent_and_content_addressed(self, store):
+        payload = os.urandom(3_000_000)
+        sha = store.put_blob(payload)
+        assert len(sha) == 64
+        assert store.put_blob(bytearray(payload)) == sha
+        assert store.has_blob(sha)
+        assert store.get_blob(sha) == payload
+        assert not store.has_blob("0" * 64)
+        with pytest.raises(BlobNotFound, match="missing"):
+            store.get_blob("0" * 64)
+
+    def test_a_damaged_blob_is_reported_not_returned(self, store_url, store):
+        sha = store.put_blob(b"checkpoint bytes")
+        self.tamper_blob(store_url, sha)
+        with open_store(store_url) as reopened, pytest.raises(BlobCorrupt, match="damaged"):
+            reopened.get_blob(sha)
+
+    # -- lifetime --------------------------------------------------------------------------
+    def test_read_only_store_refuses_writes_and_keeps_data(self, store_url, store):
+        store.append("s", ticks(2), ANY)
+        with open_store(store_url, read_only=True) as ro:
+            assert [e.position for e in ro.read_all()] == [1, 2]
+            with pytest.raises(StoreReadOnly):
+                ro.append("s", ticks(1), ANY)
+            with pytest.raises(StoreReadOnly):
+                ro.put_blob(b"x")
+        assert store.head() == 2
+
+    def test_closed_store_says_so(self, store_url):
+        s = open_store(store_url, create=True)
+        s.close()
+        s.close()  # idempotent
+        with pytest.raises(StoreError, match="closed"):
+            s.head()
