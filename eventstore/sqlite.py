@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .base import EventStore
-from .codec import GENESIS, blob_hash, chain_hash, decode, encode
+from .codec import GENESIS, blob_hash, chain_hash, decode, encode_batch
 from .errors import (
     BlobCorrupt,
     BlobNotFound,
@@ -35,7 +35,6 @@ from .model import ANY, NO_STREAM, ExpectedVersion, NewEvent, RecordedEvent, Sna
 APPLICATION_ID = 0x4C4C4142  # "LLAB" in the SQLite header marks a Ledgerlab project
 SCHEMA_VERSION = 1
 PAGE_SIZE = 20_000
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS events (
@@ -94,9 +93,13 @@ class SQLiteEventStore(EventStore):
         # other processes are noticed through PRAGMA data_version.
         self._appended = threading.Condition()
         self._append_count = 0
-        if create and not read_only:
-            self._create_if_missing()
-        self._check_is_ledger()
+        try:
+            if create and not read_only:
+                self._create_if_missing()
+            self._check_is_ledger()
+        except BaseException:
+            self.close()
+            raise
 
     # -- opening ------------------------------------------------------------------
     def _create_if_missing(self) -> None:
@@ -132,16 +135,9 @@ class SQLiteEventStore(EventStore):
             )
         if self.path.is_dir():
             raise NotALedger(f"{self.path} is a folder, not a Ledgerlab project file (*.ledger)")
-        try:
-            with open(self.path, "rb") as f:
-                magic = f.read(len(SQLITE_MAGIC))
-        except OSError as exc:
-            raise StoreError(f"cannot read {self.path}: {exc.strerror}; check its permissions") from None
-        if magic != SQLITE_MAGIC:
-            raise NotALedger(
-                f"{self.path} is not a Ledgerlab project (not an SQLite file); "
-                "open a *.ledger file, or create a project from a dataset with `ledgerlab new`"
-            )
+        # The header is read through SQLite, never with open(): closing any other file
+        # descriptor on the file drops every POSIX lock this process holds on it, and a
+        # WAL database whose locks vanish can be checkpointed away under its readers.
         conn = self._conn()
         with self._errors():
             (app_id,) = conn.execute("PRAGMA application_id").fetchone()
@@ -200,7 +196,12 @@ class SQLiteEventStore(EventStore):
             )
         if "readonly" in text or "read-only" in text:
             return StoreReadOnly(f"{self.path} is open read-only (or the file is not writable)")
-        if "not a database" in text or "malformed" in text or "corrupt" in text:
+        if "not a database" in text:
+            return NotALedger(
+                f"{self.path} is not a Ledgerlab project (not an SQLite file, or its header is "
+                "destroyed); open a *.ledger file, or create a project with `ledgerlab new`"
+            )
+        if "malformed" in text or "corrupt" in text:
             return StoreCorrupt(
                 f"{self.path} is damaged ({exc}); nothing was changed. Restore it from a "
                 "backup; `ledgerlab verify` shows what is still readable"
@@ -221,7 +222,9 @@ class SQLiteEventStore(EventStore):
             raise StoreError(f"stream id must be a non-empty string, not {stream_id!r}")
         if self.read_only:
             raise StoreReadOnly(f"{self.path} is open read-only: nothing was written")
-        encoded = [_encode_event(event) for event in events]  # fail before taking the lock
+        for event in events:
+            _check_event(event)
+        encoded = encode_batch(events)  # fails before the lock is taken
         conn = self._conn()
         with self._errors():
             conn.execute("BEGIN IMMEDIATE")
@@ -463,18 +466,13 @@ class SQLiteEventStore(EventStore):
         return f"SQLiteEventStore({str(self.path)!r}{', read_only' if self.read_only else ''})"
 
 
-def _encode_event(event: NewEvent) -> tuple[str, int, bytes, bytes]:
-    if not isinstance(event, NewEvent):
+def _check_event(event: NewEvent) -> None:
+    if type(event) is not NewEvent and not isinstance(event, NewEvent):
         raise StoreError(f"append takes NewEvent values, not {type(event).__name__}")
     if not isinstance(event.type, str) or not event.type:
         raise StoreError(f"an event type must be a non-empty string, not {event.type!r}")
-    _check_int("schema_version", event.schema_version, minimum=1)
-    return (
-        event.type,
-        event.schema_version,
-        encode(event.type, "data", event.data),
-        encode(event.type, "metadata", event.metadata),
-    )
+    if type(event.schema_version) is not int or event.schema_version < 1:
+        _check_int("schema_version", event.schema_version, minimum=1)
 
 
 def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:
