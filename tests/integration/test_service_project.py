@@ -144,7 +144,6 @@ def test_as_of_is_a_read_only_view_of_the_past(app, project_path):
 
 def test_snapshots_speed_up_opening_and_a_bad_one_is_ignored(app, project_path, monkeypatch):
     monkeypatch.setattr("app.project.SNAPSHOT_EVERY", 5)
-    monkeypatch.setattr("app.services.SNAPSHOT_EVERY", 5)
     with app.projects.open(project_path) as project:
         for s in range(12):
             project.assign_label(s, s % 2)
@@ -159,6 +158,8 @@ def test_snapshots_speed_up_opening_and_a_bad_one_is_ignored(app, project_path, 
     with app.projects.open(project_path) as project:
         np.testing.assert_array_equal(project.labels.labels, expected)
         assert project.can_undo()
+    with open_store(project_path) as store:  # the long replay left a good snapshot behind
+        assert store.load_snapshot(SNAPSHOT_NAME).position == 14
 
 
 def test_opening_what_is_not_a_project(tmp_path, app):
@@ -213,3 +214,15 @@ def test_the_default_project_is_created_once_from_the_embedded_set(tmp_path):
     with open_or_create_default_project(data_dir, annotator="alice") as project:
         assert project.path == first and project.position == 2
         assert {e.type for e in project.events()} == {"ProjectCreated", "LatentMapComputed"}
+
+
+def test_an_empty_annotator_name_is_refused():
+    with pytest.raises(ProjectError, match="the annotator name is empty: give a name with --annotator"):
+        bootstrap(annotator="  ")
+
+
+def test_a_data_folder_that_cannot_be_made_is_explained(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("in the way")
+    with pytest.raises(ProjectError, match="cannot create the data folder .*file/ledgerlab.*check its permissions"):
+        open_or_create_default_project(blocker / "ledgerlab", annotator="alice")

@@ -1,0 +1,287 @@
+"""``ledgerlab``: the window by default, subcommands for headless work.
+
+Exit codes: 0 success, 2 bad input or a refused command (one line on stderr,
+never a traceback), 1 an unexpected internal error, 130 interrupted.
+Qt is imported only by the ``gui`` command, so headless commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.reports import classes_text, describe_event, shape_text, summary
+
+PROG = "ledgerlab"
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + message
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _sample(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+
+
+def _position(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--annotator", metavar="NAME",
+        help="who is labeling (default: $LEDGERLAB_ANNOTATOR, else the OS user)",
+    )
+    parser = _Parser(
+        prog=PROG,
+        description="Label images and train a semi-supervised VAE; every action is an event. "
+        "Without a command, opens the window on the default MNIST project.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, handler, help_text):
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("new", cmd_new, "create a project file from the embedded MNIST set or your images")
+    p.add_argument("path", metavar="PATH.ledger")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--mnist", action="store_true", help="the embedded MNIST 10k (default)")
+    src.add_argument("--dataset", metavar="FILE_OR_DIR", help="a .npz file or a folder of PNG/JPEG")
+    p.add_argument("--classes", metavar="a,b,c", help="class names, comma-separated")
+    p.add_argument("--name", metavar="N", help="project name (default: the file name)")
+
+    p = add("label", cmd_label, "give a sample a label")
+    p.add_argument("path", metavar="PATH.ledger")
+    p.add_argument("sample", metavar="SAMPLE", type=_sample)
+    p.add_argument("label", metavar="CLASS", help="class name or number")
+
+    p = add("label-many", cmd_label_many, "give many samples one label, as one undoable step")
+    p.add_argument("path", metavar="PATH.ledger")
+    p.add_argument("label", metavar="CLASS", help="class name or number")
+    p.add_argument("samples", metavar="SAMPLE", type=_sample, nargs="+")
+
+    p = add("unlabel", cmd_unlabel, "remove a sample's label")
+    p.add_argument("path", metavar="PATH.ledger")
+    p.add_argument("sample", metavar="SAMPLE", type=_sample)
+
+    for name, handler, text in (
+        ("undo", cmd_undo, "undo your latest label change"),
+        ("redo", cmd_redo, "redo the label change you undid last"),
+        ("verify", cmd_verify, "check the log's integrity (hash chain)"),
+    ):
+        add(name, handler, text).add_argument("path", metavar="PATH.ledger")
+
+    p = add("add-class", cmd_add_class, "add a class")
+    p.add_argument("path", metavar="PATH.ledger")
+    p.add_argument("name", metavar="NAME")
+
+    p = add("rename-class", cmd_rename_class, "rename a class (labels keep their class)")
+    p.add_argument("path", metavar="PATH.ledger")
+    p.add_argument("label", metavar="CLASS", help="class name or number")
+    p.add_argument("new_name", metavar="NEW_NAME")
+
+    p = add("info", cmd_info, "describe a project")
+    p.add_argument("path", metavar="PATH.ledger")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = add("export", cmd_export, "export labels (.csv/.json) and/or the event log (.jsonl)")
+    p.add_argument("path", metavar="PATH.ledger")
+    p.add_argument("--labels", metavar="OUT.csv|OUT.json")
+    p.add_argument("--events", metavar="OUT.jsonl")
+
+    p = add("replay", cmd_replay, "show the project as it was at a position of its log")
+    p.add_argument("path", metavar="PATH.ledger")
+    p.add_argument("--until", metavar="POSITION", type=_position, required=True)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    try:  # training lives in its own module (app/training/cli.py); no JAX at import
+        from app.training import cli as training_cli
+    except ImportError:
+        training_cli = None
+    if training_cli is not None:
+        p = add("train", training_cli.cmd_train, "train the semi-supervised VAE on the labels so far")
+        training_cli.add_arguments(p)
+
+    p = add("gui", cmd_gui, "open the window (on PATH, or on the default MNIST project)")
+    p.add_argument("path", metavar="PATH", nargs="?")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        return _fail(str(exc))
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+    if args.command is None:
+        args.handler, args.path, args.annotator = cmd_gui, None, None
+
+    from app.errors import ProjectError
+    from domain.errors import DomainError
+    from eventstore import StoreError
+
+    try:
+        from app.bootstrap import bootstrap
+
+        app = bootstrap(annotator=args.annotator)
+        return args.handler(args, app) or 0
+    except (DomainError, ProjectError, StoreError) as exc:
+        return _fail(f"{PROG}: error: {exc}")
+    except KeyboardInterrupt:
+        return _fail(f"{PROG}: interrupted", 130)
+    except Exception as exc:  # a bug: still one line, never a traceback
+        return _fail(f"{PROG}: internal error ({type(exc).__name__}: {exc}); please report it", 1)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(" ".join(message.split()), file=sys.stderr)
+    return code
+
+
+def _out(text: str = "") -> None:
+    print(text)
+
+
+# --- handlers ------------------------------------------------------------------------
+
+
+def cmd_new(args, app) -> int:
+    from domain.dataset import load_dataset, load_mnist
+
+    dataset = load_dataset(args.dataset) if args.dataset else load_mnist(app.settings.resources_dir)
+    classes = None
+    if args.classes is not None:
+        classes = tuple(name.strip() for name in args.classes.split(","))
+    with app.projects.create(args.path, dataset, name=args.name, class_names=classes) as project:
+        info = project.info
+        _out(f"created {project.path}: {info.project_name!r}, {shape_text(info.shape)} from {info.source}")
+        _out(f"classes: {classes_text(info.class_names)}")
+        for note in dataset.notes:
+            _out(f"note: {note}")
+    return 0
+
+
+def _change(args, app, action) -> int:
+    with app.projects.open(args.path) as project:
+        events = action(project)
+        if not events:
+            _out("nothing changed: nothing was recorded")
+        for e in events:
+            _out(describe_event(e, project.info.class_names))
+    return 0
+
+
+def cmd_label(args, app) -> int:
+    return _change(args, app, lambda p: p.assign_label(args.sample, args.label))
+
+
+def cmd_label_many(args, app) -> int:
+    return _change(args, app, lambda p: p.assign_label_to_many(args.samples, args.label))
+
+
+def cmd_unlabel(args, app) -> int:
+    return _change(args, app, lambda p: p.remove_label(args.sample))
+
+
+def cmd_undo(args, app) -> int:
+    return _change(args, app, lambda p: p.undo())
+
+
+def cmd_redo(args, app) -> int:
+    return _change(args, app, lambda p: p.redo())
+
+
+def cmd_add_class(args, app) -> int:
+    return _change(args, app, lambda p: p.add_class(args.name))
+
+
+def cmd_rename_class(args, app) -> int:
+    return _change(args, app, lambda p: p.rename_class(args.label, args.new_name))
+
+
+def cmd_info(args, app) -> int:
+    with app.projects.open(args.path) as project:
+        _print_summary(project, args.json)
+    return 0
+
+
+def cmd_replay(args, app) -> int:
+    with app.projects.open(args.path, as_of=args.until) as project:
+        _print_summary(project, args.json)
+    return 0
+
+
+def cmd_export(args, app) -> int:
+    from app.errors import ProjectError
+    from app.export import export_events, export_labels
+
+    if not args.labels and not args.events:
+        raise ProjectError("nothing to export: give --labels OUT.csv|OUT.json and/or --events OUT.jsonl")
+    with app.projects.open(args.path) as project:
+        if args.labels:
+            n = export_labels(project, args.labels)
+            _out(f"wrote {n} labels to {args.labels}")
+        if args.events:
+            n = export_events(project, args.events)
+            _out(f"wrote {n} events to {args.events}")
+    return 0
+
+
+def cmd_verify(args, app) -> int:
+    with app.projects.open(args.path) as project:
+        result = project.verify()
+    _out(str(result))
+    return 0 if result.ok else 2
+
+
+def cmd_gui(args, app) -> int:
+    try:
+        from app.ui import launch  # Qt is loaded only here
+    except ImportError as exc:
+        return _fail(f"{PROG}: error: the window is not available ({exc}); use the subcommands (`{PROG} --help`)")
+    result = launch(args.path, app)
+    return result if isinstance(result, int) else 0
+
+
+# --- presentation ----------------------------------------------------------------------
+
+
+def _print_summary(project, as_json: bool) -> None:
+    data = summary(project)
+    if as_json:
+        import json
+
+        _out(json.dumps(data, ensure_ascii=False))
+        return
+    _out(f"project   {data['name']}  ({data['path']})")
+    _out(f"position  {data['position']} ({data['events']} events)")
+    if data["samples"]:
+        _out(f"dataset   {shape_text(tuple(data['shape']))} from {data['source']}")
+    _out(f"classes   {classes_text(tuple(data['classes']))}")
+    per_class = "  ".join(f"{k}={v}" for k, v in data["per_class"].items())
+    _out(f"labeled   {data['labeled']} of {data['samples']}" + (f":  {per_class}" if per_class else ""))
+    if data["annotators"]:
+        _out(f"by        {', '.join(data['annotators'])}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

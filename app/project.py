@@ -1,0 +1,340 @@
+"""An open project: read models kept current from the store, commands executed
+through the domain's deciders, and plain-callback notifications.
+
+The one path by which a change reaches any view: decide -> append with the
+expected stream version -> catch up from the store -> notify. Events written by
+another process arrive the same way through ``refresh()``.
+
+A ``Project`` is used from one thread (the GUI thread or the CLI).
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.errors import ProjectError
+from domain import commands as c
+from domain.decide import decide
+from domain.errors import DomainError
+from domain.events import Event, EventRegistry
+from domain.initial_map import decode_map
+from domain.projections import ProjectProjections
+from eventstore import ANY, ConcurrencyError, EventStore, NewEvent, RecordedEvent
+
+PROJECT_STREAM = "project"
+SNAPSHOT_NAME = "projections.v1"
+SNAPSHOT_EVERY = 1000  # events folded since the last snapshot before a new one is saved
+
+_SAMPLE_EVENTS = {"LabelAssigned", "LabelRemoved"}
+_MANY_SAMPLE_EVENTS = {"LabelsAssigned", "LabelChangeUndone", "LabelChangeRedone"}
+_CLASS_EVENTS = {"ProjectCreated", "ClassAdded", "ClassRenamed"}
+
+
+@dataclass(frozen=True)
+class ProjectChange:
+    """What one catch-up brought: positions, the events, and what they touched,
+    so a view can redraw only the samples whose label changed."""
+
+    first_position: int
+    last_position: int
+    events: tuple[RecordedEvent, ...]
+    samples: frozenset[int]
+    classes_changed: bool
+    map_changed: bool
+
+
+Listener = Callable[[ProjectChange], None]
+
+
+class Project:
+    def __init__(
+        self,
+        store: EventStore,
+        registry: EventRegistry,
+        state: ProjectProjections,
+        *,
+        path: Path,
+        annotator: str,
+        clock: Callable[[], float] = time.time,
+        read_only: bool = False,
+        owns_store: bool = True,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._state = state
+        self._snapshot_position = state.position
+        self.path = path
+        self.annotator = annotator
+        self.read_only = read_only
+        self._clock = clock
+        self._owns_store = owns_store
+        self._listeners: list[Listener] = []
+        self._images: np.ndarray | None = None
+
+    # --- read models (never mutate them) -------------------------------------------
+
+    @property
+    def state(self) -> ProjectProjections:
+        return self._state
+
+    @property
+    def info(self):
+        return self._state.info
+
+    @property
+    def labels(self):
+        return self._state.labels
+
+    @property
+    def position(self) -> int:
+        return self._state.position
+
+    @property
+    def event_count(self) -> int:
+        return self._state.event_count
+
+    def can_undo(self) -> bool:
+        return self._state.history.last_done(self.annotator) is not None
+
+    def can_redo(self) -> bool:
+        return self._state.history.last_undone(self.annotator) is not None
+
+    def images(self) -> np.ndarray:
+        """The dataset (uint8, N×H×W or N×H×W×C), read from the project's own blob."""
+        if self._images is None:
+            blob = self._store.get_blob(self.info.dataset_sha256)
+            self._images = np.load(io.BytesIO(blob), allow_pickle=False)
+        return self._images
+
+    def latent_map(self) -> np.ndarray | None:
+        """The current 2-D map (float32, samples × 2), or None before any."""
+        ref = self._state.latent_map.current
+        return None if ref is None else decode_map(self._store.get_blob(ref.map_sha256))
+
+    def events(self, after: int = 0) -> Iterator[RecordedEvent]:
+        """The recorded events after ``after`` up to this view's position."""
+        return self._store.read_all(after=after, until=self.position)
+
+    def verify(self):
+        """Check the log's hash chain (``eventstore.Verification``)."""
+        return self._store.verify()
+
+    def head(self) -> int:
+        """The last position in the store (may be ahead of ``position`` until refresh)."""
+        return self._store.head()
+
+    # --- commands ---------------------------------------------------------------------
+
+    def execute(self, command) -> list[Event]:
+        """Decide, append and catch up. Returns the events recorded (empty when the
+        command changes nothing). Raises ``DomainError`` or ``ProjectError``."""
+        if self.read_only:
+            raise ProjectError(
+                f"{self.path} is open read-only (as of position {self.position}): "
+                "open it normally to make changes"
+            )
+        for attempt in (1, 2):
+            events = decide(self._state, command)
+            if not events:
+                return []
+            annotator = getattr(command, "annotator", self.annotator)
+            metadata = {"annotator": annotator, "at": self._clock(), "command": type(command).__name__}
+            batch = [NewEvent(e.type_name, e.to_data(), metadata, e.schema_version) for e in events]
+            try:
+                self._store.append(PROJECT_STREAM, batch, self._state.stream_version)
+            except ConcurrencyError:
+                # Another process wrote first: decide again against what it wrote.
+                self.refresh()
+                if attempt == 2:
+                    raise ProjectError(
+                        f"{self.path} was changed by another program twice while this change "
+                        "was being recorded; nothing was recorded -- try again"
+                    ) from None
+                continue
+            self.refresh()
+            return events
+        raise AssertionError("unreachable")
+
+    def assign_label(self, sample: int, label: int | str) -> list[Event]:
+        return self.execute(c.AssignLabel(sample, label))
+
+    def remove_label(self, sample: int) -> list[Event]:
+        return self.execute(c.RemoveLabel(sample))
+
+    def assign_label_to_many(self, samples, label: int | str) -> list[Event]:
+        return self.execute(c.AssignLabelToMany(tuple(int(s) for s in samples), label))
+
+    def add_class(self, name: str) -> list[Event]:
+        return self.execute(c.AddClass(name))
+
+    def rename_class(self, label: int | str, new_name: str) -> list[Event]:
+        return self.execute(c.RenameClass(label, new_name))
+
+    def undo(self) -> list[Event]:
+        return self.execute(c.Undo(self.annotator))
+
+    def redo(self) -> list[Event]:
+        return self.execute(c.Redo(self.annotator))
+
+    # --- facts the application records (training) ------------------------------------
+
+    def record(self, stream_id: str, events: list[Event], expected_version=ANY) -> int:
+        """Append facts that no decider produces — a run's progress, reported by a runner
+        and recorded by the application — then catch up. Returns the last position."""
+        if self.read_only:
+            raise ProjectError(f"{self.path} is open read-only: nothing was recorded")
+        metadata = {"annotator": self.annotator, "at": self._clock(), "command": "record"}
+        batch = [NewEvent(e.type_name, e.to_data(), metadata, e.schema_version) for e in events]
+        position = self._store.append(stream_id, batch, expected_version)
+        self.refresh()
+        return position
+
+    def put_blob(self, data: bytes) -> str:
+        return self._store.put_blob(data)
+
+    def get_blob(self, sha256: str) -> bytes:
+        return self._store.get_blob(sha256)
+
+    def has_blob(self, sha256: str) -> bool:
+        return self._store.has_blob(sha256)
+
+    def predictions(self) -> np.ndarray | None:
+        """The latest model's class probabilities (float32, samples × classes), or None."""
+        latest = getattr(self._state, "training", None)
+        ref = latest.latest_predictions if latest is not None else None
+        if ref is None:
+            return None
+        return np.load(io.BytesIO(self._store.get_blob(ref.sha256)), allow_pickle=False)
+
+    # --- following the log --------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(change)`` after every catch-up that brought events.
+        Returns a function that unsubscribes."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def refresh(self) -> int:
+        """Fold events appended since ``position`` (by this or any other process),
+        notify listeners; returns how many events arrived."""
+        if self.read_only:
+            return 0
+        first = self.position + 1
+        events = tuple(self._store.read_all(after=self.position))
+        if not events:
+            return 0
+        self._state.apply(events)
+        if self.position - self._snapshot_position >= SNAPSHOT_EVERY:
+            self.save_snapshot()
+        if self._listeners:
+            change = _describe(first, self.position, events)
+            for listener in list(self._listeners):
+                listener(change)
+        return len(events)
+
+    # --- time travel, snapshots, lifetime ---------------------------------------------
+
+    def as_of(self, position: int) -> Project:
+        """A read-only view of this project as it was at ``position``."""
+        state = build_projections(
+            self._store, self._registry, until=position, extra_parts=self._state.extra_parts
+        )
+        return Project(
+            self._store, self._registry, state, path=self.path, annotator=self.annotator,
+            clock=self._clock, read_only=True, owns_store=False,
+        )
+
+    def save_snapshot(self) -> None:
+        if self.read_only:
+            return
+        self._store.save_snapshot(SNAPSHOT_NAME, self.position, self._state.snapshot())
+        self._snapshot_position = self.position
+
+    def close(self) -> None:
+        if self._owns_store:
+            try:
+                if not self.read_only and self.position - self._snapshot_position >= SNAPSHOT_EVERY:
+                    self.save_snapshot()
+            finally:
+                self._store.close()
+        self._listeners.clear()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def build_projections(
+    store: EventStore,
+    registry: EventRegistry,
+    until: int | None = None,
+    extra_parts: tuple[type, ...] = (),
+    *,
+    save_snapshot: bool = False,
+) -> ProjectProjections:
+    """Every read model at ``until`` (default: the head), starting from the saved
+    snapshot when it is usable -- a snapshot is a cache, so a bad one is ignored.
+    With ``save_snapshot``, a long replay is saved so the next open starts here."""
+    head = store.head()
+    if until is not None and not 0 <= until <= head:
+        raise ProjectError(
+            f"position {until} is outside the log of {store.url.split('://', 1)[-1]}, "
+            f"which holds positions 0–{head}; choose one in that range"
+        )
+    state = None
+    snapshot = store.load_snapshot(SNAPSHOT_NAME)
+    target = head if until is None else until
+    if snapshot is not None and snapshot.position <= target:
+        try:
+            state = ProjectProjections.restore(snapshot.payload, registry, extra_parts=extra_parts)
+        except DomainError:
+            state = None
+    if state is None:
+        state = ProjectProjections(registry, PROJECT_STREAM, extra_parts=extra_parts)
+    # Replaying keeps tens of thousands of freshly decoded events alive at once;
+    # the cyclic GC would rescan them again and again (about a quarter of the
+    # replay time) although they hold no cycles. Paused only for the replay.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        replayed = state.apply(store.read_all(after=state.position, until=until))
+    except DomainError as exc:
+        raise ProjectError(f"{store.url.split('://', 1)[-1]}: {exc}") from exc
+    finally:
+        if collecting:
+            gc.enable()
+    if save_snapshot and until is None and replayed >= SNAPSHOT_EVERY:
+        store.save_snapshot(SNAPSHOT_NAME, state.position, state.snapshot())
+    return state
+
+
+def _describe(first: int, last: int, events: tuple[RecordedEvent, ...]) -> ProjectChange:
+    samples: set[int] = set()
+    classes = mapped = False
+    for e in events:
+        if e.type in _SAMPLE_EVENTS:
+            samples.add(e.data["sample"])
+        elif e.type in _MANY_SAMPLE_EVENTS:
+            samples.update(e.data["samples"])
+        elif e.type in _CLASS_EVENTS:
+            classes = True
+        elif e.type == "LatentMapComputed":
+            mapped = True
+    return ProjectChange(first, last, events, frozenset(samples), classes, mapped)
+
+
+__all__ = ["PROJECT_STREAM", "Project", "ProjectChange", "build_projections"]

@@ -1,0 +1,68 @@
+"""Plain-text and JSON descriptions of a project, for the CLI (and any view)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def summary(project) -> dict:
+    info, labels = project.info, project.labels
+    counts = labels.counts.tolist() if info.created else []
+    latent = project.state.latent_map.current
+    return {
+        "name": info.project_name,
+        "path": str(project.path),
+        "samples": info.sample_count,
+        "shape": list(info.shape),
+        "classes": list(info.class_names),
+        "events": project.event_count,
+        "position": project.position,
+        "labeled": labels.labeled,
+        "per_class": dict(zip(info.class_names, counts)),
+        "annotators": list(labels.annotators),
+        "source": info.source,
+        "dataset_sha256": info.dataset_sha256,
+        "latent_map": None if latent is None else {"sha256": latent.map_sha256, "method": latent.method},
+        "created_at": iso_time(info.created_at) if info.created else None,
+    }
+
+
+def describe_event(event, names) -> str:
+    def name(label):
+        return "(none)" if label < 0 else names[label] if label < len(names) else str(label)
+
+    d = event.to_data()
+    kind = event.type_name
+    if kind == "LabelAssigned":
+        return f"sample {d['sample']}: {name(d['previous'])} -> {name(d['label'])}"
+    if kind == "LabelRemoved":
+        return f"sample {d['sample']}: {name(d['previous'])} -> (none)"
+    if kind == "LabelsAssigned":
+        return f"{len(d['samples'])} samples -> {name(d['label'])}"
+    if kind in ("LabelChangeUndone", "LabelChangeRedone"):
+        verb = "undid" if kind == "LabelChangeUndone" else "redid"
+        moves = ", ".join(
+            f"sample {s}: {name(p)} -> {name(lab)}" for s, lab, p in zip(d["samples"], d["labels"], d["previous"])
+        )
+        return f"{verb} the change at position {d['change']}" + (f" ({moves})" if moves else " (changed since by others: nothing to put back)")
+    if kind == "ClassAdded":
+        return f"added class {d['index']}={d['name']}"
+    if kind == "ClassRenamed":
+        return f"renamed class {d['index']}: {d['old_name']} -> {d['new_name']}"
+    return kind
+
+
+def shape_text(shape: tuple) -> str:
+    if not shape:
+        return "no dataset"
+    n, *rest = shape
+    kind = "grey" if len(rest) == 2 else f"{rest[2]} channels"
+    return f"{n} samples {rest[0]}×{rest[1]} {kind}"
+
+
+def classes_text(names: tuple) -> str:
+    return ", ".join(f"{i}={n}" for i, n in enumerate(names)) or "(none yet: add some with `ledgerlab add-class`)"
+
+
+def iso_time(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,1 @@
+"""Pure domain of Ledgerlab: events, rules, projections, dataset, learning."""

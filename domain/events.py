@@ -1,0 +1,254 @@
+"""Domain events of a project: frozen, past-tense facts, and the registry that
+turns recorded (type, schema version, data) back into them.
+
+Events are plain dataclasses whose fields are JSON values, so the log stays
+portable. Metadata (annotator, time) travels beside the data, not inside it.
+
+The registry is an immutable value built from tuples of event classes, so other
+modules (e.g. ``domain/training_events.py``) add their own events by passing
+their tuple alongside ``CORE_EVENTS`` -- nothing here changes and nothing is
+registered at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from domain.errors import DomainError
+
+Upcaster = Callable[[dict], dict]
+_NO_UPCASTERS: Mapping[int, Upcaster] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every domain event.
+
+    ``type_name`` and ``schema_version`` identify the current shape;
+    ``upcasters[v]`` turns the data of version ``v`` into version ``v + 1``.
+    """
+
+    type_name: ClassVar[str] = ""
+    schema_version: ClassVar[int] = 1
+    upcasters: ClassVar[Mapping[int, Upcaster]] = _NO_UPCASTERS
+
+    def to_data(self) -> dict[str, Any]:
+        return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]):
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: _freeze(v) for k, v in data.items() if k in names})
+
+
+def _to_json(value):
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _freeze(value):
+    # Lists from JSON become tuples so decoded events stay hashable and immutable.
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+# --- project -----------------------------------------------------------------
+
+
+def _project_created_v1_to_v2(data: dict) -> dict:
+    # v1 (the first draft of the format) called the class list "classes" and
+    # did not describe where the dataset came from.
+    new = {k: v for k, v in data.items() if k != "classes"}
+    new["class_names"] = list(data.get("classes", []))
+    new.setdefault("source", "unknown (recorded before sources were kept)")
+    return new
+
+
+@dataclass(frozen=True)
+class ProjectCreated(Event):
+    """A project was created over a dataset stored as the blob ``dataset_sha256``."""
+
+    type_name: ClassVar[str] = "ProjectCreated"
+    schema_version: ClassVar[int] = 2
+    upcasters: ClassVar[Mapping[int, Upcaster]] = MappingProxyType({1: _project_created_v1_to_v2})
+
+    name: str
+    dataset_sha256: str
+    shape: tuple[int, ...]
+    class_names: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class ClassAdded(Event):
+    type_name: ClassVar[str] = "ClassAdded"
+    index: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ClassRenamed(Event):
+    """Labels refer to class numbers, so a rename changes no label."""
+
+    type_name: ClassVar[str] = "ClassRenamed"
+    index: int
+    old_name: str
+    new_name: str
+
+
+@dataclass(frozen=True)
+class LatentMapComputed(Event):
+    """A 2-D map of all samples was stored as the blob ``map_sha256``
+    (float32, samples x dims). ``run_id`` is None for maps not made by a model."""
+
+    type_name: ClassVar[str] = "LatentMapComputed"
+    map_sha256: str
+    samples: int
+    dims: int
+    method: str
+    run_id: str | None = None
+
+
+# --- labels ------------------------------------------------------------------
+# Labels are class numbers; -1 means "no label". ``previous`` records what the
+# sample had before, so the log reads as a full audit trail and undo needs no
+# search through history.
+
+
+@dataclass(frozen=True)
+class LabelAssigned(Event):
+    type_name: ClassVar[str] = "LabelAssigned"
+    sample: int
+    label: int
+    previous: int
+
+
+@dataclass(frozen=True)
+class LabelRemoved(Event):
+    type_name: ClassVar[str] = "LabelRemoved"
+    sample: int
+    previous: int
+
+
+@dataclass(frozen=True)
+class LabelsAssigned(Event):
+    """One label given to many samples in one step (undone as one step)."""
+
+    type_name: ClassVar[str] = "LabelsAssigned"
+    samples: tuple[int, ...]
+    label: int
+    previous: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LabelChangeUndone(Event):
+    """The label change recorded at position ``change`` was undone: each of
+    ``samples`` went from ``previous`` back to ``labels``. Samples changed by
+    someone else since then are left alone and so are not listed."""
+
+    type_name: ClassVar[str] = "LabelChangeUndone"
+    change: int
+    samples: tuple[int, ...]
+    labels: tuple[int, ...]
+    previous: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LabelChangeRedone(Event):
+    """The undone change at position ``change`` was applied again."""
+
+    type_name: ClassVar[str] = "LabelChangeRedone"
+    change: int
+    samples: tuple[int, ...]
+    labels: tuple[int, ...]
+    previous: tuple[int, ...]
+
+
+CORE_EVENTS: tuple[type[Event], ...] = (
+    ProjectCreated,
+    ClassAdded,
+    ClassRenamed,
+    LatentMapComputed,
+    LabelAssigned,
+    LabelRemoved,
+    LabelsAssigned,
+    LabelChangeUndone,
+    LabelChangeRedone,
+)
+
+LABEL_CHANGES = frozenset({"LabelAssigned", "LabelRemoved", "LabelsAssigned"})
+
+
+class EventRegistry:
+    """Maps (type name, schema version) to an event class, upcasting old versions.
+
+    Immutable once built; combine event modules with ``EventRegistry(CORE_EVENTS
+    + TRAINING_EVENTS)`` or ``registry.extended(TRAINING_EVENTS)``.
+    """
+
+    def __init__(self, classes: Iterable[type[Event]]):
+        by_name: dict[str, type[Event]] = {}
+        for cls in classes:
+            if not cls.type_name:
+                raise TypeError(f"{cls.__name__} has no type_name")
+            if by_name.get(cls.type_name, cls) is not cls:
+                raise TypeError(f"two event classes are named {cls.type_name!r}")
+            for v in range(1, cls.schema_version):
+                if v not in cls.upcasters:
+                    raise TypeError(f"{cls.type_name} lacks an upcaster from version {v}")
+            by_name[cls.type_name] = cls
+        self._by_name = MappingProxyType(by_name)
+
+    def extended(self, classes: Iterable[type[Event]]) -> EventRegistry:
+        return EventRegistry((*self._by_name.values(), *classes))
+
+    def __contains__(self, type_name: str) -> bool:
+        return type_name in self._by_name
+
+    @property
+    def type_names(self) -> tuple[str, ...]:
+        return tuple(self._by_name)
+
+    def latest_version(self, type_name: str) -> int:
+        return self._class(type_name).schema_version
+
+    def class_for(self, type_name: str, schema_version: int) -> type[Event]:
+        cls = self._class(type_name)
+        if not 1 <= schema_version <= cls.schema_version:
+            raise DomainError(
+                f"event {type_name} has schema version {schema_version}, but this "
+                f"release knows versions 1-{cls.schema_version}; the project was "
+                "written by a newer Ledgerlab: upgrade to open it"
+            )
+        return cls
+
+    def upcast(self, type_name: str, schema_version: int, data: Mapping[str, Any]) -> dict:
+        """Data of any known version, brought up to the current version."""
+        cls = self.class_for(type_name, schema_version)
+        out = dict(data)
+        for v in range(schema_version, cls.schema_version):
+            out = cls.upcasters[v](out)
+        return out
+
+    def decode(self, type_name: str, schema_version: int, data: Mapping[str, Any]) -> Event:
+        cls = self.class_for(type_name, schema_version)
+        return cls.from_data(self.upcast(type_name, schema_version, data))
+
+    def _class(self, type_name: str) -> type[Event]:
+        try:
+            return self._by_name[type_name]
+        except KeyError:
+            raise DomainError(
+                f"unknown event type {type_name!r}: the project may have been written "
+                "by a newer Ledgerlab; upgrade to open it"
+            ) from None
+
+
+def core_registry() -> EventRegistry:
+    return EventRegistry(CORE_EVENTS)

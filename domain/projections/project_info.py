@@ -1,0 +1,121 @@
+"""ProjectInfo (name, dataset, classes) and LatentMap (the current 2-D map)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+class ProjectInfo:
+    name = "info"
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.created = False
+        self.project_name = ""
+        self.dataset_sha256 = ""
+        self.shape: tuple[int, ...] = ()
+        self.class_names: tuple[str, ...] = ()
+        self.source = ""
+        self.created_at = 0.0
+        self.created_by = ""
+        self.handlers = {
+            "ProjectCreated": self._on_created,
+            "ClassAdded": self._on_class_added,
+            "ClassRenamed": self._on_class_renamed,
+        }
+
+    @property
+    def sample_count(self) -> int:
+        return self.shape[0] if self.shape else 0
+
+    def class_index(self, name: str) -> int | None:
+        try:
+            return self.class_names.index(name)
+        except ValueError:
+            return None
+
+    def _on_created(self, e) -> None:
+        d = e.data
+        self.created = True
+        self.project_name = d["name"]
+        self.dataset_sha256 = d["dataset_sha256"]
+        self.shape = tuple(d["shape"])
+        self.class_names = tuple(d["class_names"])
+        self.source = d["source"]
+        self.created_at = e.metadata.get("at") or e.recorded_at
+        self.created_by = e.metadata.get("annotator", "")
+
+    def _on_class_added(self, e) -> None:
+        self.class_names = (*self.class_names, e.data["name"])
+
+    def _on_class_renamed(self, e) -> None:
+        names = list(self.class_names)
+        names[e.data["index"]] = e.data["new_name"]
+        self.class_names = tuple(names)
+
+    def _fields(self) -> dict:
+        return {
+            "position": self.position,
+            "created": self.created,
+            "project_name": self.project_name,
+            "dataset_sha256": self.dataset_sha256,
+            "shape": list(self.shape),
+            "class_names": list(self.class_names),
+            "source": self.source,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+        }
+
+    def snapshot(self) -> bytes:
+        return json.dumps(self._fields()).encode()
+
+    @classmethod
+    def restore(cls, payload: bytes) -> ProjectInfo:
+        fields = json.loads(payload)
+        self = cls()
+        for key, value in fields.items():
+            setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        return self
+
+    def state(self) -> dict:
+        return self._fields()
+
+
+@dataclass(frozen=True)
+class LatentMapRef:
+    """Where the current map lives: a float32 (samples x dims) blob."""
+
+    map_sha256: str
+    samples: int
+    dims: int
+    method: str
+    run_id: str | None
+    position: int
+
+
+class LatentMap:
+    name = "latent_map"
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.current: LatentMapRef | None = None
+        self.handlers = {"LatentMapComputed": self._on_computed}
+
+    def _on_computed(self, e) -> None:
+        d = e.data
+        self.current = LatentMapRef(
+            d["map_sha256"], d["samples"], d["dims"], d["method"], d.get("run_id"), e.position
+        )
+
+    def snapshot(self) -> bytes:
+        ref = self.current
+        return json.dumps({"position": self.position, "current": ref and ref.__dict__}).encode()
+
+    @classmethod
+    def restore(cls, payload: bytes) -> LatentMap:
+        fields = json.loads(payload)
+        self = cls()
+        self.position = fields["position"]
+        self.current = fields["current"] and LatentMapRef(**fields["current"])
+        return self
