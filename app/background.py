@@ -1,4 +1,4 @@
-"""The one way the window runs work off the GUI thread.
+"""The one way the application runs work off the GUI thread (imports, opening, training…).
 
 A job is a generator function: what it yields is progress (delivered to the GUI thread
 by queued signals), what it returns is the result. ``cancel()`` sets a flag the job
@@ -28,7 +28,7 @@ class BackgroundJob(QObject):
         self._job = job
         self._cancelled = False
         self._thread = QThread()
-        self._thread.setObjectName(f"job:{getattr(job, '__name__', 'job')}")
+        self._thread.setObjectName(f"ll-{getattr(job, '__name__', 'job')}")
         self._runner = _Runner(self)
         self._runner.moveToThread(self._thread)
         self._thread.started.connect(self._runner.run)

@@ -1,0 +1,129 @@
+"""``ledgerlab train``: a run from the command line, with any of the three runners.
+
+``inline`` iterates the training loop in this process; ``thread`` and ``process`` run
+the window's own runners under a Qt event loop without a window. Ctrl+C stops the run
+at the next step and records ``TrainingStopped``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any
+
+from app.errors import ProjectError
+from app.training.lease import TrainingLease
+from app.training.recorder import RunRecorder, recover_interrupted
+
+RUNNER_CHOICES = ("inline", "thread", "process")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", metavar="PATH.ledger")
+    p.add_argument("--epochs", type=int, required=True, help="how many epochs to train (1..100000)")
+    p.add_argument("--seed", type=int, help="random seed (default: the configured one)")
+    p.add_argument("--lr", type=float, dest="learning_rate", help="learning rate")
+    p.add_argument("--latent", type=int, dest="latent_size", help="size of the latent space z")
+    p.add_argument("--batch", type=int, dest="batch_size", help="unlabeled samples per step")
+    p.add_argument("--hidden", dest="hidden_sizes", help="hidden layer sizes, e.g. 512,256")
+    p.add_argument("--continue", dest="continue_run", action="store_true",
+                   help="continue the latest run from its last checkpoint (epochs count on)")
+    p.add_argument("--runner", choices=RUNNER_CHOICES, default="inline",
+                   help="where the loop runs: in this process (inline, default), a QThread, or a worker process")
+    p.add_argument("--cache", metavar="DIR", help="JAX persistent compilation cache folder")
+
+
+def config_from(args, project) -> dict[str, Any]:
+    """The project's last configuration (or the defaults), overridden by the flags given."""
+    from domain.learning.config import TrainingConfig
+
+    config = dict(project.state.training.config or TrainingConfig().to_dict())
+    for name in ("learning_rate", "latent_size", "batch_size", "seed"):
+        if getattr(args, name) is not None:
+            config[name] = getattr(args, name)
+    if args.hidden_sizes:
+        try:
+            config["hidden_sizes"] = [int(v) for v in args.hidden_sizes.split(",")]
+        except ValueError:
+            raise ProjectError(f"--hidden takes whole numbers separated by commas, not {args.hidden_sizes!r}") from None
+    return config
+
+
+def cmd_train(args, app) -> int:
+    with app.projects.open(args.path) as project:
+        config = config_from(args, project)
+        if args.runner == "inline":
+            return _train_inline(args, project, config)
+        return _train_with_runner(args, project, config)
+
+
+def _progress_line(run_id: str, epoch: int, last: int, metrics: dict) -> str:
+    acc = metrics.get("accuracy")
+    acc_text = "—" if acc is None else f"{acc:.1%}"
+    return (f"run {run_id}  epoch {epoch}/{last}  loss {metrics['loss']:.3f}  "
+            f"labeled acc {acc_text}  {metrics['seconds']:.1f} s")
+
+
+def _train_inline(args, project, config) -> int:
+    from app.training.execution import execute
+
+    lease = TrainingLease(project.path)
+    if not lease.acquire():
+        raise ProjectError("another window or process is training this project; stop it first")
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())  # stop at the next step
+    try:
+        recover_interrupted(project, lease)
+        recorder = RunRecorder.prepare(project, config, epochs=args.epochs, runner="inline",
+                                       continue_run=args.continue_run, compilation_cache=args.cache)
+        last = recorder.spec.epoch_offset + args.epochs
+        print(f"run {recorder.run_id}: {args.epochs} epochs on {project.info.sample_count:,} samples, "
+              f"{int((recorder.spec.labels >= 0).sum()):,} labeled", flush=True)
+        try:
+            for output in execute(recorder.spec, stop.is_set):
+                recorder.epoch(output)
+                print(_progress_line(recorder.run_id, output.epoch, last, output.metrics), flush=True)
+        except Exception as exc:
+            recorder.failed(f"{type(exc).__name__}: {exc}")
+            raise ProjectError(f"training failed: {exc} (recorded as TrainingFailed)") from exc
+        if stop.is_set() and recorder.epochs_recorded < args.epochs:
+            recorder.stopped("interrupted with Ctrl+C")
+            print(f"run {recorder.run_id} stopped after {recorder.epochs_recorded} epochs", file=sys.stderr)
+            return 130
+        recorder.completed()
+        print(f"run {recorder.run_id} completed", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        lease.release()
+
+
+def _train_with_runner(args, project, config) -> int:
+    from PySide6.QtCore import QCoreApplication, QTimer
+
+    from app.training.service import TrainingService
+
+    qt = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
+    service = TrainingService(project, compilation_cache=args.cache)
+    outcome: dict[str, Any] = {}
+    service.epoch_recorded.connect(lambda e: print(_progress_line(
+        e["run_id"], e["epoch"], args.epochs, e["metrics"]), flush=True))
+    service.run_ended.connect(lambda e: (outcome.update(e), qt.quit()))
+    stop_requested = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
+    poll = QTimer()  # Python signal handlers run only when the interpreter gets control
+    poll.timeout.connect(lambda: stop_requested.is_set() and service.stop())
+    poll.start(100)
+    try:
+        service.start(config, args.epochs, runner=args.runner, continue_run=args.continue_run)
+        qt.exec()
+    finally:
+        poll.stop()
+        signal.signal(signal.SIGINT, previous)
+        service.shutdown()
+    status = outcome.get("status")
+    print(f"run {outcome.get('run_id')} {status}{': ' + outcome['message'] if outcome.get('message') else ''}",
+          file=sys.stderr if status != "completed" else sys.stdout)
+    return {"completed": 0, "stopped": 130}.get(status, 1)

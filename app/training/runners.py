@@ -1,0 +1,261 @@
+"""Two ways to run the one training loop, behind one Qt interface.
+
+``ThreadRunner`` iterates ``execution.execute`` in a ``QThread`` (through the application's
+one ``BackgroundJob``); ``ProcessRunner`` runs the same function in a worker process
+(``python -m app.training.worker``) over a ``QProcess``, so a crash, a kill or an
+out-of-memory in training can never take the window down. Neither writes to the project:
+they report by signals, and the ``TrainingService`` records.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+
+import app
+from app.background import BackgroundJob
+from app.training import protocol
+from app.training.execution import LiveLabels
+from app.training.spec import EpochOutput, Progress, RunSpec
+
+STDERR_TAIL = 20
+STOP_GRACE_MS = 5_000  # after a stop request, how long before the worker is killed
+
+
+class TrainingRunner(QObject):
+    """What every runner offers: ``start(spec)``, ``stop()`` (ends at the next step),
+    ``update_labels(labels, position)`` (used from the next epoch on), ``is_running()``
+    and ``wait(ms)``; and these signals, always delivered on the GUI thread."""
+
+    started = Signal(object)         # run id
+    progressed = Signal(object)      # Progress
+    epoch_finished = Signal(object)  # EpochOutput
+    finished = Signal(object)        # run id: every planned epoch done
+    stopped = Signal(object)         # run id: stopped at a step boundary
+    failed = Signal(object)          # {"message", "exit_code", "signal", "stderr_tail"}
+    log_line = Signal(object)        # str
+
+    name = "runner"
+
+
+class ThreadRunner(TrainingRunner):
+    name = "thread"
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._job: BackgroundJob | None = None
+        self._live: LiveLabels | None = None
+
+    def start(self, spec: RunSpec) -> None:
+        from app.training.execution import execute  # JAX loads in this process only now
+
+        self._live = LiveLabels(spec.labels, spec.labels_position)
+        live, planned = self._live, spec.config["epochs"]
+
+        def job(cancelled):
+            queue: collections.deque[Progress] = collections.deque()
+            epochs = 0
+            for output in execute(spec, cancelled, live, queue.append):
+                while queue:
+                    yield queue.popleft()
+                epochs += 1
+                yield output
+            while queue:
+                yield queue.popleft()
+            return "completed" if epochs == planned else "stopped"
+
+        self._job = BackgroundJob(job, self)
+        self._job.progressed.connect(self._on_item)
+        self._job.succeeded.connect(lambda status: self._ended(spec.run_id, status))
+        self._job.failed.connect(lambda exc: self.failed.emit({
+            "message": f"{type(exc).__name__}: {exc}", "exit_code": None, "signal": None,
+            "stderr_tail": getattr(exc, "__traceback_text__", "").splitlines()[-STDERR_TAIL:],
+        }))
+        self._job.finished.connect(lambda: self._cancelled_end(spec.run_id))
+        self._run_id, self._reported = spec.run_id, False
+        self._job.start()
+        self.started.emit(spec.run_id)
+
+    def _on_item(self, item) -> None:
+        if isinstance(item, EpochOutput):
+            self.log_line.emit(f"epoch {item.epoch}: loss {item.metrics['loss']:.4f}")
+            self.epoch_finished.emit(item)
+        else:
+            self.progressed.emit(item)
+
+    def _ended(self, run_id: str, status: str) -> None:
+        self._reported = True
+        (self.finished if status == "completed" else self.stopped).emit(run_id)
+
+    def _cancelled_end(self, run_id: str) -> None:
+        # A cancelled job returns nothing; it is a stop unless it failed.
+        if not self._reported and self._job is not None and self._job.is_cancelled():
+            self._reported = True
+            self.stopped.emit(run_id)
+
+    def stop(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def update_labels(self, labels: np.ndarray, position: int) -> None:
+        if self._live is not None:
+            self._live.update(labels, position)
+
+    def is_running(self) -> bool:
+        return self._job is not None and self._job.is_running()
+
+    def wait(self, ms: int) -> bool:
+        return self._job is None or self._job.wait(ms)
+
+
+class ProcessRunner(TrainingRunner):
+    name = "process"
+
+    def __init__(self, parent: QObject | None = None, python: str = sys.executable) -> None:
+        super().__init__(parent)
+        self._python = python
+        self._process: QProcess | None = None
+        self._folder: Path | None = None
+        self._buffer = b""
+        self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
+        self._terminal: dict | None = None
+        self._run_id = ""
+        self._kill_timer = None
+
+    @property
+    def pid(self) -> int | None:
+        return int(self._process.processId()) if self._process is not None else None
+
+    def start(self, spec: RunSpec) -> None:
+        self._run_id = spec.run_id
+        self._folder = Path(tempfile.mkdtemp(prefix=f"ledgerlab-run-{spec.run_id}-"))  # 0700
+        protocol.write_job(self._folder, spec)
+        process = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()
+        root = str(Path(app.__file__).resolve().parents[1])
+        env.insert("PYTHONPATH", root + (":" + env.value("PYTHONPATH") if env.contains("PYTHONPATH") else ""))
+        env.insert("PYTHONUNBUFFERED", "1")
+        process.setProcessEnvironment(env)
+        process.setProgram(self._python)
+        process.setArguments(["-m", "app.training.worker", str(self._folder)])
+        process.readyReadStandardOutput.connect(self._read_stdout)
+        process.readyReadStandardError.connect(self._read_stderr)
+        process.finished.connect(self._on_finished)
+        process.errorOccurred.connect(self._on_error)
+        self._process = process
+        process.start()
+        self.started.emit(spec.run_id)
+
+    # -- from the worker -----------------------------------------------------------------
+    def _read_stdout(self) -> None:
+        self._buffer += bytes(self._process.readAllStandardOutput())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for raw in lines:
+            if not raw.strip():
+                continue
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                self.log_line.emit(raw.decode(errors="replace"))
+                continue
+            self._dispatch(line)
+
+    def _dispatch(self, line: dict) -> None:
+        event = line.get("event")
+        if event == "progress":
+            self.progressed.emit(Progress(line["run_id"], line["epoch"], line["step"],
+                                          line["steps"], line["eta_s"]))
+        elif event == "epoch":
+            self.epoch_finished.emit(protocol.read_epoch(self._folder, self._run_id, line))
+        elif event in ("completed", "stopped", "failed"):
+            self._terminal = line
+
+    def _read_stderr(self) -> None:
+        text = bytes(self._process.readAllStandardError()).decode(errors="replace")
+        for line in text.splitlines():
+            self._stderr.append(line)
+            self.log_line.emit(line)
+
+    def _on_error(self, error) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self._report_failure(f"the training process could not start ({self._process.errorString()})",
+                                 None, None)
+
+    def _on_finished(self, exit_code: int, exit_status) -> None:
+        self._read_stdout()
+        self._read_stderr()
+        if self._kill_timer is not None:
+            self._kill_timer.stop()
+        terminal = self._terminal or {}
+        crashed = exit_status == QProcess.ExitStatus.CrashExit
+        if terminal.get("event") == "completed" and not crashed and exit_code == 0:
+            self.finished.emit(self._run_id)
+        elif terminal.get("event") == "stopped" and not crashed and exit_code == 0:
+            self.stopped.emit(self._run_id)
+        elif terminal.get("event") == "failed":
+            self._report_failure(terminal.get("message", "the training failed"), exit_code, None)
+        elif crashed:
+            # On Unix, Qt reports the terminating signal as the exit code of a crash.
+            self._report_failure(_signal_message(exit_code), None, exit_code)
+        else:
+            self._report_failure(f"the training process exited with code {exit_code} "
+                                 "without finishing", exit_code, None)
+        self._cleanup()
+
+    def _report_failure(self, message: str, exit_code: int | None, sig: int | None) -> None:
+        self.failed.emit({"message": message, "exit_code": exit_code, "signal": sig,
+                          "stderr_tail": list(self._stderr)})
+
+    def _cleanup(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    # -- to the worker ---------------------------------------------------------------------
+    def _send(self, message: dict) -> None:
+        if self.is_running():
+            self._process.write((json.dumps(message) + "\n").encode())
+
+    def stop(self) -> None:
+        self._send({"cmd": "stop"})
+        if self.is_running() and self._kill_timer is None:
+            self._kill_timer = QTimer(self)
+            self._kill_timer.setSingleShot(True)
+            self._kill_timer.timeout.connect(self.kill)
+            self._kill_timer.start(STOP_GRACE_MS)
+
+    def kill(self) -> None:
+        if self.is_running():
+            self._process.kill()
+
+    def update_labels(self, labels: np.ndarray, position: int) -> None:
+        if self.is_running() and self._folder is not None:
+            self._send(protocol.write_labels(self._folder, labels, position))
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.state() != QProcess.ProcessState.NotRunning
+
+    def wait(self, ms: int) -> bool:
+        if self._process is None or self._process.state() == QProcess.ProcessState.NotRunning:
+            return True
+        return self._process.waitForFinished(ms)
+
+
+def _signal_message(number: int) -> str:
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    hint = " — most often the system ran out of memory" if number == signal.SIGKILL else ""
+    return f"the training process was killed by {name}{hint}"
+
+
+RUNNERS = {"thread": ThreadRunner, "process": ProcessRunner}

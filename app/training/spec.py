@@ -1,0 +1,53 @@
+"""What a run needs and what an epoch gives back, as plain data (no JAX, no Qt).
+
+``RunSpec`` is built by the application from the log; every runner turns it into the
+domain's ``TrainingJob``. ``EpochOutput`` is what every runner reports per epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    run_id: str
+    images: np.ndarray          # uint8, N×H×W (or N×D)
+    labels: np.ndarray          # int32, -1 = unlabeled
+    labels_position: int        # the log position those labels are as of
+    config: dict[str, Any]      # TrainingConfig.to_dict(), epochs included
+    seed: int
+    num_classes: int
+    epoch_offset: int = 0
+    checkpoint: bytes | None = None
+    previous_map: np.ndarray | None = None
+    compilation_cache: str | None = None  # folder for JAX's persistent compilation cache
+
+
+@dataclass(frozen=True)
+class EpochOutput:
+    run_id: str
+    epoch: int
+    metrics: dict[str, float | None]
+    checkpoint: bytes
+    probabilities: np.ndarray   # float32, N×C
+    latent_map: np.ndarray      # float32, N×2
+    meaningful: bool
+    labels_position: int
+    labeled: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    run_id: str
+    epoch: int
+    step: int
+    steps: int
+    eta_s: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "epoch": self.epoch, "step": self.step,
+                "steps": self.steps, "eta_s": self.eta_s}

@@ -1,0 +1,70 @@
+"""The training worker process: ``python -m app.training.worker FOLDER``.
+
+It reads its job from FOLDER, runs the one training loop, and reports on stdout as JSON
+lines (see ``protocol``). It stops at the next step when told ``{"cmd": "stop"}`` or when
+its stdin closes — so a killed parent never leaves it training alone.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from app.training import protocol
+from app.training.execution import LiveLabels, execute
+
+
+def _say(**line) -> None:
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+
+
+def _listen(folder: Path, stop: threading.Event, live: LiveLabels) -> None:
+    for raw in sys.stdin:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            print(f"ignored a line that is not JSON: {raw[:80]!r}", file=sys.stderr)
+            continue
+        if message.get("cmd") == "stop":
+            stop.set()
+        elif message.get("cmd") == "labels":
+            path = folder / message["file"]
+            live.update(np.load(path, allow_pickle=False), int(message["position"]))
+            path.unlink(missing_ok=True)
+    stop.set()  # stdin closed: the app is gone
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m app.training.worker FOLDER", file=sys.stderr)
+        return 2
+    folder = Path(args[0])
+    spec = protocol.read_job(folder)
+    stop = threading.Event()
+    live = LiveLabels(spec.labels, spec.labels_position)
+    threading.Thread(target=_listen, args=(folder, stop, live), daemon=True).start()
+    _say(event="started", run_id=spec.run_id)
+    epochs = 0
+    try:
+        for output in execute(spec, stop.is_set, live,
+                              lambda p: _say(event="progress", **p.as_dict())):
+            _say(**protocol.write_epoch(folder, output))
+            epochs += 1
+            print(f"epoch {output.epoch}: loss {output.metrics['loss']:.4f}", file=sys.stderr)
+    except Exception as exc:  # the parent records it as TrainingFailed
+        traceback.print_exc()
+        _say(event="failed", message=f"{type(exc).__name__}: {exc}")
+        return 1
+    _say(event="completed" if epochs == spec.config["epochs"] else "stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

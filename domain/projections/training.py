@@ -1,0 +1,155 @@
+"""TrainingRuns: every run with its metric series, and the latest model outputs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+_STATUS = {
+    "TrainingCompleted": "completed",
+    "TrainingStopped": "stopped",
+    "TrainingFailed": "failed",
+    "TrainingInterrupted": "interrupted",
+}
+
+
+@dataclass
+class TrainingRun:
+    run_id: str
+    status: str  # running | completed | stopped | failed | interrupted
+    config: dict[str, Any]
+    seed: int
+    epochs_planned: int
+    runner: str
+    started_position: int
+    started_at: float
+    labels_position: int
+    epoch_offset: int = 0
+    start_checkpoint: str | None = None
+    continues: str | None = None
+    epochs: list[int] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    labels_positions: list[int] = field(default_factory=list)
+    checkpoint: str | None = None  # sha256 of the latest checkpoint
+    checkpoint_epoch: int | None = None
+    message: str = ""
+    ended_position: int | None = None
+
+    @property
+    def last_epoch(self) -> int:
+        return self.epochs[-1] if self.epochs else self.epoch_offset
+
+    @property
+    def last_metrics(self) -> dict[str, Any]:
+        return self.metrics[-1] if self.metrics else {}
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """A blob made by a run at an epoch, and where in the log it was recorded."""
+
+    sha256: str
+    run_id: str
+    epoch: int
+    position: int
+    meaningful: bool = True
+
+
+class TrainingRuns:
+    name = "training"
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.runs: dict[str, TrainingRun] = {}  # insertion order = oldest first
+        self.config: dict[str, Any] | None = None  # the last configured model
+        self.latest_checkpoint: ModelOutput | None = None
+        self.latest_predictions: ModelOutput | None = None
+        self.handlers = {
+            "ModelConfigured": self._on_configured,
+            "TrainingStarted": self._on_started,
+            "EpochCompleted": self._on_epoch,
+            "CheckpointSaved": self._on_checkpoint,
+            "PredictionsComputed": self._on_predictions,
+            **{name: self._on_end for name in _STATUS},
+        }
+
+    # -- queries ----------------------------------------------------------------------
+    @property
+    def running(self) -> list[TrainingRun]:
+        return [r for r in self.runs.values() if r.status == "running"]
+
+    def get(self, run_id: str) -> TrainingRun | None:
+        return self.runs.get(run_id)
+
+    @property
+    def latest(self) -> TrainingRun | None:
+        return next(reversed(self.runs.values()), None)
+
+    # -- folding ----------------------------------------------------------------------
+    def _on_configured(self, e) -> None:
+        self.config = dict(e.data["config"])
+
+    def _on_started(self, e) -> None:
+        d = e.data
+        self.runs[d["run_id"]] = TrainingRun(
+            run_id=d["run_id"], status="running", config=dict(d["config"]), seed=d["seed"],
+            epochs_planned=d["epochs"], runner=d["runner"], started_position=e.position,
+            started_at=e.metadata.get("at") or e.recorded_at, labels_position=d["labels_position"],
+            epoch_offset=d.get("epoch_offset", 0), start_checkpoint=d.get("start_checkpoint"),
+            continues=d.get("continues"),
+        )
+
+    def _on_epoch(self, e) -> None:
+        run = self.runs.get(e.data["run_id"])
+        if run is not None:
+            run.epochs.append(e.data["epoch"])
+            run.metrics.append(dict(e.data["metrics"]))
+            run.labels_positions.append(e.data["labels_position"])
+
+    def _on_checkpoint(self, e) -> None:
+        d = e.data
+        run = self.runs.get(d["run_id"])
+        if run is not None:
+            run.checkpoint, run.checkpoint_epoch = d["checkpoint_sha256"], d["epoch"]
+        self.latest_checkpoint = ModelOutput(d["checkpoint_sha256"], d["run_id"], d["epoch"], e.position)
+
+    def _on_predictions(self, e) -> None:
+        d = e.data
+        self.latest_predictions = ModelOutput(
+            d["predictions_sha256"], d["run_id"], d["epoch"], e.position, bool(d["meaningful"])
+        )
+
+    def _on_end(self, e) -> None:
+        run = self.runs.get(e.data["run_id"])
+        if run is not None:
+            run.status = _STATUS[e.type]
+            run.message = e.data.get("message") or e.data.get("reason") or ""
+            run.ended_position = e.position
+
+    # -- snapshots ---------------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        out = lambda o: asdict(o) if o is not None else None  # noqa: E731
+        return json.dumps({
+            "position": self.position,
+            "config": self.config,
+            "runs": [asdict(r) for r in self.runs.values()],
+            "latest_checkpoint": out(self.latest_checkpoint),
+            "latest_predictions": out(self.latest_predictions),
+        }).encode()
+
+    @classmethod
+    def restore(cls, payload: bytes) -> TrainingRuns:
+        data = json.loads(payload)
+        self = cls()
+        self.position = data["position"]
+        self.config = data["config"]
+        self.runs = {r["run_id"]: TrainingRun(**r) for r in data["runs"]}
+        if data["latest_checkpoint"]:
+            self.latest_checkpoint = ModelOutput(**data["latest_checkpoint"])
+        if data["latest_predictions"]:
+            self.latest_predictions = ModelOutput(**data["latest_predictions"])
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TrainingRuns) and self.snapshot() == other.snapshot()

@@ -1,0 +1,142 @@
+"""Events of training runs: what was configured, started, learned and how it ended.
+
+A run's events live in the run's own stream (``run-<id>``), appended by the application
+only — never by a worker — so the label stream's concurrency is untouched by training.
+Blobs (checkpoints, predictions, maps) are referenced by sha256, never embedded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from domain.events import Event
+
+
+@dataclass(frozen=True)
+class ModelConfigured(Event):
+    """The person settled on a model configuration (recorded when a run starts with a new one)."""
+
+    type_name: ClassVar[str] = "ModelConfigured"
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TrainingStarted(Event):
+    """A run began. Everything needed to re-execute it is here or referenced from here.
+
+    ``labels_position`` is the log position whose labels the first epoch trains with;
+    ``start_checkpoint`` (a blob) and ``epoch_offset`` are set when it continues an
+    earlier run (``continues``).
+    """
+
+    type_name: ClassVar[str] = "TrainingStarted"
+    run_id: str
+    config: dict[str, Any]
+    seed: int
+    epochs: int
+    labels_position: int
+    dataset_sha256: str
+    versions: dict[str, str]
+    runner: str
+    epoch_offset: int = 0
+    start_checkpoint: str | None = None
+    continues: str | None = None
+
+
+@dataclass(frozen=True)
+class EpochCompleted(Event):
+    """One epoch finished; ``labels_position`` says which labels it trained with."""
+
+    type_name: ClassVar[str] = "EpochCompleted"
+    run_id: str
+    epoch: int
+    metrics: dict[str, float | None]
+    labels_position: int
+    labeled: int
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    type_name: ClassVar[str] = "CheckpointSaved"
+    run_id: str
+    epoch: int
+    checkpoint_sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PredictionsComputed(Event):
+    """Class probabilities of every sample (blob: float32, samples x classes).
+
+    ``meaningful`` is False while the model has seen no label: its classes are then
+    arbitrary clusters, not the person's classes.
+    """
+
+    type_name: ClassVar[str] = "PredictionsComputed"
+    run_id: str
+    epoch: int
+    predictions_sha256: str
+    samples: int
+    classes: int
+    meaningful: bool
+
+
+@dataclass(frozen=True)
+class TrainingCompleted(Event):
+    type_name: ClassVar[str] = "TrainingCompleted"
+    run_id: str
+    epochs: int
+
+
+@dataclass(frozen=True)
+class TrainingStopped(Event):
+    """The person (or Ctrl+C) stopped the run; the last checkpoint is kept."""
+
+    type_name: ClassVar[str] = "TrainingStopped"
+    run_id: str
+    epochs: int
+    reason: str = "stopped by the user"
+
+
+@dataclass(frozen=True)
+class TrainingFailed(Event):
+    """The run's worker raised, exited non-zero, was killed or ran out of memory."""
+
+    type_name: ClassVar[str] = "TrainingFailed"
+    run_id: str
+    epochs: int
+    message: str
+    exit_code: int | None = None
+    signal: int | None = None
+    stderr_tail: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class TrainingInterrupted(Event):
+    """Found on opening: the run has no terminal event because the app itself died."""
+
+    type_name: ClassVar[str] = "TrainingInterrupted"
+    run_id: str
+    epochs: int
+
+
+TRAINING_EVENTS: tuple[type[Event], ...] = (
+    ModelConfigured,
+    TrainingStarted,
+    EpochCompleted,
+    CheckpointSaved,
+    PredictionsComputed,
+    TrainingCompleted,
+    TrainingStopped,
+    TrainingFailed,
+    TrainingInterrupted,
+)
+
+TERMINAL_EVENTS = frozenset(
+    {"TrainingCompleted", "TrainingStopped", "TrainingFailed", "TrainingInterrupted"}
+)
+
+
+def run_stream(run_id: str) -> str:
+    return f"run-{run_id}"
