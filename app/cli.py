@@ -111,13 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="POSITION", type=_position, required=True)
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    try:  # training lives in its own module (app/training/cli.py); no JAX at import
-        from app.training import cli as training_cli
-    except ImportError:
-        training_cli = None
-    if training_cli is not None:
-        p = add("train", training_cli.cmd_train, "train the semi-supervised VAE on the labels so far")
-        training_cli.add_arguments(p)
+    from app.training import cli as training_cli  # JAX loads only when a run starts
+
+    p = add("train", training_cli.cmd_train, "train the semi-supervised VAE on the labels so far")
+    training_cli.add_arguments(p)
 
     p = add("gui", cmd_gui, "open the window (on PATH, or on the default MNIST project)")
     p.add_argument("path", metavar="PATH", nargs="?")
@@ -281,6 +278,12 @@ def _print_summary(project, as_json: bool) -> None:
     _out(f"labeled   {data['labeled']} of {data['samples']}" + (f":  {per_class}" if per_class else ""))
     if data["annotators"]:
         _out(f"by        {', '.join(data['annotators'])}")
+    for run in data["runs"]:
+        metrics = run["metrics"]
+        loss = f"loss {metrics['loss']:.3f}" if metrics.get("loss") is not None else "no epoch yet"
+        acc = f", labeled acc {metrics['accuracy']:.1%}" if metrics.get("accuracy") is not None else ""
+        _out(f"run       {run['run_id']}  {run['status']}  {run['epochs']} epochs (to epoch "
+             f"{run['last_epoch']}), {loss}{acc}")
 
 
 if __name__ == "__main__":

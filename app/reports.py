@@ -24,7 +24,29 @@ def summary(project) -> dict:
         "dataset_sha256": info.dataset_sha256,
         "latent_map": None if latent is None else {"sha256": latent.map_sha256, "method": latent.method},
         "created_at": iso_time(info.created_at) if info.created else None,
+        "runs": runs(project),
     }
+
+
+def runs(project) -> list[dict]:
+    """Training runs, oldest first: status, epochs completed and the last epoch's metrics."""
+    training = getattr(project.state, "training", None)
+    if training is None:
+        return []
+    return [
+        {
+            "run_id": run.run_id,
+            "status": run.status,
+            "epochs": len(run.epochs),
+            "last_epoch": run.last_epoch,
+            "metrics": run.last_metrics,
+            "runner": run.runner,
+            "seed": run.seed,
+            "continues": run.continues,
+            "checkpoint": run.checkpoint,
+        }
+        for run in training.runs.values()
+    ]
 
 
 def describe_event(event, names) -> str:

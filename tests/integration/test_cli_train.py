@@ -1,0 +1,93 @@
+"""`ledgerlab train` end to end: a tiny run recorded as events, and `info --json` shows it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from app.cli import main
+
+from .training_fixtures import make_project
+
+pytestmark = pytest.mark.slow
+
+TINY_FLAGS = ["--hidden", "16", "--latent", "2", "--batch", "16", "--seed", "5"]
+
+
+def info(capsys, path) -> dict:
+    capsys.readouterr()
+    assert main(["info", str(path), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_train_records_a_complete_run_and_info_lists_it(tmp_path, capsys):
+    _, project = make_project(tmp_path)
+    path = project.path
+    project.close()
+    assert main(["train", str(path), "--epochs", "2", *TINY_FLAGS]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 1/2" in out and "epoch 2/2" in out and "completed" in out
+    data = info(capsys, path)
+    (run,) = data["runs"]
+    assert run["status"] == "completed" and run["epochs"] == 2 and run["seed"] == 5
+    assert set(run["metrics"]) >= {"loss", "reconstruction", "kl", "classification", "accuracy"}
+    assert 0.0 <= run["metrics"]["accuracy"] <= 1.0
+
+    assert main(["train", str(path), "--epochs", "1", "--continue", *TINY_FLAGS]) == 0
+    runs = info(capsys, path)["runs"]
+    assert [r["status"] for r in runs] == ["completed", "completed"]
+    assert runs[1]["continues"] == runs[0]["run_id"] and runs[1]["last_epoch"] == 3
+
+
+def test_train_without_labels_still_organises_the_map(tmp_path, capsys):
+    _, project = make_project(tmp_path, labeled=0)
+    path = project.path
+    project.close()
+    assert main(["train", str(path), "--epochs", "1", *TINY_FLAGS]) == 0
+    (run,) = info(capsys, path)["runs"]
+    assert run["metrics"]["accuracy"] is None and run["metrics"]["classification"] is None
+    from app.bootstrap import bootstrap
+
+    with bootstrap(annotator="t", data_dir=tmp_path).projects.open(path) as reopened:
+        assert reopened.state.training.latest_predictions.meaningful is False
+        assert reopened.state.latent_map.current.method == "vae-z-pca"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "0"], "epochs"),
+    (["--epochs", "2", "--lr", "-1"], "learning"),
+    (["--epochs", "2", "--hidden", "a,b"], "--hidden"),
+    (["--epochs", "2", "--continue"], "no earlier run"),
+    (["--epochs", "2", "--runner", "gpu"], "invalid choice"),
+])
+def test_bad_training_settings_are_refused_in_one_line(tmp_path, capsys, flags, message):
+    _, project = make_project(tmp_path)
+    path = project.path
+    project.close()
+    assert main(["train", str(path), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+    assert info(capsys, path)["runs"] == []
+
+
+def test_ctrl_c_records_training_stopped_and_exits_cleanly(tmp_path, capsys):
+    _, project = make_project(tmp_path)
+    path = project.path
+    project.close()
+    env = {**os.environ, "LEDGERLAB_ANNOTATOR": "tester"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "train", str(path), "--epochs", "100000",
+                             *TINY_FLAGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    for line in proc.stdout:
+        if "epoch 1/" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "stopped" in err
+    (run,) = info(capsys, path)["runs"]
+    assert run["status"] == "stopped" and run["checkpoint"] is not None
