@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-import app
 from app.background import BackgroundJob
 from app.training import protocol
 from app.training.execution import LiveLabels
@@ -140,7 +139,7 @@ class ProcessRunner(TrainingRunner):
         protocol.write_job(self._folder, spec)
         process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
-        root = str(Path(app.__file__).resolve().parents[1])
+        root = str(Path(__file__).resolve().parents[2])  # the folder holding app/, domain/
         env.insert("PYTHONPATH", root + (":" + env.value("PYTHONPATH") if env.contains("PYTHONPATH") else ""))
         env.insert("PYTHONUNBUFFERED", "1")
         process.setProcessEnvironment(env)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 def launch(path: str | os.PathLike[str] | None, app) -> int:
-    """Open the window on ``path`` (or the default MNIST project) and run until it closes.
+    """Open the window on ``path`` (else the last project, else the default MNIST project)
+    and run until it closes.
 
     ``app`` is the ``Application`` the composition root built. Returns the exit code.
     """
@@ -26,9 +27,28 @@ def launch(path: str | os.PathLike[str] | None, app) -> int:
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
     qt_app.setApplicationName("Ledgerlab")
     qt_app.setOrganizationName("Ledgerlab")
-    session = Session(app)
-    session.open(Path(path) if path else None)
+    session = Session(app, training_factory=training_factory(app))
     session.window.show()
+    session.open(Path(path) if path else session.last_project())
     code = qt_app.exec()
     session.shutdown()
     return code
+
+
+def training_factory(app):
+    """project -> TrainingService, as the composition root provides it; else the
+    service of ``app.training`` (imported on first use: it does not load JAX)."""
+    provided = getattr(app, "training_factory", None)
+    if provided is not None:
+        return provided
+
+    def build(project):
+        from app.training.service import TrainingService
+
+        return TrainingService(project)
+
+    def preload() -> None:
+        import app.training.service  # noqa: F401 -- imported off the GUI thread while a project opens
+
+    build.preload = preload
+    return build

@@ -1,17 +1,28 @@
-"""The main window. It receives everything it shows; it never opens a store itself."""
+"""The labeling workbench window. It receives everything it shows: a project (whose
+changes arrive through ``project_changed``), the training service, the errors to
+show. It never opens a store itself."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QFormLayout,
+    QDockWidget,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
+
+from app.ui.labeling import LabelingController, LabelingPanel
+from app.ui.latent_map import LatentMapView
+from app.ui.predictions import LatestPredictions
+from app.ui.sample_viewer import SampleViewer
+from app.ui.selection import Selection
+from app.ui.training_panel import TrainingPanel
 
 FOLLOW_INTERVAL_MS = 500  # how often events written by other processes are picked up
 
@@ -24,7 +35,7 @@ class ProjectSummary(QWidget):
         self.name = QLabel("—")
         self.name.setObjectName("projectName")
         font = self.name.font()
-        font.setPointSize(font.pointSize() + 6)
+        font.setPointSize(font.pointSize() + 4)
         font.setBold(True)
         self.name.setFont(font)
         self.samples = QLabel("—")
@@ -33,14 +44,18 @@ class ProjectSummary(QWidget):
         self.events.setObjectName("eventCount")
         self.path = QLabel("—")
         self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        form = QFormLayout()
-        form.addRow("Samples", self.samples)
-        form.addRow("Events", self.events)
-        form.addRow("File", self.path)
+        self.path.setStyleSheet("color: #666;")
+        row = QHBoxLayout()
+        for caption, value in (("samples", self.samples), ("events", self.events)):
+            row.addWidget(value)
+            row.addWidget(QLabel(caption))
+            row.addSpacing(8)
+        row.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.name)
-        layout.addLayout(form)
-        layout.addStretch(1)
+        layout.addLayout(row)
+        layout.addWidget(self.path)
 
     def show_project(self, project) -> None:
         info = project.info
@@ -52,6 +67,8 @@ class ProjectSummary(QWidget):
 
 class MainWindow(QMainWindow):
     project_opened = Signal(object)
+    project_changed = Signal(object)       # a ProjectChange, after the project caught up
+    problem = Signal(str, object)          # (title, exception): the session shows it
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -60,52 +77,120 @@ class MainWindow(QMainWindow):
         self.project = None
         self.last_error: QMessageBox | None = None
         self._unsubscribe = None
+
+        self.selection = Selection(self)
+        self.predictions = LatestPredictions()
         self.summary = ProjectSummary()
-        self.setCentralWidget(self.summary)
+        self.map_view = LatentMapView(self.selection, self.predictions)
+        self.viewer = SampleViewer(self.selection, self.predictions)
+        self.labeling = LabelingController(self, self.selection, self.predictions, self.problem.emit)
+        self.label_panel = LabelingPanel(self.labeling)
+        self.training = TrainingPanel()
+
+        side = QWidget()
+        column = QVBoxLayout(side)
+        column.addWidget(self.summary)
+        column.addWidget(self.viewer, 1)
+        column.addWidget(self.label_panel)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.map_view)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+        self.training_dock = QDockWidget("Training", self)
+        self.training_dock.setObjectName("trainingDock")
+        self.training_dock.setWidget(self.training)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
+
+        self._build_status_bar()
+        self.selection.changed.connect(self._update_status)
+        self.training.state_changed.connect(lambda _: self._update_status())
+        self.project_changed.connect(self._on_change)
+        self._follow = QTimer(self)
+        self._follow.setInterval(FOLLOW_INTERVAL_MS)
+        self._follow.timeout.connect(self._pick_up_new_events)
+        self.resize(1280, 860)
+        if settings is not None and settings.value("geometry") is not None:
+            self.restoreGeometry(settings.value("geometry"))
+            if settings.value("windowState") is not None:
+                self.restoreState(settings.value("windowState"))
+
+    def _build_status_bar(self) -> None:
+        self.status = QLabel("No project open")
+        self.status.setObjectName("projectStatus")
+        self.training_status = QLabel("")
+        self.training_status.setObjectName("trainingStatus")
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(160)
         self.busy.hide()
-        self.statusBar().addPermanentWidget(self.busy)
-        self._follow = QTimer(self)
-        self._follow.setInterval(FOLLOW_INTERVAL_MS)
-        self._follow.timeout.connect(self._pick_up_new_events)
-        self.resize(960, 640)
-        if settings is not None and settings.value("geometry") is not None:
-            self.restoreGeometry(settings.value("geometry"))
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.status)
+        bar.addPermanentWidget(self.training_status)
+        bar.addPermanentWidget(self.busy)
 
     # -- what the window shows --------------------------------------------------------
     def show_busy(self, message: str) -> None:
         self.statusBar().showMessage(message)
         self.busy.show()
 
-    def set_project(self, project) -> None:
+    def set_project(self, project, training=None) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.project = project
-        self._unsubscribe = project.subscribe(lambda change: self._refresh_views())
+        # The project calls back on this (the GUI) thread; a signal fans the change out.
+        self._unsubscribe = project.subscribe(self.project_changed.emit)
         self.busy.hide()
-        self._refresh_views()
+        self.statusBar().clearMessage()
+        self.selection.clear()
+        self.predictions.bind(project)
+        self.summary.show_project(project)
+        self.map_view.show_project(project)
+        self.viewer.show_project(project)
+        self.labeling.show_project(project)
+        self.label_panel.show_project(project)
+        self.training.set_service(training)
+        self.setWindowTitle(f"{project.info.project_name} — Ledgerlab")
+        self._update_status()
         self._follow.start()
         self.project_opened.emit(project)
+
+    def _on_change(self, change) -> None:
+        new_predictions = self.predictions.on_change(change)
+        self.map_view.apply_change(change, new_predictions)
+        self.viewer.apply_change(change, new_predictions)
+        if change.samples or change.classes_changed:
+            if change.classes_changed:
+                self.labeling.show_project(self.project)
+                self.label_panel.show_project(self.project)
+            else:
+                self.label_panel.update_counts(self.project)
+        self.labeling.refresh_actions()
+        self.summary.events.setText(f"{self.project.event_count:,}")
+        self._update_status()
 
     def show_error(self, title: str, message: str) -> None:
         """A window-modal message that does not block the event loop."""
         self.busy.hide()
-        self.statusBar().showMessage(message)
+        self.statusBar().showMessage(message, 10_000)
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         box.setObjectName("errorMessage")
         box.open()
         self.last_error = box
 
-    def _refresh_views(self) -> None:
+    def _update_status(self) -> None:
         project = self.project
-        self.summary.show_project(project)
-        self.setWindowTitle(f"{project.info.project_name} — Ledgerlab")
-        self.statusBar().showMessage(
-            f"{project.info.project_name} · {project.annotator} · "
-            f"{project.info.sample_count:,} samples · {project.event_count:,} events · "
-            f"position {project.position:,}"
+        self.training_status.setText(f"training: {self.training.state}")
+        if project is None:
+            return
+        info, labels = project.info, project.labels
+        current = self.selection.current
+        where = f" · sample {current:,}" if current is not None else ""
+        self.status.setText(
+            f"{info.project_name} · {project.annotator} · {labels.labeled:,} of "
+            f"{info.sample_count:,} samples labeled · {project.event_count:,} events · "
+            f"position {project.position:,}{where}"
         )
 
     def _pick_up_new_events(self) -> None:
@@ -117,6 +202,8 @@ class MainWindow(QMainWindow):
         self._follow.stop()
         if self._settings is not None:
             self._settings.setValue("geometry", self.saveGeometry())
+            self._settings.setValue("windowState", self.saveState())
         if self._unsubscribe is not None:
             self._unsubscribe()
+            self._unsubscribe = None
         super().closeEvent(event)

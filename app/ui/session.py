@@ -1,29 +1,45 @@
-"""Glue between the application service and the window: opens projects off the GUI thread
-and routes every error to one place that shows the person a message."""
+"""Glue between the application services and the window: opens and creates projects
+and exports off the GUI thread, gives each project its training service, and routes
+every error to one place that shows the person a message."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings
+from PySide6.QtCore import QObject, QSettings, Qt
+from PySide6.QtWidgets import QProgressDialog
 
+from app.background import BackgroundJob
 from app.errors import ProjectError
-from app.ui.background import BackgroundJob
 from app.ui.main_window import MainWindow
+from app.ui.menus import Menus, RecentProjects
 from domain.errors import DomainError
 from eventstore import StoreError
 
 EXPECTED_ERRORS = (ProjectError, StoreError, DomainError, OSError, ValueError)
+PROGRESS_AFTER_MS = 400  # imports quicker than this show no dialog
 
 
 class Session(QObject):
-    def __init__(self, app, settings: QSettings | None = None) -> None:
+    def __init__(self, app, settings: QSettings | None = None, training_factory=None) -> None:
         super().__init__()
         self.app = app
         self.settings = settings if settings is not None else QSettings()
+        self.training_factory = training_factory  # project -> TrainingService, or None
+        self.recent = RecentProjects(self.settings)
         self.window = MainWindow(self.settings)
+        self.window.problem.connect(self.report)
+        self.menus = Menus(self.window, self)
         self.project = None
+        self.training = None
+        self.progress_dialog: QProgressDialog | None = None
         self._jobs: list[BackgroundJob] = []
+
+    # --- opening and creating -----------------------------------------------------------
+
+    def last_project(self) -> Path | None:
+        """The most recent project that still exists (None: use the default one)."""
+        return self.recent.last_existing()
 
     def open(self, path: Path | None) -> BackgroundJob:
         """Open ``path``, or create/open the default MNIST project, in the background."""
@@ -31,22 +47,108 @@ class Session(QObject):
         what = str(path) if path else "the default MNIST project"
         self.window.show_busy(f"Opening {what}…")
 
-        def job(cancelled):
-            yield "opening"
-            return service.open(path) if path else service.open_or_create_default(data_dir)
+        preload = getattr(self.training_factory, "preload", None)
 
-        background = BackgroundJob(job, self)
-        background.succeeded.connect(self._opened)
-        background.failed.connect(lambda exc: self.report(f"Cannot open {what}", exc))
-        background.finished.connect(lambda: self._jobs.remove(background))
-        self._jobs.append(background)
-        return background.start()
+        def open_project(cancelled):
+            yield "opening"
+            project = service.open(path) if path else service.open_or_create_default(data_dir)
+            if preload is not None:
+                try:
+                    preload()  # the training service's imports, so the window does not wait for them
+                except ImportError:
+                    pass  # the factory reports it when the window asks for the service
+            return project
+
+        return self._run(open_project, f"Cannot open {what}", self._opened)
+
+    def create(self, target: Path, kind: str, source: Path | None = None) -> BackgroundJob:
+        """Create ``target`` from the embedded MNIST set ("mnist"), a .npz file ("npz") or
+        an image folder ("folder"), with a progress dialog that can cancel it."""
+        from domain.dataset import load_dataset, load_mnist
+
+        service = self.app.projects
+        resources = self.app.settings.resources_dir
+
+        def create_project(cancelled):
+            yield "Reading the images…"
+            dataset = load_mnist(resources) if kind == "mnist" else load_dataset(source)
+            if cancelled():
+                return None
+            yield f"Recording {len(dataset):,} samples in {target.name}…"
+            return service.create(target, dataset)
+
+        dialog = QProgressDialog(f"Creating {target.name}…", "Cancel", 0, 0, self.window)
+        dialog.setObjectName("importProgress")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(PROGRESS_AFTER_MS)
+        def created(project) -> None:
+            if not job.is_cancelled():
+                self._opened(project)
+                return
+            # Cancelled while the (uninterruptible) recording finished: the file is
+            # complete, so it is kept, closed.
+            project.close()
+            self._cancelled(f"Cancelled; {target} was already complete and is kept")
+
+        job = self._run(create_project, f"Cannot create {target.name}", created)
+        job.progressed.connect(dialog.setLabelText)
+        dialog.canceled.connect(job.cancel)
+        job.finished.connect(dialog.reset)
+        job.finished.connect(lambda: job.is_cancelled() and self._cancelled("Cancelled"))
+        job.finished.connect(dialog.deleteLater)
+        self.progress_dialog = dialog
+        self.window.show_busy(f"Creating {target.name}…")
+        return job
+
+    def _cancelled(self, message: str) -> None:
+        self.window.busy.hide()
+        if not self.window.statusBar().currentMessage().startswith("Cancelled"):
+            self.window.statusBar().showMessage(message, 10_000)
 
     def _opened(self, project) -> None:
-        if self.project is not None:
-            self.project.close()
+        self._close_project()
         self.project = project
-        self.window.set_project(project)
+        self.recent.add(project.path)
+        self.training = None
+        if self.training_factory is not None:
+            try:
+                self.training = self.training_factory(project)
+            except Exception as exc:  # noqa: BLE001 -- shown; the window still labels
+                self.report("Training is unavailable for this project", exc)
+        self.window.set_project(project, self.training)
+
+    # --- exporting ----------------------------------------------------------------------
+
+    def export(self, what: str, target: Path) -> BackgroundJob | None:
+        """Write the labels (.csv/.json) or the event log (.jsonl) in the background."""
+        from app.export import export_events, export_labels
+
+        project = self.project
+        if project is None:
+            return None
+        write = export_labels if what == "labels" else export_events
+
+        def export(cancelled):
+            yield f"Exporting {what}…"
+            return write(project, target)
+
+        self.window.show_busy(f"Exporting {what} to {target}…")
+
+        def done(count) -> None:
+            self.window.busy.hide()
+            self.window.statusBar().showMessage(f"Exported {count:,} {what} to {target}", 10_000)
+
+        return self._run(export, f"Cannot export the {what}", done)
+
+    # --- one way to run, one place for errors -------------------------------------------
+
+    def _run(self, job_function, failure_title: str, on_success) -> BackgroundJob:
+        job = BackgroundJob(job_function, self)
+        job.succeeded.connect(on_success)
+        job.failed.connect(lambda exc: self.report(failure_title, exc))
+        job.finished.connect(lambda: self._jobs.remove(job))
+        self._jobs.append(job)
+        return job.start()
 
     def report(self, title: str, exc: BaseException) -> None:
         """The one place errors reach the person: a message that says what to do."""
@@ -55,14 +157,20 @@ class Session(QObject):
         else:
             message = (
                 f"Something unexpected went wrong ({type(exc).__name__}: {exc}). "
-                "Nothing recorded was lost; please report this with the details below."
+                "Nothing recorded was lost; please report this."
             )
         self.window.show_error(title, message)
+
+    def _close_project(self) -> None:
+        if self.training is not None:
+            self.training.shutdown()
+            self.training = None
+        if self.project is not None:
+            self.project.close()
+            self.project = None
 
     def shutdown(self) -> None:
         for job in list(self._jobs):
             job.cancel()
             job.wait()
-        if self.project is not None:
-            self.project.close()
-            self.project = None
+        self._close_project()

@@ -32,7 +32,8 @@ def test_default_project_is_created_and_shown(qtbot, session, tmp_path):
     assert summary.samples.text() == "10,000"
     assert int(summary.events.text().replace(",", "")) == session.project.event_count >= 2
     assert (tmp_path / "data" / "mnist10k.ledger").exists()
-    assert "10,000 samples" in session.window.statusBar().currentMessage()
+    assert "10,000 samples" in session.window.status.text()
+    assert session.window.map_view.points.positions().shape == (10_000, 2)
 
 
 def test_reopening_the_default_project_does_not_create_another(qtbot, session, tmp_path):

@@ -1,0 +1,115 @@
+"""``ledgerlab demo``: the whole loop, hands-free — a fresh MNIST project, some labels,
+a training run watched live, and optionally a screenshot of the window when it ends.
+
+The demo plays a person: it selects samples and presses their digit keys on the real
+window (the embedded set's true digits, an equal number per class) and starts training through
+the training panel, as clicks would.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal  # QtCore loads without a display
+from PySide6.QtTest import QTest
+
+SCREENSHOT_DELAY_MS = 1_000  # let the last epoch's map and predictions be drawn
+
+
+def run_demo(app, *, screenshot: Path | None = None, labels: int = 100, epochs: int = 3,
+             runner: str = "process") -> int:
+    """Run the demo in a new window; with ``screenshot``, save it and exit when training ends."""
+    from app.ui.display import display_problem
+
+    problem = display_problem(os.environ)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui import training_factory
+    from app.ui.session import Session
+
+    qt_app = QApplication.instance() or QApplication(sys.argv[:1])
+    qt_app.setApplicationName("Ledgerlab")
+    folder = Path(tempfile.mkdtemp(prefix="ledgerlab-demo-"))
+    session = Session(app, training_factory=training_factory(app))
+    demo = Demo(session, folder / "demo.ledger", labels=labels, epochs=epochs, runner=runner,
+                screenshot=screenshot)
+    if screenshot is not None:
+        demo.done.connect(qt_app.quit)
+    session.window.resize(1440, 940)
+    session.window.show()
+    demo.start()
+    print(f"demo project: {folder / 'demo.ledger'}", flush=True)
+    qt_app.exec()
+    session.shutdown()
+    return 0 if demo.outcome in ("completed", None) else 1
+
+
+class Demo(QObject):
+    done = Signal()
+
+    def __init__(self, session, target: Path, *, labels: int, epochs: int, runner: str,
+                 screenshot: Path | None) -> None:
+        super().__init__(session)
+        self.session, self.target = session, target
+        self.labels, self.epochs, self.runner, self.screenshot = labels, epochs, runner, screenshot
+        self.outcome: str | None = None
+
+    def start(self) -> None:
+        self.session.window.project_opened.connect(self._opened)
+        self.session.create(self.target, "mnist")
+
+    def _opened(self, project) -> None:
+        self.session.window.project_opened.disconnect(self._opened)
+        from domain.dataset import load_mnist
+
+        truth = load_mnist(self.session.app.settings.resources_dir).true_labels
+        classes = len(project.info.class_names)
+        window = self.session.window
+        window.raise_()
+        window.activateWindow()
+        # Shortcuts reach only the active window; a real display activates it a moment
+        # after it is mapped, so wait for that as a person would.
+        if not QTest.qWaitForWindowActive(window, 10_000):
+            self._finish("the window never became active, so key presses cannot reach it")
+            return
+        # A simulated annotator at the real window: select a sample, press its digit.
+        for digit in range(min(classes, 10)):
+            for sample in (truth == digit).nonzero()[0][: max(1, self.labels // classes)]:
+                window.selection.select_one(int(sample))
+                QTest.keyClick(window, Qt.Key(int(Qt.Key.Key_0) + digit))
+        if project.labels.labeled == 0:
+            self._finish("the key presses recorded no label")
+            return
+        panel = self.session.window.training
+        if panel.service is None or "epochs" not in panel.fields:
+            self._finish("training unavailable")
+            return
+        panel.fields["epochs"][1].setText(str(self.epochs))
+        panel.runner.setCurrentIndex(max(0, panel.runner.findData(self.runner)))
+        panel.service.run_ended.connect(lambda info: self._finish(info["status"]))
+        panel.start()
+        if panel.run_id is None:  # refused: the panel shows why
+            self._finish(panel.config_error.text() or "not started")
+
+    def _finish(self, outcome: str) -> None:
+        self.outcome = outcome
+        if self.screenshot is None:
+            return
+        window = self.session.window
+        window.map_view.colour_choice.setCurrentIndex(1)  # label, else prediction
+        project = self.session.project
+        unlabeled = (project.labels.labels < 0).nonzero()[0]
+        if len(unlabeled):
+            window.selection.select_one(int(unlabeled[0]))
+        QTimer.singleShot(SCREENSHOT_DELAY_MS, self._save)
+
+    def _save(self) -> None:
+        self.session.window.grab().save(str(self.screenshot))
+        print(f"screenshot: {self.screenshot} (training {self.outcome})", flush=True)
+        self.done.emit()

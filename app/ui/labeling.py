@@ -1,0 +1,251 @@
+"""Labeling from the keyboard and the class buttons.
+
+``LabelingController`` turns keys into commands on the project (it decides nothing:
+the domain's deciders do) and moves the current sample; ``LabelingPanel`` shows one
+button per class with its key and count. Keys are window shortcuts, so a text field
+that has the focus (the training form) keeps its digits, Backspace and Ctrl+Z.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QMessageBox, QPushButton, QVBoxLayout, QWidget
+
+from app.errors import ProjectError
+from app.ui import navigation, palette
+from domain import commands as c
+from domain.errors import DomainError
+
+CONFIRM_ABOVE = 50  # a bulk label of more samples than this asks first
+NEXT_UNLABELED_KEY, MOST_UNCERTAIN_KEY = "N", "U"
+
+
+def class_keys(class_names) -> dict[int, str]:
+    """The key of each class: its digit for the first ten, else the first letter of its
+    name when no other class (and no navigation key) starts with it."""
+    keys = {i: str(i) for i in range(min(10, len(class_names)))}
+    firsts = [n[:1].upper() for n in class_names]
+    reserved = {NEXT_UNLABELED_KEY, MOST_UNCERTAIN_KEY}
+    for i, name in enumerate(class_names):
+        letter = firsts[i]
+        if name.isdigit() or not letter.isalpha() or letter in reserved or firsts.count(letter) > 1:
+            continue
+        keys[i] = f"{keys[i]}, {letter}" if i in keys else letter
+    return keys
+
+
+class LabelingController(QObject):
+    """Keys and buttons → commands and moves. ``report(title, exc)`` shows refusals."""
+
+    def __init__(self, window, selection, predictions, report) -> None:
+        super().__init__(window)
+        self.window = window
+        self.selection = selection
+        self.predictions = predictions
+        self.report = report
+        self.project = None
+        self.pending_confirmation: QMessageBox | None = None
+        self._class_actions: list[QAction] = []
+        self.undo_action = self._action("&Undo label change", self.undo, QKeySequence("Ctrl+Z"))
+        self.redo_action = self._action(
+            "&Redo label change", self.redo, QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")
+        )
+        self.remove_action = self._action("Remove label", self.remove_label, QKeySequence(Qt.Key.Key_Backspace),
+                                          QKeySequence(Qt.Key.Key_Delete))
+        self.next_action = self._action("Next sample", lambda: self.move(+1), QKeySequence(Qt.Key.Key_Right),
+                                        QKeySequence(Qt.Key.Key_Down))
+        self.previous_action = self._action("Previous sample", lambda: self.move(-1), QKeySequence(Qt.Key.Key_Left),
+                                            QKeySequence(Qt.Key.Key_Up))
+        self.clear_action = self._action("Clear selection", selection.clear, QKeySequence(Qt.Key.Key_Escape))
+        self.unlabeled_action = self._action("Next &unlabeled", self.next_unlabeled, QKeySequence(NEXT_UNLABELED_KEY))
+        self.uncertain_action = self._action(
+            "Next most &uncertain", self.next_most_uncertain, QKeySequence(MOST_UNCERTAIN_KEY)
+        )
+
+    def _action(self, text: str, slot, *keys: QKeySequence) -> QAction:
+        action = QAction(text, self.window)
+        action.setShortcuts(list(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.window.addAction(action)
+        return action
+
+    def show_project(self, project) -> None:
+        self.project = project
+        for action in self._class_actions:
+            self.window.removeAction(action)
+            action.deleteLater()
+        self._class_actions = []
+        for index, keys in class_keys(project.info.class_names).items():
+            sequences = [QKeySequence(k.strip()) for k in keys.split(",")]
+            action = self._action(f"Label as {project.info.class_names[index]}",
+                                  lambda _=False, i=index: self.label(i), *sequences)
+            self._class_actions.append(action)
+        self.refresh_actions()
+
+    def refresh_actions(self) -> None:
+        project = self.project
+        self.undo_action.setEnabled(project is not None and project.can_undo())
+        self.redo_action.setEnabled(project is not None and project.can_redo())
+
+    # --- commands -----------------------------------------------------------------------
+
+    def label(self, class_index: int) -> None:
+        """Label the selection: one sample (then advance) or many (after asking when > 50)."""
+        if self.project is None or self.selection.current is None:
+            return
+        if len(self.selection) > 1:
+            samples = tuple(int(s) for s in self.selection.samples)
+            if len(samples) > CONFIRM_ABOVE:
+                self._confirm_bulk(samples, class_index)
+            else:
+                self._execute(c.AssignLabelToMany(samples, class_index))
+            return
+        sample = self.selection.current
+        if self._execute(c.AssignLabel(sample, class_index)) is not None:
+            self.advance()
+
+    def _confirm_bulk(self, samples: tuple[int, ...], class_index: int) -> None:
+        name = self.project.info.class_names[class_index]
+        box = QMessageBox(
+            QMessageBox.Icon.Question, "Label many samples",
+            f"Label all {len(samples):,} selected samples as “{name}”?\n"
+            "This is one step: Ctrl+Z undoes it.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self.window,
+        )
+        box.setObjectName("confirmBulkLabel")
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+
+        def answered(button: int) -> None:
+            self.pending_confirmation = None
+            if button == QMessageBox.StandardButton.Yes:
+                self._execute(c.AssignLabelToMany(samples, class_index))
+
+        box.finished.connect(answered)
+        self.pending_confirmation = box
+        box.open()  # window-modal and non-blocking: the event loop keeps running
+
+    def remove_label(self) -> None:
+        if self.project is not None and self.selection.current is not None:
+            self._execute(c.RemoveLabel(self.selection.current))
+
+    def undo(self) -> None:
+        if self.project is not None:
+            self._show_changed(self._execute(c.Undo(self.project.annotator)))
+
+    def redo(self) -> None:
+        if self.project is not None:
+            self._show_changed(self._execute(c.Redo(self.project.annotator)))
+
+    def _show_changed(self, events) -> None:
+        """After an undo or redo, look at what changed: the person sees what came back."""
+        samples = [s for e in events or () for s in getattr(e, "samples", ())]
+        if len(samples) == 1:
+            self.selection.select_one(samples[0])
+        elif samples:
+            self.selection.select(samples)
+
+    def _execute(self, command):
+        try:
+            events = self.project.execute(command)
+        except (DomainError, ProjectError) as exc:
+            self.report("That change was not recorded", exc)
+            return None
+        self.refresh_actions()
+        return events
+
+    # --- moving -------------------------------------------------------------------------
+
+    def advance(self) -> None:
+        """After a label: the next sample of a multi-selection, else the next unlabeled one."""
+        following = self.selection.next_in_selection()
+        if following is None:
+            following = navigation.next_unlabeled(self.project.labels.labels, self.selection.current)
+        if following is not None:
+            self.selection.move_current(following)
+
+    def move(self, delta: int) -> None:
+        if self.project is None:
+            return
+        samples = self.selection.samples
+        if len(samples) > 1 and self.selection.current is not None:
+            at = int((samples == self.selection.current).nonzero()[0][0])
+            self.selection.move_current(int(samples[(at + delta) % len(samples)]))
+        else:
+            target = navigation.step(self.selection.current, delta, self.project.info.sample_count)
+            self.selection.select_one(target)
+
+    def next_unlabeled(self) -> None:
+        if self.project is None:
+            return
+        target = navigation.next_unlabeled(self.project.labels.labels, self.selection.current)
+        if target is None:
+            self.window.statusBar().showMessage("Every sample is labeled", 4000)
+        else:
+            self.selection.select_one(target)
+
+    def next_most_uncertain(self) -> None:
+        if self.project is None:
+            return
+        target = navigation.most_uncertain(self.predictions.get(), self.project.labels.labels)
+        if target is None:
+            self.window.statusBar().showMessage(
+                "No predictions yet: train the model first (or every sample is labeled)", 4000
+            )
+        else:
+            self.selection.select_one(target)
+
+
+class LabelingPanel(QWidget):
+    """One button per class (key, name, count) and the navigation buttons."""
+
+    def __init__(self, controller: LabelingController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.buttons: list[QPushButton] = []
+        self.grid = QGridLayout()
+        self.grid.setSpacing(4)
+        nav = QHBoxLayout()
+        for text, action in (
+            ("◀", controller.previous_action), ("▶", controller.next_action),
+            ("Next unlabeled (N)", controller.unlabeled_action),
+            ("Most uncertain (U)", controller.uncertain_action),
+            ("Remove label (⌫)", controller.remove_action),
+        ):
+            button = QPushButton(text)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setToolTip(action.text())
+            button.clicked.connect(action.trigger)
+            nav.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self.grid)
+        layout.addLayout(nav)
+
+    def show_project(self, project) -> None:
+        for button in self.buttons:
+            self.grid.removeWidget(button)
+            button.deleteLater()
+        self.buttons = []
+        names = project.info.class_names
+        keys = class_keys(names)
+        colours = palette.class_colours(len(names))
+        columns = 5
+        for i, name in enumerate(names):
+            button = QPushButton()
+            button.setObjectName(f"labelButton{i}")
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setToolTip(f"Label the selected sample(s) as {name}" + (f" (key {keys[i]})" if i in keys else ""))
+            button.setStyleSheet(f"QPushButton {{ border-left: 6px solid {colours[i].name()}; padding: 4px; }}")
+            button.clicked.connect(lambda _=False, k=i: self.controller.label(k))
+            self.grid.addWidget(button, i // columns, i % columns)
+            self.buttons.append(button)
+        self._keys = keys
+        self.update_counts(project)
+
+    def update_counts(self, project) -> None:
+        counts, names = project.labels.counts, project.info.class_names
+        for i, button in enumerate(self.buttons):
+            key = f"[{self._keys[i]}] " if i in self._keys else ""
+            button.setText(f"{key}{names[i]} · {int(counts[i]) if i < len(counts) else 0:,}")

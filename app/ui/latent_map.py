@@ -1,0 +1,227 @@
+"""The latent map: every sample a point, coloured by its label (or, faintly, by the
+model's prediction when unlabeled). Click selects the nearest point, a rectangle or
+lasso selects many, the wheel zooms, a drag pans, hovering shows the image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui import palette
+from app.ui.images import to_pixmap
+from app.ui.map_view_box import LASSO, PAN, RECTANGLE, MapViewBox, inside_polygon
+from app.ui.point_cloud import PointCloud
+
+CLICK_RADIUS_PX = 30  # a click further than this from every point selects nothing
+HOVER_RADIUS_PX = 10
+THUMBNAIL_PX = 96
+BY_LABEL, BY_PREDICTION = "label", "prediction"
+
+
+class LatentMapView(QWidget):
+    def __init__(self, selection, predictions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.selection = selection
+        self.predictions = predictions
+        self.project = None
+        self.colour_mode = BY_LABEL
+        self._class_count = 0
+        self.hover_sample: int | None = None
+
+        self.view_box = MapViewBox()
+        self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
+        self.plot.setObjectName("latentMap")
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.getPlotItem().setLabels(bottom="latent 1", left="latent 2")
+        self.points = PointCloud()
+        self.plot.addItem(self.points)
+        # The legend is a row of widgets under the plot, not a pyqtgraph item: items
+        # inside the plot are repainted with the points on every label.
+        self.legend = QWidget()
+        self.legend.setObjectName("mapLegend")
+        self.legend_row = QHBoxLayout(self.legend)
+        self.legend_row.setContentsMargins(4, 0, 4, 0)
+
+        self.hover = QLabel(self.plot)
+        self.hover.setObjectName("hoverThumbnail")
+        self.hover.setStyleSheet("background: white; border: 1px solid #888; padding: 2px;")
+        self.hover.hide()
+        self._hover_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._hovered)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._toolbar())
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.legend)
+
+        self.view_box.clicked.connect(self._clicked)
+        self.view_box.region_selected.connect(self._region_selected)
+        selection.changed.connect(self._selection_changed)
+
+    def _toolbar(self) -> QHBoxLayout:
+        bar = QHBoxLayout()
+        self.modes = QButtonGroup(self)
+        for mode, text, tip in (
+            (PAN, "Pan", "Drag to pan, wheel to zoom"),
+            (RECTANGLE, "Rectangle", "Drag a rectangle to select (or Shift+drag in any mode)"),
+            (LASSO, "Lasso", "Draw round the points to select (or Ctrl+drag in any mode)"),
+        ):
+            button = QToolButton(text=text, checkable=True, toolTip=tip)
+            button.setObjectName(f"mode_{mode}")
+            button.setChecked(mode == PAN)
+            button.clicked.connect(lambda _=False, m=mode: setattr(self.view_box, "mode", m))
+            self.modes.addButton(button)
+            bar.addWidget(button)
+        fit = QToolButton(text="Fit", toolTip="Show all points")
+        fit.clicked.connect(lambda: self.view_box.enableAutoRange())
+        bar.addWidget(fit)
+        bar.addStretch(1)
+        bar.addWidget(QLabel("Colour by"))
+        self.colour_choice = QComboBox()
+        self.colour_choice.setObjectName("colourBy")
+        self.colour_choice.addItem("assigned label", BY_LABEL)
+        self.colour_choice.addItem("label, else prediction", BY_PREDICTION)
+        self.colour_choice.currentIndexChanged.connect(
+            lambda _: self.set_colour_mode(self.colour_choice.currentData())
+        )
+        bar.addWidget(self.colour_choice)
+        return bar
+
+    # --- binding to the project ---------------------------------------------------------
+
+    def show_project(self, project) -> None:
+        """Everything from scratch: positions, colours, legend."""
+        self.project = project
+        coords = project.latent_map()
+        self.points.set_positions(coords if coords is not None else np.zeros((project.info.sample_count, 2)))
+        self._recolour_all()
+        self._rebuild_legend()
+        # Fit the points, and keep fitting new maps until the person zooms or pans.
+        self.view_box.autoRange()  # now (it also turns auto-ranging off) …
+        self.view_box.enableAutoRange()  # … and on again, for the maps to come
+
+    def apply_change(self, change, new_predictions: bool = False) -> None:
+        """Redraw only what ``change`` touched."""
+        project = self.project
+        if project is None:
+            return
+        if change.map_changed:
+            coords = project.latent_map()
+            if coords is not None:
+                self.points.set_positions(coords)  # selection is by sample: it stays
+        if change.classes_changed:
+            self._rebuild_legend()
+        if change.classes_changed or (self.colour_mode == BY_PREDICTION and new_predictions):
+            self._recolour_all()
+        elif change.samples:
+            samples = np.fromiter(change.samples, dtype=np.int64, count=len(change.samples))
+            labels = project.labels.labels
+            self.points.recolour(samples, self._colour_index(labels, samples))
+
+    def set_colour_mode(self, mode: str) -> None:
+        self.colour_mode = mode
+        if self.project is not None:
+            self._recolour_all()
+
+    def _recolour_all(self) -> None:
+        project = self.project
+        classes = palette.class_colours(len(project.info.class_names))
+        self._class_count = len(classes)
+        colours = palette.packed([*classes, palette.UNLABELED, *(palette.faint(c) for c in classes)])
+        labels = project.labels.labels
+        self.points.set_colours(colours, len(classes), self._colour_index(labels, np.arange(len(labels))))
+
+    def _colour_index(self, labels: np.ndarray, samples: np.ndarray) -> np.ndarray:
+        """Per sample: its class (solid), else its predicted class (faint), else grey."""
+        count = self._class_count
+        index = labels[samples].astype(np.int32)
+        unlabeled = index < 0
+        index[unlabeled] = count
+        predictions = self.predictions.get() if self.colour_mode == BY_PREDICTION else None
+        if predictions is not None and predictions.shape[1] == count:
+            index[unlabeled] = count + 1 + np.argmax(predictions[samples[unlabeled]], axis=1)
+        return index
+
+    def _rebuild_legend(self) -> None:
+        while self.legend_row.count():
+            item = self.legend_row.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        names = self.project.info.class_names
+        entries = [*zip(names, palette.class_colours(len(names))), ("unlabeled", palette.UNLABELED)]
+        for name, colour in entries:
+            entry = QLabel(f'<span style="color:{colour.name()}; font-size:14pt">●</span> {name}')
+            entry.setObjectName("legendEntry")
+            self.legend_row.addWidget(entry)
+        self.legend_row.addStretch(1)
+
+    # --- selecting ----------------------------------------------------------------------
+
+    def nearest(self, x: float, y: float, radius_px: float) -> int | None:
+        """The sample drawn nearest to data point (x, y), if within ``radius_px`` pixels."""
+        xy = self.points.positions()
+        if not len(xy):
+            return None
+        px, py = self.view_box.viewPixelSize()
+        d2 = ((xy[:, 0] - x) / px) ** 2 + ((xy[:, 1] - y) / py) ** 2
+        best = int(np.argmin(d2))
+        return best if d2[best] <= radius_px**2 else None
+
+    def _clicked(self, pos) -> None:
+        sample = self.nearest(pos.x(), pos.y(), CLICK_RADIUS_PX)
+        if sample is not None:
+            self.selection.select_one(sample)
+
+    def _region_selected(self, polygon: np.ndarray, additive: bool) -> None:
+        chosen = np.flatnonzero(inside_polygon(self.points.positions(), polygon))
+        if additive:
+            chosen = np.union1d(chosen, self.selection.samples)
+        if chosen.size:
+            self.selection.select(chosen)
+        else:
+            self.selection.clear()
+
+    def _selection_changed(self) -> None:
+        self.points.set_selection(self.selection.samples, self.selection.current)
+
+    # --- hovering -----------------------------------------------------------------------
+
+    def _hovered(self, args) -> None:
+        scene_pos = args[0]
+        project = self.project
+        if project is None or not self.view_box.sceneBoundingRect().contains(scene_pos):
+            self.hover.hide()
+            return
+        pos = self.view_box.mapSceneToView(scene_pos)
+        sample = self.nearest(pos.x(), pos.y(), HOVER_RADIUS_PX)
+        self.hover_sample = sample
+        if sample is None:
+            self.hover.hide()
+            return
+        label = int(project.labels.labels[sample])
+        name = project.info.class_names[label] if label >= 0 else "unlabeled"
+        self.hover.setPixmap(to_pixmap(project.images()[sample], THUMBNAIL_PX))
+        self.hover.setToolTip(f"sample {sample:,} · {name}")
+        self.hover.adjustSize()
+        where = self.plot.mapFromScene(scene_pos) + QPoint(14, 14)
+        # Keep the thumbnail inside the plot.
+        where.setX(min(where.x(), self.plot.width() - self.hover.width()))
+        where.setY(min(where.y(), self.plot.height() - self.hover.height()))
+        self.hover.move(where)
+        self.hover.show()
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.hover.hide()
+        super().leaveEvent(event)
+

@@ -1,0 +1,180 @@
+"""The sample viewer: the current image large with its label, the model's predicted
+class and a probability bar per class, and who labeled it when; a thumbnail grid
+when many samples are selected."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.images import to_pixmap
+
+IMAGE_PX = 180
+GRID_ICON_PX = 56
+GRID_LIMIT = 500  # thumbnails shown for a large selection; the count says how many there are
+
+
+class SampleViewer(QWidget):
+    def __init__(self, selection, predictions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.selection = selection
+        self.predictions = predictions
+        self.project = None
+
+        self.title = QLabel("No sample selected")
+        self.title.setObjectName("sampleTitle")
+        bold = self.title.font()
+        bold.setBold(True)
+        bold.setPointSize(bold.pointSize() + 2)
+        self.title.setFont(bold)
+
+        self.image = QLabel()
+        self.image.setObjectName("sampleImage")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(IMAGE_PX, IMAGE_PX)
+        self.label = QLabel("—")
+        self.label.setObjectName("sampleLabel")
+        self.provenance = QLabel("")
+        self.provenance.setObjectName("sampleProvenance")
+        self.prediction = QLabel("")
+        self.prediction.setObjectName("samplePrediction")
+        self.bars_box = QWidget()
+        self.bars_layout = QGridLayout(self.bars_box)
+        self.bars_layout.setContentsMargins(0, 0, 0, 0)
+        self.bars_layout.setVerticalSpacing(1)
+        self.bars: list[QProgressBar] = []
+
+        single = QWidget()
+        column = QVBoxLayout(single)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.image)
+        column.addWidget(self.label)
+        column.addWidget(self.provenance)
+        column.addWidget(self.prediction)
+        column.addWidget(self.bars_box)
+        column.addStretch(1)
+
+        self.grid = QListWidget()
+        self.grid.setObjectName("selectionGrid")
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setIconSize(QSize(GRID_ICON_PX, GRID_ICON_PX))
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setUniformItemSizes(True)
+        self.grid.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the labeling shortcuts
+        self.grid.itemClicked.connect(lambda item: selection.move_current(item.data(Qt.ItemDataRole.UserRole)))
+        self._grid_samples = np.zeros(0, dtype=np.int64)
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(single)
+        self.pages.addWidget(self.grid)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.pages, 1)
+        # A label and the move to the next sample arrive together: show the result once,
+        # when the event loop next runs (after the map has been redrawn).
+        self._refresh_soon = QTimer(self, singleShot=True, interval=0, timeout=self.refresh)
+        selection.changed.connect(self._refresh_soon.start)
+
+    def show_project(self, project) -> None:
+        self.project = project
+        self._grid_samples = np.zeros(0, dtype=np.int64)
+        self._build_bars(project.info.class_names)
+        self.refresh()
+
+    def apply_change(self, change, new_predictions: bool = False) -> None:
+        current = self.selection.current
+        if change.classes_changed:
+            self._build_bars(self.project.info.class_names)
+        if change.classes_changed or new_predictions or (current is not None and current in change.samples):
+            self._refresh_soon.start()
+        elif len(self.selection) > 1 and change.samples:
+            self._grid_samples = np.zeros(0, dtype=np.int64)  # captions carry labels
+            self._refresh_soon.start()
+
+    def _build_bars(self, class_names) -> None:
+        while self.bars_layout.count():
+            self.bars_layout.takeAt(0).widget().deleteLater()
+        self.bars = []
+        for i, name in enumerate(class_names):
+            self.bars_layout.addWidget(QLabel(name), i, 0)
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setFormat("%p%")
+            bar.setMaximumHeight(12)
+            bar.setToolTip(f"probability of {name}")
+            self.bars_layout.addWidget(bar, i, 1)
+            self.bars.append(bar)
+
+    def refresh(self) -> None:
+        project, sample = self.project, self.selection.current
+        if project is None:
+            return
+        many = len(self.selection) > 1
+        self.pages.setCurrentIndex(1 if many else 0)
+        if many:
+            self._fill_grid()
+        if sample is None:
+            self.title.setText("No sample selected — click a point on the map")
+            self.image.clear()
+            self.label.setText("—")
+            self.provenance.setText("")
+            self.prediction.setText("")
+            self.bars_box.hide()
+            return
+        labels = project.labels
+        label = labels.label_of(sample)
+        names = project.info.class_names
+        prefix = f"{len(self.selection):,} selected · " if many else ""
+        self.title.setText(f"{prefix}Sample {sample:,} of {project.info.sample_count:,}")
+        self.image.setPixmap(to_pixmap(project.images()[sample], IMAGE_PX))
+        self.label.setText(f"Label: {names[label]}" if label >= 0 else "Label: none")
+        who = labels.annotator_of(sample)
+        if who is None:
+            self.provenance.setText("never labeled")
+        else:
+            at = datetime.fromtimestamp(float(labels.changed_at[sample])).strftime("%Y-%m-%d %H:%M:%S")
+            self.provenance.setText(f"{'labeled' if label >= 0 else 'label removed'} by {who} at {at}")
+        self._show_prediction(sample, names)
+
+    def _show_prediction(self, sample: int, names) -> None:
+        predictions = self.predictions.get()
+        if predictions is None or predictions.shape[1] != len(names):
+            self.prediction.setText("Prediction: none yet (train the model)")
+            self.bars_box.hide()
+            return
+        p = predictions[sample]
+        best = int(np.argmax(p))
+        self.prediction.setText(f"Prediction: {names[best]} ({p[best]:.0%})")
+        for bar, value in zip(self.bars, p):
+            bar.setValue(int(round(float(value) * 1000)))
+        self.bars_box.show()
+
+    def _fill_grid(self) -> None:
+        samples = self.selection.samples[:GRID_LIMIT]
+        if not np.array_equal(samples, self._grid_samples):
+            self._grid_samples = samples
+            self.grid.clear()
+            images, labels, names = self.project.images(), self.project.labels.labels, self.project.info.class_names
+            for s in samples.tolist():
+                caption = names[labels[s]] if labels[s] >= 0 else "·"
+                item = QListWidgetItem(QIcon(to_pixmap(images[s], GRID_ICON_PX)), f"{s} {caption}")
+                item.setData(Qt.ItemDataRole.UserRole, s)
+                self.grid.addItem(item)
+        current = self.selection.current
+        for row in range(self.grid.count()):
+            item = self.grid.item(row)
+            item.setSelected(item.data(Qt.ItemDataRole.UserRole) == current)

@@ -1,0 +1,156 @@
+"""The training panel driven by a stand-in service emitting the TrainingService signals
+(the real service has its own tests): form validation, start/stop, live progress."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+FIELDS = [
+    {"name": "epochs", "label": "Epochs", "type": "int", "default": 3},
+    {"name": "learning_rate", "label": "Learning rate", "type": "float", "default": 0.001},
+    {"name": "hidden_sizes", "label": "Hidden sizes", "type": "ints", "default": (512, 256)},
+]
+
+
+class FakeTrainingService(QObject):
+    run_started = Signal(object)
+    progress = Signal(object)
+    epoch_recorded = Signal(object)
+    run_ended = Signal(object)
+    log_line = Signal(object)
+
+    def __init__(self, project=None) -> None:
+        super().__init__()
+        self.started: list[tuple] = []
+        self.stops = 0
+        self.running = False
+        self.shut_down = False
+
+    def start(self, config, epochs, runner="process", continue_run=False) -> str:
+        self.started.append((config, epochs, runner, continue_run))
+        self.running = True
+        self.log_line.emit({"run_id": "run-1", "line": "run run-1 started"})
+        self.run_started.emit({"run_id": "run-1", "epochs": epochs, "runner": runner})
+        return "run-1"
+
+    def stop(self) -> None:
+        self.stops += 1
+
+    def is_running(self) -> bool:
+        return self.running
+
+    def log_lines(self, run_id):
+        return ["run run-1 started"]
+
+    def config_fields(self):
+        return FIELDS
+
+    def validate(self, config):
+        problems = {}
+        if config.get("learning_rate", 1) <= 0:
+            problems["learning_rate"] = "learning_rate must be > 0"
+        return problems
+
+    def shutdown(self) -> None:
+        self.shut_down = True
+
+
+def open_with_training(qtbot, make_session, project_path):
+    services = []
+
+    def factory(project):
+        services.append(FakeTrainingService(project))
+        return services[-1]
+
+    session = make_session(training_factory=factory)
+    session.window.show()
+    with qtbot.waitSignal(session.window.project_opened, timeout=20_000):
+        session.open(project_path)
+    return session, services[0]
+
+
+def test_without_a_service_training_is_shown_unavailable(qtbot, workbench):
+    panel = workbench.window.training
+    assert panel.unavailable.isVisible()
+    assert not panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+    assert "training unavailable" in workbench.window.training_status.text()
+
+
+def test_a_bad_value_is_explained_next_to_its_field_and_blocks_start(qtbot, make_session, project_path):
+    session, service = open_with_training(qtbot, make_session, project_path)
+    panel = session.window.training
+    rate = panel.fields["learning_rate"][1]
+    assert panel.start_button.isEnabled()
+    rate.clear()
+    qtbot.keyClicks(rate, "-1")
+    error = panel.fields["learning_rate"][2]
+    assert error.isVisible() and error.text() == "learning_rate must be > 0"
+    assert not panel.start_button.isEnabled()
+    rate.setText("abc")
+    assert error.text() == "a number, e.g. 0.001"
+    rate.setText("0.01")
+    assert not error.isVisible() and panel.start_button.isEnabled()
+    assert session.project.labels.labeled == 0  # typing digits did not label anything
+
+
+def test_start_shows_progress_curves_and_log_and_stop_asks_the_service(qtbot, make_session, project_path):
+    session, service = open_with_training(qtbot, make_session, project_path)
+    window, panel = session.window, session.window.training
+    panel.fields["hidden_sizes"][1].setText("64, 32")
+    panel.runner.setCurrentIndex(panel.runner.findData("thread"))
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+
+    config = {"epochs": 3, "learning_rate": 0.001, "hidden_sizes": (64, 32)}
+    assert service.started == [(config, 3, "thread", False)]
+    assert panel.stop_button.isEnabled() and not panel.start_button.isEnabled()
+    assert "training (thread runner)" in window.training_status.text()
+
+    service.progress.emit({"run_id": "run-1", "epoch": 2, "step": 5, "steps": 10, "eta_s": 75.0})
+    assert panel.progress.value() == 500  # 1.5 of 3 epochs
+    assert panel.eta.text() == "ETA 1 min 15 s"
+    for epoch, loss in ((1, 200.0), (2, 150.0)):
+        service.epoch_recorded.emit({"run_id": "run-1", "epoch": epoch, "metrics": {
+            "loss": loss, "reconstruction": loss - 20, "kl": 10.0, "classification": 2.0,
+            "accuracy": 0.5 + epoch / 10, "seconds": 3.0, "samples_per_s": 3000.0}})
+    qtbot.waitUntil(lambda: panel.curves["loss"].getData()[0] is not None and len(panel.curves["loss"].getData()[0]) == 2, timeout=2_000)
+    assert list(panel.curves["loss"].getData()[1]) == [200.0, 150.0]
+    assert list(panel.curves["accuracy"].getData()[1]) == [0.6, 0.7]
+    assert "accuracy 70%" in window.training_status.text()
+    service.log_line.emit({"run_id": "run-1", "line": "epoch 2: loss 150.0"})
+    assert panel.log.toPlainText().splitlines() == ["run run-1 started", "epoch 2: loss 150.0"]
+
+    qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    assert service.stops == 1
+    service.running = False
+    service.run_ended.emit({"run_id": "run-1", "status": "stopped", "message": ""})
+    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+    assert "last run stopped" in window.training_status.text()
+
+
+def test_the_service_is_shut_down_with_the_session(qtbot, make_session, project_path):
+    session, service = open_with_training(qtbot, make_session, project_path)
+    session.shutdown()
+    assert service.shut_down
+
+
+def test_the_demo_labels_trains_and_saves_a_screenshot(qtbot, make_session, tmp_path):
+    from app.ui.demo import Demo
+
+    services = []
+
+    def factory(project):
+        services.append(FakeTrainingService(project))
+        return services[-1]
+
+    session = make_session(training_factory=factory)
+    session.window.show()
+    shot = tmp_path / "demo.png"
+    demo = Demo(session, tmp_path / "demo.ledger", labels=30, epochs=2, runner="thread", screenshot=shot)
+    demo.start()
+    qtbot.waitUntil(lambda: bool(services and services[0].started), timeout=60_000)
+    assert session.project.labels.labeled == 30
+    assert list(session.project.labels.counts) == [3] * 10
+    assert services[0].started[0][1:3] == (2, "thread")
+    with qtbot.waitSignal(demo.done, timeout=10_000):
+        services[0].run_ended.emit({"run_id": "run-1", "status": "completed", "message": ""})
+    assert shot.stat().st_size > 10_000 and demo.outcome == "completed"
