@@ -1,0 +1,244 @@
+"""Training speed of domain.learning against a plain PyTorch peer, on this machine.
+
+Prints JSON lines: the float32 matmul limit (numpy 4096^2), seconds per epoch of
+ours and of an eager PyTorch implementation of the same model and loss, both on
+9,000 samples of the embedded set with 100 labels and batches of 128 labeled +
+128 unlabeled, first-epoch times, the cold/warm persistent compilation cache,
+and the ratios. Nothing is asserted: the figures go to docs/benchmarks.md.
+
+    .venv/bin/python benchmarks/train_speed.py [--quick] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+DATA = [ROOT / "resources" / "mnist10k.npz", Path("/work/shared/data/mnist10k.npz")]
+TRAINING_SAMPLES = 9_000
+LABELS_PER_CLASS = 10
+
+
+def speed_config(**changes):
+    """The default config without shift augmentation, which the peer does not have."""
+    from domain.learning import TrainingConfig
+
+    return TrainingConfig(**{"augment_shift": 0, **changes})
+
+
+def emit(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def embedded_set() -> tuple[np.ndarray, np.ndarray]:
+    path = next(p for p in DATA if p.exists())
+    with np.load(path) as data:
+        return data["images"][:TRAINING_SAMPLES], data["labels"][:TRAINING_SAMPLES]
+
+
+def hundred_labels(truth: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A simulated annotator: 10 labels per class at seeded random samples."""
+    rng = np.random.default_rng(seed)
+    labels = np.full(truth.shape, -1, np.int64)
+    for digit in range(10):
+        labels[rng.choice(np.flatnonzero(truth == digit), LABELS_PER_CLASS, replace=False)] = digit
+    return labels
+
+
+def matmul_gflops(size: int = 4096, repeats: int = 3) -> float:
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def run_ours(epochs: int, **changes) -> dict:
+    from domain.learning import TrainingJob, train
+
+    images, truth = embedded_set()
+    config = speed_config(epochs=epochs, **changes)
+    started = time.perf_counter()
+    seconds, first_wall = [], None
+    for result in train(TrainingJob(images, hundred_labels(truth), config)):
+        seconds.append(result.metrics["seconds"])
+        if first_wall is None:
+            first_wall = time.perf_counter() - started
+    return {"seconds": seconds, "first_epoch_wall": first_wall}
+
+
+def torch_peer_epochs(images: np.ndarray, labels: np.ndarray, epochs: int,
+                      flush_denormal: bool = False) -> dict:
+    """The same M2 model and loss written the plain way in eager PyTorch.
+
+    Same sizes, loss weights, Adam and batch composition as `speed_config()`; the
+    unlabeled term concatenates x with each of the ten one-hot classes, as a
+    straightforward implementation does.
+    """
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    config = speed_config()
+    # XLA flushes subnormal floats to zero; eager PyTorch does not unless asked, and
+    # as weights and gradients shrink its epochs can slow down several times.
+    torch.set_flush_denormal(flush_denormal)
+    torch.manual_seed(0)
+    classes, latent, (h1, h2) = 10, config.latent_size, config.hidden_sizes
+    x_all = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+    size = x_all.shape[1]
+    classifier = nn.Sequential(nn.Linear(size, h1), nn.ReLU(), nn.Linear(h1, h2), nn.ReLU(),
+                               nn.Linear(h2, classes))
+    encoder = nn.Sequential(nn.Linear(size + classes, h1), nn.ReLU(), nn.Linear(h1, h2),
+                            nn.ReLU(), nn.Linear(h2, 2 * latent))
+    decoder = nn.Sequential(nn.Linear(latent + classes, h2), nn.ReLU(), nn.Linear(h2, h1),
+                            nn.ReLU(), nn.Linear(h1, size))
+    parameters = [*classifier.parameters(), *encoder.parameters(), *decoder.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate)
+    eye = torch.eye(classes)
+    labeled_rows = torch.from_numpy(np.flatnonzero(labels >= 0))
+    y_all = torch.from_numpy(np.maximum(labels, 0))
+    log_classes = float(np.log(classes))
+
+    def neg_elbo(x, y_onehot):
+        mu, log_var = encoder(torch.cat([x, y_onehot], 1)).chunk(2, dim=1)
+        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
+        logits = decoder(torch.cat([z, y_onehot], 1))
+        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
+        kl = 0.5 * (mu * mu + log_var.exp() - 1.0 - log_var).sum(1)
+        return config.reconstruction_weight * rec + config.kl_weight * kl + log_classes
+
+    batch, steps = config.batch_size, len(x_all) // config.batch_size
+    seconds = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        order = torch.randperm(len(x_all))
+        for step in range(steps):
+            x_u = x_all[order[step * batch:(step + 1) * batch]]
+            rows = labeled_rows[torch.randint(len(labeled_rows), (config.labeled_batch_size,))]
+            x_l, y_l = x_all[rows], y_all[rows]
+            loss_l = neg_elbo(x_l, eye[y_l]).mean() + config.classifier_weight * F.cross_entropy(
+                classifier(x_l), y_l)
+            log_q = F.log_softmax(classifier(x_u), 1)
+            q = log_q.exp()
+            every = neg_elbo(x_u.repeat(classes, 1), eye.repeat_interleave(len(x_u), 0))
+            neg_entropy = (q * log_q).sum(1)
+            loss_u = ((q.t() * every.view(classes, -1)).sum(0)
+                      + (1.0 - config.entropy_weight) * neg_entropy).mean()
+            optimizer.zero_grad(set_to_none=True)
+            (loss_l + loss_u).backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - started)
+    return {"seconds": seconds, "threads": torch.get_num_threads()}
+
+
+def run_torch(epochs: int, flush_denormal: bool = False) -> dict:
+    images, truth = embedded_set()
+    return torch_peer_epochs(images, hundred_labels(truth), epochs, flush_denormal)
+
+
+def steady(seconds: list[float]) -> float:
+    later = seconds[1:] or seconds
+    return statistics.median(later)
+
+
+def first_epoch_in_fresh_process(cache_dir: str) -> dict:
+    """One epoch in a new interpreter with the persistent cache in `cache_dir`."""
+    started = time.perf_counter()
+    output = subprocess.run(
+        [sys.executable, __file__, "--child-first-epoch", cache_dir],
+        check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    record = json.loads(output.strip().splitlines()[-1])
+    record["process_wall"] = time.perf_counter() - started
+    return record
+
+
+def child_first_epoch(cache_dir: str) -> None:
+    started = time.perf_counter()
+    from domain.learning import TrainingJob, enable_compilation_cache, train
+
+    enable_compilation_cache(cache_dir)
+    images, truth = embedded_set()
+    job = TrainingJob(images, hundred_labels(truth), speed_config(epochs=1))
+    imported = time.perf_counter()
+    result = next(train(job))
+    emit({"first_epoch_seconds": result.metrics["seconds"],
+          "first_result_after_start": time.perf_counter() - imported,
+          "import_and_load": imported - started})
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 epochs each, for a smoke run")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per implementation")
+    parser.add_argument("--skip-cache", action="store_true",
+                        help="skip the cold/warm compilation-cache subprocesses")
+    parser.add_argument("--child-first-epoch", metavar="CACHE_DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_first_epoch:
+        child_first_epoch(args.child_first_epoch)
+        return
+    epochs = 2 if args.quick else args.epochs
+    emit({"benchmark": "train_speed", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+          "cpus": os.cpu_count(), "load_average_1min": load_average(), "epochs": epochs})
+    limit = matmul_gflops()
+    emit({"measure": "matmul_float32_4096", "gflops": round(limit, 1)})
+    ours = run_ours(epochs)
+    emit({"implementation": "ours (JAX/Flax NNX)", "epoch_seconds": ours["seconds"],
+          "steady_epoch_seconds": round(steady(ours["seconds"]), 3),
+          "first_epoch_seconds": round(ours["seconds"][0], 3),
+          "first_epoch_wall_incl_setup_and_eval": round(ours["first_epoch_wall"], 3),
+          "load_average_1min": load_average()})
+    peer = run_torch(epochs)
+    emit({"implementation": "PyTorch eager peer", "epoch_seconds": peer["seconds"],
+          "steady_epoch_seconds": round(steady(peer["seconds"]), 3),
+          "first_epoch_seconds": round(peer["seconds"][0], 3), "threads": peer["threads"],
+          "load_average_1min": load_average()})
+    flushed = run_torch(epochs, flush_denormal=True)
+    emit({"implementation": "PyTorch eager peer, torch.set_flush_denormal(True)",
+          "epoch_seconds": flushed["seconds"],
+          "steady_epoch_seconds": round(steady(flushed["seconds"]), 3),
+          "first_epoch_seconds": round(flushed["seconds"][0], 3),
+          "load_average_1min": load_average()})
+    for name, seconds in (("torch", peer["seconds"]), ("torch_flush_denormal",
+                                                       flushed["seconds"])):
+        emit({"ratio": f"{name}_steady / ours_steady (>1: ours faster)",
+              "value": round(steady(seconds) / steady(ours["seconds"]), 3),
+              "first_epoch_ratio": round(seconds[0] / ours["seconds"][0], 3)})
+    if not args.quick:
+        shifted = run_ours(3, augment_shift=2)
+        emit({"implementation": "ours, default config (shift augmentation on)",
+              "epoch_seconds": shifted["seconds"],
+              "steady_epoch_seconds": round(steady(shifted["seconds"]), 3),
+              "load_average_1min": load_average()})
+    if not args.skip_cache:
+        with tempfile.TemporaryDirectory(prefix="ledgerlab-jax-cache-") as cache:
+            cold = first_epoch_in_fresh_process(cache)
+            warm = first_epoch_in_fresh_process(cache)
+        emit({"measure": "first epoch in a fresh process", "cold_cache": cold,
+              "warm_cache": warm, "load_average_1min": load_average()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""The hyperparameters of one training run, validated where they are made.
+
+A `TrainingConfig` is recorded in the event log (as `to_dict()`), shown in the
+training panel and typed by people, so every check raises a `ConfigError` whose
+message names the field, the value given and what would be accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A hyperparameter that cannot be trained with; the message says how to fix it."""
+
+
+# Bounds are generous but finite: a value outside them is a typo, not a choice.
+MAX_EPOCHS = 100_000
+MAX_LATENT_SIZE = 512
+MAX_HIDDEN_SIZE = 8192
+MAX_HIDDEN_LAYERS = 8
+MAX_BATCH_SIZE = 65_536
+MAX_SHIFT = 8
+MAX_STEPS_PER_CALL = 64
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Hyperparameters of the M2 semi-supervised VAE and of its training loop.
+
+    The defaults are the best of the settings measured on the embedded MNIST 10k
+    set with 100 labels; docs/benchmarks.md ("Label efficiency") has the figures.
+    """
+
+    # Small on purpose: a narrow z cannot carry the digit's identity, so the decoder
+    # must take it from y, which is what teaches q(y|x) from unlabeled images.
+    latent_size: int = 4
+    # Used by the classifier and the encoder; the decoder mirrors them.
+    hidden_sizes: tuple[int, ...] = (512, 256)
+    # Unlabeled samples per step: one epoch is one pass over every sample.
+    batch_size: int = 128
+    # Labeled samples per step, drawn with replacement from the labeled set, so a
+    # hundred labels are seen every step instead of once per epoch.
+    labeled_batch_size: int = 128
+    epochs: int = 20
+    learning_rate: float = 1e-3
+    # The learning rate is multiplied by this after every epoch (1 = constant).
+    learning_rate_decay: float = 1.0
+    reconstruction_weight: float = 1.0
+    # Above 1 (a beta-VAE weight on z) for the same reason as the small latent size.
+    kl_weight: float = 2.0
+    # alpha of Kingma et al. (2014). Their 0.1 * N weighs a mean over labeled samples
+    # against a sum over the data set; here both sides are per-step means and the
+    # labeled set is oversampled, so the value was chosen by measurement instead.
+    classifier_weight: float = 100.0
+    # Agreement of q(y|x) on a shifted copy of each unlabeled image (0 = off; it
+    # lowered accuracy in our measurements, see docs/benchmarks.md).
+    consistency_weight: float = 0.0
+    # Weight on the entropy of q(y|x) for unlabeled samples, on top of the -H that
+    # the M2 bound already has (0 = plain M2; above 1 the sum favours confident
+    # decisions, which keeps class boundaries out of dense regions).
+    entropy_weight: float = 3.0
+    # Random translation, in pixels, of the classifier's input (0 = off). Only
+    # applies to jobs whose images are N x H x W.
+    augment_shift: int = 2
+    seed: int = 0
+    # Steps run inside one compiled call; a stop request waits for at most this many.
+    steps_per_call: int = 1
+
+    def __post_init__(self) -> None:
+        _check_int("latent_size", self.latent_size, 2, MAX_LATENT_SIZE,
+                   "the latent map needs at least 2 latent dimensions")
+        hidden = _as_hidden_sizes(self.hidden_sizes)
+        object.__setattr__(self, "hidden_sizes", hidden)
+        _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
+        _check_int("labeled_batch_size", self.labeled_batch_size, 1, MAX_BATCH_SIZE)
+        _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
+        _check_float("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True,
+                     hint="a typical value is 0.001")
+        _check_float("learning_rate_decay", self.learning_rate_decay, 0.0, 1.0,
+                     low_open=True, hint="1 keeps the rate constant, 0.9 shrinks it by "
+                     "10 % per epoch")
+        for name in ("reconstruction_weight", "kl_weight", "classifier_weight",
+                     "consistency_weight", "entropy_weight"):
+            _check_float(name, getattr(self, name), 0.0, 1e6, low_open=False)
+        if self.reconstruction_weight == 0.0 and self.kl_weight == 0.0:
+            raise ConfigError(
+                "reconstruction_weight and kl_weight are both 0: the model would learn "
+                "nothing from unlabeled images; set at least one of them above 0")
+        _check_int("augment_shift", self.augment_shift, 0, MAX_SHIFT)
+        _check_int("seed", self.seed, 0, MAX_SEED)
+        _check_int("steps_per_call", self.steps_per_call, 1, MAX_STEPS_PER_CALL)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form for the event log (tuples become lists)."""
+        out = dataclasses.asdict(self)
+        out["hidden_sizes"] = list(self.hidden_sizes)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
+        """Inverse of `to_dict`; fields missing from an older log take the default."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a training config must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown training setting(s) {', '.join(unknown)}; "
+                f"known settings are {', '.join(sorted(known))}")
+        values = dict(data)
+        if "hidden_sizes" in values and isinstance(values["hidden_sizes"], list):
+            values["hidden_sizes"] = tuple(values["hidden_sizes"])
+        return cls(**values)
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass, but "True hidden units" is always a mistake.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value: Any, low: int, high: int, why: str = "") -> None:
+    if not _is_int(value):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        reason = f" ({why})" if why else ""
+        raise ConfigError(
+            f"{name} must be between {low:,} and {high:,}, got {value:,}{reason}")
+
+
+def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool,
+                 hint: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    tip = f"; {hint}" if hint else ""
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value}{tip}")
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        lower = f"greater than {low:g}" if low_open else f"at least {low:g}"
+        raise ConfigError(f"{name} must be {lower} and at most {high:g}, got {value:g}{tip}")
+
+
+def _as_hidden_sizes(value: Any) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ConfigError(f"hidden_sizes must be a list of layer widths such as (512, 256), "
+                          f"got {value!r}")
+    sizes = tuple(value)
+    if not sizes:
+        raise ConfigError("hidden_sizes is empty: give at least one layer width, "
+                          "for example (512, 256)")
+    if len(sizes) > MAX_HIDDEN_LAYERS:
+        raise ConfigError(f"hidden_sizes has {len(sizes)} layers; at most "
+                          f"{MAX_HIDDEN_LAYERS} are supported")
+    for i, size in enumerate(sizes):
+        if not _is_int(size) or not 1 <= size <= MAX_HIDDEN_SIZE:
+            raise ConfigError(f"hidden_sizes[{i}] must be a whole number between 1 and "
+                              f"{MAX_HIDDEN_SIZE:,}, got {size!r}")
+    return sizes
+

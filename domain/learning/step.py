@@ -1,0 +1,175 @@
+"""The compiled pieces: building the model, the train step and the evaluation pass.
+
+The train state is a plain pytree `(params, opt_state)`; its buffers are donated so
+each step updates them in place. A step draws its own batch on the device from
+the epoch's order and the labeled index, so no image crosses from Python per step.
+Everything that only changes shapes or the program lives in `StepSpec` (static,
+hashable: equal specs share one compilation); the loss weights are traced values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from domain.learning.config import TrainingConfig
+from domain.learning.loss import LabeledBatch, LossParts, LossWeights, semi_supervised_loss
+from domain.learning.model import SemiSupervisedVAE
+
+EVALUATION_BATCH = 500
+
+
+class TrainState(NamedTuple):
+    # Parameters as a plain nested dict: dicts flatten in C++, while nnx.State's
+    # Python flattening cost milliseconds on every call of the step.
+    params: Any
+    opt_state: Any  # optax state
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model's structure, which these four numbers determine completely.
+
+    Equality and hash use only them: hashing the graphdef itself on every call
+    of a compiled function cost more than a small step's arithmetic.
+    """
+
+    input_size: int
+    num_classes: int
+    latent_size: int
+    hidden_sizes: tuple[int, ...]
+    graphdef: Any = field(compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """What the compiled step depends on besides array values."""
+
+    model: ModelSpec
+    learning_rate: float
+    learning_rate_decay: float
+    steps_per_epoch: int
+    batch_size: int
+    labeled_batch_size: int
+    image_shape: tuple[int, int] | None  # None: flat vectors, no shift augmentation
+    augment_shift: int
+    use_consistency: bool
+    has_labels: bool
+    steps: int  # steps per compiled call
+
+
+def build_model(sizes: tuple[int, int, int, tuple[int, ...]], key: jax.Array
+                ) -> SemiSupervisedVAE:
+    """sizes: (input size, number of classes, latent size, hidden sizes)."""
+    input_size, num_classes, latent_size, hidden_sizes = sizes
+    return SemiSupervisedVAE(input_size, num_classes, latent_size, hidden_sizes,
+                             rngs=nnx.Rngs(params=key))
+
+
+def optimizer(learning_rate: float, decay: float = 1.0, steps_per_epoch: int = 1
+              ) -> optax.GradientTransformation:
+    """Adam; the step count lives in its state, so a resumed run decays on schedule."""
+    if decay == 1.0:
+        return optax.adam(learning_rate)
+    return optax.adam(optax.exponential_decay(learning_rate, steps_per_epoch, decay))
+
+
+def initial_state(config: TrainingConfig, input_size: int, num_classes: int,
+                  key: jax.Array) -> tuple[ModelSpec, TrainState]:
+    sizes = (input_size, num_classes, config.latent_size, config.hidden_sizes)
+    # The structure comes from a shape-only build; the values from one compiled
+    # call, which the persistent cache can keep, instead of dozens of eager ops.
+    graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_model(sizes, jax.random.PRNGKey(0))),
+                            nnx.Param)
+    model = ModelSpec(*sizes, graphdef)
+    return model, _fresh_state(key, model=model, learning_rate=config.learning_rate,
+                               decay=config.learning_rate_decay)
+
+
+@partial(jax.jit, static_argnames=("model", "learning_rate", "decay"))
+def _fresh_state(key: jax.Array, *, model: ModelSpec, learning_rate: float, decay: float
+                 ) -> TrainState:
+    sizes = (model.input_size, model.num_classes, model.latent_size, model.hidden_sizes)
+    _, state = nnx.split(build_model(sizes, key), nnx.Param)
+    params = nnx.to_pure_dict(state)
+    # The schedule's shape does not depend on steps per epoch, so 1 stands in here.
+    return TrainState(params, optimizer(learning_rate, decay).init(params))
+
+
+def loss_weights(config: TrainingConfig) -> LossWeights:
+    return LossWeights(*(jnp.float32(v) for v in (
+        config.reconstruction_weight, config.kl_weight, config.classifier_weight,
+        config.consistency_weight, config.entropy_weight)))
+
+
+def _shift(images: jax.Array, shape: tuple[int, int], pixels: int, key: jax.Array) -> jax.Array:
+    """Translate each flattened image by up to `pixels` in x and y (zeros fill in)."""
+    height, width = shape
+    batch = images.shape[0]
+    padded = jnp.pad(images.reshape(batch, height, width), ((0, 0), (pixels, pixels),
+                                                             (pixels, pixels)))
+    offsets = jax.random.randint(key, (batch, 2), 0, 2 * pixels + 1)
+    crop = jax.vmap(lambda image, at: jax.lax.dynamic_slice(image, (at[0], at[1]),
+                                                            (height, width)))
+    return crop(padded, offsets).reshape(batch, height * width)
+
+
+def _one_step(spec: StepSpec, weights: LossWeights, images: jax.Array, labels: jax.Array,
+              labeled_index: jax.Array, labeled_count: jax.Array, order: jax.Array,
+              epoch_key: jax.Array, state: TrainState, step: jax.Array
+              ) -> tuple[TrainState, jax.Array]:
+    keys = jax.random.split(jax.random.fold_in(epoch_key, step), 4)
+    shifting = spec.augment_shift > 0 and spec.image_shape is not None
+    unlabeled = images[jax.lax.dynamic_slice_in_dim(order, step * spec.batch_size,
+                                                    spec.batch_size)]
+    unlabeled_shifted = None
+    if spec.use_consistency and shifting:
+        unlabeled_shifted = _shift(unlabeled, spec.image_shape, spec.augment_shift, keys[2])
+    labeled = None
+    if spec.has_labels:
+        # With replacement from the first `labeled_count` entries: the index array
+        # has a fixed length, so new labels between epochs never recompile.
+        pick = jax.random.randint(keys[0], (spec.labeled_batch_size,), 0, labeled_count)
+        rows = labeled_index[pick]
+        x = images[rows]
+        x_for_classifier = _shift(x, spec.image_shape, spec.augment_shift, keys[3]) \
+            if shifting else x
+        labeled = LabeledBatch(x, x_for_classifier, labels[rows])
+
+    def objective(params: Any) -> tuple[jax.Array, LossParts]:
+        model = nnx.merge(spec.model.graphdef, params)
+        return semi_supervised_loss(model, unlabeled, unlabeled_shifted, labeled, keys[1],
+                                    weights)
+
+    grads, parts = jax.grad(objective, has_aux=True)(state.params)
+    updates, opt_state = optimizer(spec.learning_rate, spec.learning_rate_decay,
+                                   spec.steps_per_epoch).update(grads, state.opt_state,
+                                                                state.params)
+    return TrainState(optax.apply_updates(state.params, updates), opt_state), jnp.stack(parts)
+
+
+@partial(jax.jit, static_argnames=("spec",), donate_argnames=("state",))
+def train_steps(state: TrainState, images: jax.Array, labels: jax.Array,
+                labeled_index: jax.Array, labeled_count: jax.Array, order: jax.Array,
+                epoch_key: jax.Array, first_step: jax.Array, weights: LossWeights, *,
+                spec: StepSpec) -> tuple[TrainState, jax.Array]:
+    """Run `spec.steps` steps from `first_step`; returns the state and (steps, 4) losses."""
+    body = partial(_one_step, spec, weights, images, labels, labeled_index, labeled_count,
+                   order, epoch_key)
+    return jax.lax.scan(body, state, first_step + jnp.arange(spec.steps))
+
+
+@partial(jax.jit, static_argnames=("spec",))
+def evaluate_batch(params: Any, x: jax.Array, *, spec: ModelSpec
+                   ) -> tuple[jax.Array, jax.Array]:
+    """Class probabilities q(y|x) and the mean of q(z|x) = sum_y q(y|x) q(z|x,y)."""
+    model = nnx.merge(spec.graphdef, params)
+    probabilities = jax.nn.softmax(model.classifier(x))
+    mu, _ = model.encoder.for_every_class(x)
+    return probabilities, jnp.einsum("bc,cbl->bl", probabilities, mu)

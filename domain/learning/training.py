@@ -1,0 +1,225 @@
+"""The one training loop of Ledgerlab, and evaluation of a checkpoint.
+
+`train` is a generator: it yields an `EpochResult` after every epoch and checks
+`should_stop()` before every compiled call (one step by default), so a runner
+(QThread, QProcess worker, CLI, test) only iterates it. Everything it yields is
+plain data — numpy arrays, bytes, floats — ready to become events and blobs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from domain.learning import checkpoint as checkpoints
+from domain.learning.config import ConfigError, TrainingConfig
+from domain.learning.map_layout import latent_map
+from domain.learning.step import (EVALUATION_BATCH, ModelSpec, StepSpec, TrainState,
+                                  evaluate_batch, initial_state, loss_weights, train_steps)
+
+StopCheck = Callable[[], bool]
+LabelsForEpoch = Callable[[int], "np.ndarray | None"]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """Everything one call of `train` needs.
+
+    images: (N, D) or (N, H, W), uint8 (0-255) or float (scaled to [0, 1] here).
+    labels: (N,) ints, a class in 0..num_classes-1 or -1 for unlabeled.
+    seed: overrides config.seed when given (the run's seed as recorded).
+    checkpoint / epoch_offset: continue a run; epochs are numbered from
+    epoch_offset + 1, and the random stream of epoch k does not depend on where
+    the run was resumed, so resuming reproduces an uninterrupted run.
+    previous_map: (N, 2) latent map the first new map is aligned to.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    config: TrainingConfig = field(default_factory=TrainingConfig)
+    num_classes: int = 10
+    seed: int | None = None
+    checkpoint: bytes | None = None
+    epoch_offset: int = 0
+    previous_map: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """One finished epoch.
+
+    metrics: loss, reconstruction, kl, classification (None without labels) as
+    per-sample means in nats; accuracy of q(y|x) on the labeled samples (None
+    without labels); seconds of training (evaluation excluded, given as
+    evaluation_seconds); samples_per_s, unlabeled samples trained per second
+    (every step also trains on labeled_batch_size labeled samples).
+    """
+
+    epoch: int
+    metrics: dict[str, float | None]
+    checkpoint: bytes
+    probabilities: np.ndarray  # (N, C) float32, q(y|x)
+    latent_map: np.ndarray  # (N, 2) float32
+    predictions_meaningful: bool  # False when no sample was labeled this epoch
+    labeled_count: int
+
+
+def training_images(images: Any) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """(N, D) float32 in [0, 1] and the (H, W) shape when the images have one."""
+    array = np.asarray(images)
+    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.size == 0:
+        raise ConfigError(f"images must be a non-empty (N, D) or (N, H, W) array, "
+                          f"got shape {array.shape}")
+    shape = (array.shape[1], array.shape[2]) if array.ndim == 3 else None
+    flat = array.reshape(array.shape[0], -1)
+    if array.dtype == np.uint8:
+        return (flat.astype(np.float32) / 255.0), shape
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise ConfigError(f"images must be numbers, got dtype {array.dtype}")
+    flat = flat.astype(np.float32)
+    if not np.all(np.isfinite(flat)):
+        raise ConfigError("images contain NaN or infinite values")
+    low, high = float(flat.min()), float(flat.max())
+    if low < 0.0 or high > 1.0:  # a Bernoulli decoder needs intensities in [0, 1]
+        flat = (flat - low) / (high - low) if high > low else np.zeros_like(flat)
+    return flat, shape
+
+
+def checked_labels(labels: Any, count: int, num_classes: int) -> np.ndarray:
+    array = np.asarray(labels)
+    if array.shape != (count,):
+        raise ConfigError(f"labels must have one entry per image ({count:,}), "
+                          f"got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ConfigError(f"labels must be integers (-1 for unlabeled), got {array.dtype}")
+    bad = np.flatnonzero((array < -1) | (array >= num_classes))
+    if bad.size:
+        raise ConfigError(f"label {int(array[bad[0]])} of sample {int(bad[0]):,} is not a "
+                          f"class 0..{num_classes - 1} nor -1 (unlabeled)")
+    return array.astype(np.int32)
+
+
+def _probabilities_and_z(model: ModelSpec, params: Any, images: jax.Array
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    count = images.shape[0]
+    batch = min(EVALUATION_BATCH, count)
+    padded = -(-count // batch) * batch
+    if padded != count:  # one shape for every batch, so one compilation
+        images = jnp.concatenate([images, jnp.zeros((padded - count, images.shape[1]),
+                                                    images.dtype)])
+    parts = [evaluate_batch(params, images[i:i + batch], spec=model)
+             for i in range(0, padded, batch)]
+    probabilities = np.concatenate([np.asarray(p) for p, _ in parts])[:count]
+    z_means = np.concatenate([np.asarray(z) for _, z in parts])[:count]
+    return probabilities.astype(np.float32), z_means.astype(np.float32)
+
+
+def _model_for(job_config: TrainingConfig, input_size: int, num_classes: int, seed: int,
+               saved: bytes | None) -> tuple[ModelSpec, TrainState, jax.Array]:
+    init_key, run_key = jax.random.split(jax.random.PRNGKey(seed))
+    model, state = initial_state(job_config, input_size, num_classes, init_key)
+    if saved is not None:
+        state = TrainState(*checkpoints.from_bytes(saved, state.params, state.opt_state))
+    return model, state, run_key
+
+
+def evaluate(checkpoint: bytes, images: Any, config: TrainingConfig, num_classes: int = 10
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (N, C) and posterior means of z (N, latent) for `images`."""
+    x, _ = training_images(images)
+    model, state, _ = _model_for(config, x.shape[1], num_classes, config.seed, checkpoint)
+    return _probabilities_and_z(model, state.params, jnp.asarray(x))
+
+
+def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
+          labels_for_epoch: LabelsForEpoch | None = None,
+          on_progress: Progress | None = None) -> Iterator[EpochResult]:
+    """Train `job.config.epochs` epochs, yielding one `EpochResult` per epoch.
+
+    should_stop: asked before every compiled call of `config.steps_per_call`
+        steps; when it answers True the generator ends without yielding the
+        unfinished epoch (the last yielded checkpoint is where to resume).
+    labels_for_epoch: live labels. Called with the number of the epoch about to
+        start (including the first); it returns the (N,) labels to train that
+        epoch with, or None to keep the current ones. Changing which samples are
+        labeled does not recompile; going from none to some labels compiles once.
+    on_progress: called with (steps done, steps in the epoch) after every call.
+    """
+    config = job.config
+    if not isinstance(job.num_classes, int) or not 2 <= job.num_classes <= 1000:
+        raise ConfigError(f"num_classes must be between 2 and 1,000, got {job.num_classes!r}")
+    if not isinstance(job.epoch_offset, int) or job.epoch_offset < 0:
+        raise ConfigError(f"epoch_offset must be 0 or more, got {job.epoch_offset!r}")
+    x, image_shape = training_images(job.images)
+    count, input_size = x.shape
+    labels = checked_labels(job.labels, count, job.num_classes)
+    seed = config.seed if job.seed is None else job.seed
+    model, state, run_key = _model_for(config, input_size, job.num_classes, seed,
+                                          job.checkpoint)
+    images = jnp.asarray(x)
+    weights = loss_weights(config)
+    batch = min(config.batch_size, count)
+    steps_per_epoch = count // batch
+    previous = job.previous_map
+    for epoch in range(job.epoch_offset + 1, job.epoch_offset + config.epochs + 1):
+        if labels_for_epoch is not None:
+            new_labels = labels_for_epoch(epoch)
+            if new_labels is not None:
+                labels = checked_labels(new_labels, count, job.num_classes)
+        labeled_rows = np.flatnonzero(labels >= 0)
+        index = np.zeros(count, np.int32)
+        index[:labeled_rows.size] = labeled_rows
+        shifting = config.augment_shift > 0 and image_shape is not None
+        # Only what changes the program goes into the spec, so equal programs share
+        # one compilation (e.g. flat and square images when nothing is shifted).
+        spec = StepSpec(model, config.learning_rate, config.learning_rate_decay,
+                        steps_per_epoch, batch, config.labeled_batch_size,
+                        image_shape if shifting else None, config.augment_shift if shifting else 0,
+                        shifting and config.consistency_weight > 0,
+                        labeled_rows.size > 0, config.steps_per_call)
+        tail_spec = replace(spec, steps=steps_per_epoch % config.steps_per_call or 1)
+        # Keys depend on (seed, epoch) only, so a resumed run draws what an
+        # uninterrupted one would have drawn.
+        order_key, epoch_key = jax.random.split(jax.random.fold_in(run_key, epoch))
+        order = jax.random.permutation(order_key, count).astype(jnp.int32)
+        device_labels = jnp.asarray(np.maximum(labels, 0))
+        device_index, labeled_count = jnp.asarray(index), jnp.int32(max(labeled_rows.size, 1))
+        sums, done, started = np.zeros(4), 0, time.perf_counter()
+        while done < steps_per_epoch:
+            if should_stop():
+                return
+            steps = min(config.steps_per_call, steps_per_epoch - done)
+            state, parts = train_steps(state, images, device_labels, device_index,
+                                       labeled_count, order, epoch_key, jnp.int32(done),
+                                       weights, spec=spec if steps == spec.steps else tail_spec)
+            # Reading the losses waits for the steps, so the next stop check is
+            # answered after at most one call's work rather than a queue of them.
+            sums += np.asarray(parts, dtype=np.float64).sum(axis=0)
+            done += steps
+            if on_progress is not None:
+                on_progress(done, steps_per_epoch)
+        seconds = time.perf_counter() - started
+        evaluated = time.perf_counter()
+        probabilities, z_means = _probabilities_and_z(model, state.params, images)
+        current_map = latent_map(z_means, previous)
+        previous = current_map
+        means = sums / steps_per_epoch
+        has_labels = labeled_rows.size > 0
+        accuracy = float(np.mean(probabilities[labeled_rows].argmax(axis=1)
+                                 == labels[labeled_rows])) if has_labels else None
+        metrics: dict[str, float | None] = {
+            "loss": float(means[0]), "reconstruction": float(means[1]), "kl": float(means[2]),
+            "classification": float(means[3]) if has_labels else None,
+            "accuracy": accuracy, "seconds": seconds,
+            "samples_per_s": steps_per_epoch * batch / seconds if seconds > 0 else None,
+            "evaluation_seconds": time.perf_counter() - evaluated,
+        }
+        yield EpochResult(epoch, metrics, checkpoints.to_bytes(state.params, state.opt_state),
+                          probabilities, current_map, has_labels, int(labeled_rows.size))
