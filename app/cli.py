@@ -31,6 +31,16 @@ def _sample(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
+    return value
+
+
 def _position(text: str) -> int:
     try:
         value = int(text)
@@ -54,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name, handler, help_text):
-        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+    def add(name, handler, help_text, common_options=True):
+        p = sub.add_parser(name, parents=[common] if common_options else [], help=help_text, description=help_text)
         p.set_defaults(handler=handler)
         return p
 
@@ -84,7 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler, text in (
         ("undo", cmd_undo, "undo your latest label change"),
         ("redo", cmd_redo, "redo the label change you undid last"),
-        ("verify", cmd_verify, "check the log's integrity (hash chain)"),
     ):
         add(name, handler, text).add_argument("path", metavar="PATH.ledger")
 
@@ -105,16 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH.ledger")
     p.add_argument("--labels", metavar="OUT.csv|OUT.json")
     p.add_argument("--events", metavar="OUT.jsonl")
+    p.add_argument("--blobs", metavar="DIR", help="with --events: also write the blobs the events reference")
 
     p = add("replay", cmd_replay, "show the project as it was at a position of its log")
     p.add_argument("path", metavar="PATH.ledger")
     p.add_argument("--until", metavar="POSITION", type=_position, required=True)
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    from app import history_cli  # branch, log, verify, import-events
+
+    history_cli.add_commands(add, _position)
+
     from app.training import cli as training_cli  # JAX loads only when a run starts
 
     p = add("train", training_cli.cmd_train, "train the semi-supervised VAE on the labels so far")
     training_cli.add_arguments(p)
+
+    p = add("demo", cmd_demo, "a scripted tour: a new MNIST project, labels typed by a simulated "
+            "annotator at the real window, a training run, and a screenshot")
+    p.add_argument("--screenshot", metavar="OUT.png", help="save the window here when training ends, then exit")
+    p.add_argument("--labels", type=_count, default=100, help="how many samples to label (default 100)")
+    p.add_argument("--epochs", type=_count, default=3, help="epochs to train (default 3)")
+    p.add_argument("--runner", choices=("process", "thread"), default="process")
 
     p = add("gui", cmd_gui, "open the window (on PATH, or on the default MNIST project)")
     p.add_argument("path", metavar="PATH", nargs="?")
@@ -233,6 +254,8 @@ def cmd_export(args, app) -> int:
 
     if not args.labels and not args.events:
         raise ProjectError("nothing to export: give --labels OUT.csv|OUT.json and/or --events OUT.jsonl")
+    if args.blobs and not args.events:
+        raise ProjectError("--blobs goes with --events: give --events OUT.jsonl --blobs DIR")
     with app.projects.open(args.path) as project:
         if args.labels:
             n = export_labels(project, args.labels)
@@ -240,14 +263,23 @@ def cmd_export(args, app) -> int:
         if args.events:
             n = export_events(project, args.events)
             _out(f"wrote {n} events to {args.events}")
+        if args.blobs:
+            from app.portability import export_blobs
+
+            n = export_blobs(project.events(), project.get_blob, args.blobs)
+            _out(f"wrote {n} blobs to {args.blobs}")
     return 0
 
 
-def cmd_verify(args, app) -> int:
-    with app.projects.open(args.path) as project:
-        result = project.verify()
-    _out(str(result))
-    return 0 if result.ok else 2
+def cmd_demo(args, app) -> int:
+    from pathlib import Path
+
+    from app.ui.demo import run_demo  # Qt is loaded only here
+
+    screenshot = Path(args.screenshot).expanduser().absolute() if args.screenshot else None
+    if screenshot is not None and not screenshot.parent.is_dir():
+        return _fail(f"{PROG}: error: the folder {screenshot.parent} does not exist; create it first")
+    return run_demo(app, screenshot=screenshot, labels=args.labels, epochs=args.epochs, runner=args.runner)
 
 
 def cmd_gui(args, app) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app import history_snapshots
 from app.errors import ProjectError
 from domain import commands as c
 from domain.decide import decide
@@ -256,6 +257,12 @@ class Project:
             clock=self._clock, read_only=True, owns_store=False,
         )
 
+    def history(self):
+        """The history of this project (listing, as-of views, epochs, branching)."""
+        from app.history import History
+
+        return History.of(self)
+
     def save_snapshot(self) -> None:
         if self.read_only:
             return
@@ -296,13 +303,14 @@ def build_projections(
             f"which holds positions 0–{head}; choose one in that range"
         )
     state = None
-    snapshot = store.load_snapshot(SNAPSHOT_NAME)
     target = head if until is None else until
-    if snapshot is not None and snapshot.position <= target:
-        try:
-            state = ProjectProjections.restore(snapshot.payload, registry, extra_parts=extra_parts)
-        except DomainError:
-            state = None
+    # The nearer of the head snapshot and the as-of snapshot below the target.
+    candidates = [s for s in (store.load_snapshot(SNAPSHOT_NAME), history_snapshots.nearest(store, target))
+                  if s is not None and s.position <= target]
+    for snapshot in sorted(candidates, key=lambda s: -s.position):
+        state = history_snapshots.restore(snapshot, registry, extra_parts)
+        if state is not None:
+            break
     if state is None:
         state = ProjectProjections(registry, PROJECT_STREAM, extra_parts=extra_parts)
     # Replaying keeps tens of thousands of freshly decoded events alive at once;

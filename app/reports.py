@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from app.summaries import summarize
+
 
 def summary(project) -> dict:
     info, labels = project.info, project.labels
@@ -24,6 +26,7 @@ def summary(project) -> dict:
         "dataset_sha256": info.dataset_sha256,
         "latent_map": None if latent is None else {"sha256": latent.map_sha256, "method": latent.method},
         "created_at": iso_time(info.created_at) if info.created else None,
+        "branched_from": None if info.parent_path is None else {"path": info.parent_path, "position": info.parent_position},
         "runs": runs(project),
     }
 
@@ -50,28 +53,8 @@ def runs(project) -> list[dict]:
 
 
 def describe_event(event, names) -> str:
-    def name(label):
-        return "(none)" if label < 0 else names[label] if label < len(names) else str(label)
-
-    d = event.to_data()
-    kind = event.type_name
-    if kind == "LabelAssigned":
-        return f"sample {d['sample']}: {name(d['previous'])} -> {name(d['label'])}"
-    if kind == "LabelRemoved":
-        return f"sample {d['sample']}: {name(d['previous'])} -> (none)"
-    if kind == "LabelsAssigned":
-        return f"{len(d['samples'])} samples -> {name(d['label'])}"
-    if kind in ("LabelChangeUndone", "LabelChangeRedone"):
-        verb = "undid" if kind == "LabelChangeUndone" else "redid"
-        moves = ", ".join(
-            f"sample {s}: {name(p)} -> {name(lab)}" for s, lab, p in zip(d["samples"], d["labels"], d["previous"])
-        )
-        return f"{verb} the change at position {d['change']}" + (f" ({moves})" if moves else " (changed since by others: nothing to put back)")
-    if kind == "ClassAdded":
-        return f"added class {d['index']}={d['name']}"
-    if kind == "ClassRenamed":
-        return f"renamed class {d['index']}: {d['old_name']} -> {d['new_name']}"
-    return kind
+    """One line for a domain event (see ``app/summaries.py``, shared with the history)."""
+    return summarize(event.type_name, event.to_data(), names)
 
 
 def shape_text(shape: tuple) -> str:

@@ -76,6 +76,14 @@ class ProjectService:
             store.close()
             raise
 
+    def open_log(self, path: str | os.PathLike[str], *, read_only: bool = True) -> EventStore:
+        """The project's event store itself, for whole-log work (verify, branch, export)."""
+        return self._store_factory(_path(path), create=False, read_only=read_only)
+
+    def new_log(self, path: str | os.PathLike[str]) -> EventStore:
+        """A new, empty event store at ``path`` (the caller fills it and closes it)."""
+        return self._store_factory(_path(path), create=True)
+
     def create(
         self,
         path: str | os.PathLike[str],

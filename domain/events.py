@@ -170,6 +170,23 @@ class LabelChangeRedone(Event):
     previous: tuple[int, ...]
 
 
+# --- lineage -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectBranched(Event):
+    """This project was branched from another: the events before this one are a copy
+    of the parent's log up to ``parent_position`` (with the blobs they reference).
+    ``parent_head_hash`` is the parent's chain hash at that position, so the parent
+    state a branch came from can be identified even after the parent grew."""
+
+    type_name: ClassVar[str] = "ProjectBranched"
+    parent_path: str
+    parent_position: int
+    parent_head_hash: str
+    parent_name: str = ""
+
+
 CORE_EVENTS: tuple[type[Event], ...] = (
     ProjectCreated,
     ClassAdded,
@@ -180,6 +197,7 @@ CORE_EVENTS: tuple[type[Event], ...] = (
     LabelsAssigned,
     LabelChangeUndone,
     LabelChangeRedone,
+    ProjectBranched,
 )
 
 LABEL_CHANGES = frozenset({"LabelAssigned", "LabelRemoved", "LabelsAssigned"})

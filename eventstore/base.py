@@ -81,6 +81,11 @@ class EventStore(abc.ABC):
     def has_blob(self, sha256: str) -> bool: ...
 
     # -- integrity and lifetime --------------------------------------------------
+    def chain_hash(self, position: int) -> str | None:
+        """The hash chain's value at ``position`` (hex), naming the log up to there;
+        None when the position is not in the log or the backend keeps no chain."""
+        return None
+
     @abc.abstractmethod
     def verify(self) -> Verification:
         """Recompute the hash chain; report the first broken position, if any."""

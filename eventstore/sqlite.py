@@ -419,6 +419,13 @@ class SQLiteEventStore(EventStore):
         return row is not None
 
     # -- integrity and lifetime -------------------------------------------------------
+    def chain_hash(self, position: int) -> str | None:
+        _check_int("position", position, minimum=0)
+        conn = self._conn()
+        with self._errors():
+            row = conn.execute("SELECT hash FROM events WHERE position = ?", (position,)).fetchone()
+        return None if row is None else bytes(row[0]).hex()
+
     def verify(self) -> Verification:
         previous, expected, checked = GENESIS, 1, 0
         conn = self._conn()

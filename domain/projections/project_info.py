@@ -19,7 +19,11 @@ class ProjectInfo:
         self.source = ""
         self.created_at = 0.0
         self.created_by = ""
+        # Set on a branch: where its copied history came from (``ProjectBranched``).
+        self.parent_path: str | None = None
+        self.parent_position: int | None = None
         self.handlers = {
+            "ProjectBranched": self._on_branched,
             "ProjectCreated": self._on_created,
             "ClassAdded": self._on_class_added,
             "ClassRenamed": self._on_class_renamed,
@@ -46,6 +50,10 @@ class ProjectInfo:
         self.created_at = e.metadata.get("at") or e.recorded_at
         self.created_by = e.metadata.get("annotator", "")
 
+    def _on_branched(self, e) -> None:
+        self.parent_path = e.data["parent_path"]
+        self.parent_position = e.data["parent_position"]
+
     def _on_class_added(self, e) -> None:
         self.class_names = (*self.class_names, e.data["name"])
 
@@ -65,6 +73,8 @@ class ProjectInfo:
             "source": self.source,
             "created_at": self.created_at,
             "created_by": self.created_by,
+            "parent_path": self.parent_path,
+            "parent_position": self.parent_position,
         }
 
     def snapshot(self) -> bytes:

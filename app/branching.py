@@ -1,0 +1,80 @@
+"""Branch from here: a new project file holding a project's events up to a position,
+the blobs they reference, and a ``ProjectBranched`` event naming its parent.
+
+The branch replays to exactly the parent's state at that position (positions and
+stream versions are the same; the hash chain is the branch's own). Runs that were
+still training at that position are recorded as interrupted after the copy, so the
+branch never looks like it is training. The parent is only read, never written.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from app.errors import ProjectError
+from app.ledger_files import copy_events, new_ledger
+from app.project import PROJECT_STREAM, build_projections
+from domain.blob_references import blob_references
+from domain.events import EventRegistry, ProjectBranched
+from domain.training_events import TrainingInterrupted, run_stream
+from eventstore import EventStore, NewEvent
+
+
+def branch(service, parent_path: str | os.PathLike[str], at: int, new_path: str | os.PathLike[str]) -> Path:
+    """``ledgerlab branch PATH --at POSITION NEW``: the parent is opened read-only."""
+    with service.open_log(parent_path, read_only=True) as store:
+        return branch_store(store, service.registry, service.extra_projections, store.path, at, new_path,
+                            annotator=service.annotator, make_store=service.new_log)
+
+
+def branch_store(
+    parent: EventStore,
+    registry: EventRegistry,
+    extra_parts: tuple[type, ...],
+    parent_path: Path,
+    at: int,
+    new_path: str | os.PathLike[str],
+    *,
+    annotator: str,
+    clock: Callable[[], float] = time.time,
+    make_store=None,
+) -> Path:
+    head = parent.head()
+    if not 1 <= at <= head:
+        raise ProjectError(f"cannot branch {parent_path} at position {at}: its log holds positions 1–{head}; "
+                           "choose one in that range (`ledgerlab log` lists them)")
+    state = build_projections(parent, registry, until=at, extra_parts=extra_parts)
+    if not state.info.created:
+        raise ProjectError(f"at position {at} of {parent_path} the project is not created yet: "
+                           "choose a later position")
+    parent_hash = parent.chain_hash(at) or ""
+    with new_ledger(new_path, make_store) as (store, target):
+        copied = copy_events(_with_blobs(parent, store, at), store)
+        if copied != at:
+            raise ProjectError(f"{parent_path} has gaps before position {at} (copied {copied} events); "
+                               "run `ledgerlab verify` on it")
+        metadata = {"annotator": annotator, "at": clock(), "command": "Branch"}
+        lineage = ProjectBranched(str(parent_path), at, parent_hash, state.info.project_name)
+        store.append(PROJECT_STREAM, [_new(lineage, metadata)], state.stream_version)
+        training = state.extras.get("training")
+        for run in training.running if training is not None else ():
+            stream = run_stream(run.run_id)
+            store.append(stream, [_new(TrainingInterrupted(run.run_id, len(run.epochs)), metadata)],
+                         store.stream_version(stream))
+    return target
+
+
+def _with_blobs(parent: EventStore, store: EventStore, until: int):
+    """The parent's events up to ``until``, each after the blobs it references are copied."""
+    for e in parent.read_all(until=until):
+        for sha, _ in blob_references(e.type, e.data):
+            if not store.has_blob(sha):
+                store.put_blob(parent.get_blob(sha))  # get_blob re-hashes: no damaged copy
+        yield e
+
+
+def _new(event, metadata: dict) -> NewEvent:
+    return NewEvent(event.type_name, event.to_data(), metadata, event.schema_version)

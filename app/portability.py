@@ -1,0 +1,125 @@
+"""Moving a project's history between files: its blobs beside an event export
+(``ledgerlab export --events OUT.jsonl --blobs DIR``), and a new project file from
+such an export (``ledgerlab import-events OUT.jsonl NEW.ledger --blobs DIR``).
+
+The imported file holds the same events (positions, streams, versions, types, data,
+metadata) and blobs, so every read model equals the original's; its hash chain is
+a new one, computed as the events are appended, and verifies on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import orjson
+
+from app.errors import ProjectError
+from app.ledger_files import copy_events, new_ledger
+from app.project import build_projections
+from domain.blob_references import blob_references
+from domain.errors import DomainError
+from eventstore import ConcurrencyError, RecordedEvent
+
+_FIELDS = RecordedEvent._fields
+
+
+def export_blobs(events, read_blob, folder: str | os.PathLike[str]) -> int:
+    """Write every blob the events reference to ``folder/<sha256>``; returns how many."""
+    target = Path(folder).expanduser()
+    if not target.parent.is_dir():
+        raise ProjectError(f"cannot write blobs to {target}: the folder {target.parent} does not exist")
+    try:
+        target.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise ProjectError(f"cannot create {target} ({exc.strerror}); choose another place") from exc
+    if not target.is_dir():
+        raise ProjectError(f"{target} is not a folder: give --blobs a folder")
+    written = set()
+    for e in events:
+        for sha, _ in blob_references(e.type, e.data):
+            if sha in written:
+                continue
+            written.add(sha)
+            path = target / sha
+            if not path.exists():
+                _write_atomically(path, read_blob(sha))
+    return len(written)
+
+
+def import_events(service, events_file: str | os.PathLike[str], new_path: str | os.PathLike[str],
+                  blobs: str | os.PathLike[str] | None = None) -> tuple[Path, int, int]:
+    """Create ``new_path`` from an event export; returns (path, events, blobs)."""
+    source = Path(events_file).expanduser()
+    if not source.is_file():
+        raise ProjectError(f"no event export at {source}: give the .jsonl file `ledgerlab export --events` wrote")
+    folder = Path(blobs).expanduser() if blobs is not None else None
+    if folder is not None and not folder.is_dir():
+        raise ProjectError(f"the blobs folder {folder} does not exist: give the folder "
+                           "`ledgerlab export --events OUT.jsonl --blobs DIR` wrote")
+    needed: dict[str, int] = {}
+    with new_ledger(new_path, service.new_log) as (store, target):
+        def events():
+            for number, e in enumerate(_read(source), 1):
+                if e.position != number:
+                    raise ProjectError(f"{source} line {number}: position {e.position} where {number} was "
+                                       "expected; the export is incomplete or reordered")
+                for sha, _ in blob_references(e.type, e.data):
+                    if sha not in needed:
+                        needed[sha] = e.position
+                        store.put_blob(_blob(folder, sha, e.position))
+                yield e
+
+        try:
+            count = copy_events(events(), store)
+        except ConcurrencyError as exc:
+            raise ProjectError(f"{source}: the stream versions do not follow each other ({exc}); "
+                               "the export is incomplete or was edited") from None
+        try:
+            state = build_projections(store, service.registry, extra_parts=service.extra_projections)
+        except (DomainError, ProjectError) as exc:
+            raise ProjectError(f"{source} does not replay into a project: {exc}") from None
+        if count and not state.info.created:
+            raise ProjectError(f"{source} holds no ProjectCreated event: it is not a whole project's log")
+    return target, count, len(needed)
+
+
+def _read(source: Path):
+    with source.open("rb") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                fields = orjson.loads(line)
+                yield RecordedEvent(*(fields[name] for name in _FIELDS))
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ProjectError(f"{source} line {number} is not an exported event ({exc}); "
+                                   "give a file written by `ledgerlab export --events`") from None
+
+
+def _blob(folder: Path | None, sha: str, position: int) -> bytes:
+    if folder is None:
+        raise ProjectError(f"the events reference blobs (the first at position {position}): give "
+                           "--blobs DIR, the folder `ledgerlab export --events OUT.jsonl --blobs DIR` wrote")
+    path = folder / sha
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ProjectError(f"blob {sha[:12]}… (referenced at position {position}) is missing from {folder}; "
+                           "export the blobs again") from None
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise ProjectError(f"{path} does not match its hash: the file is damaged; export the blobs again")
+    return data
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
