@@ -21,7 +21,6 @@ from .codec import GENESIS, blob_hash, chain_hash, decode, encode_batch
 from .errors import (
     BlobCorrupt,
     BlobNotFound,
-    ConcurrencyError,
     NotALedger,
     SchemaTooNew,
     StoreCorrupt,
@@ -30,49 +29,10 @@ from .errors import (
     StoreNotFound,
     StoreReadOnly,
 )
-from .model import ANY, NO_STREAM, ExpectedVersion, NewEvent, RecordedEvent, Snapshot, Verification
+from .model import ExpectedVersion, NewEvent, RecordedEvent, Snapshot, Verification
 
-APPLICATION_ID = 0x4C4C4142  # "LLAB" in the SQLite header marks a Ledgerlab project
-SCHEMA_VERSION = 1
-PAGE_SIZE = 20_000
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS events (
-        position       INTEGER PRIMARY KEY,
-        stream_id      TEXT    NOT NULL,
-        version        INTEGER NOT NULL,
-        type           TEXT    NOT NULL,
-        schema_version INTEGER NOT NULL,
-        data           BLOB    NOT NULL,
-        metadata       BLOB    NOT NULL,
-        recorded_at    REAL    NOT NULL,
-        hash           BLOB    NOT NULL,
-        UNIQUE (stream_id, version)
-    )""",
-    # The log is append-only at the database level too; verify() catches whoever
-    # drops these triggers to edit a row anyway.
-    """CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
-       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
-    """CREATE TABLE IF NOT EXISTS snapshots (
-        name     TEXT    PRIMARY KEY,
-        position INTEGER NOT NULL,
-        payload  BLOB    NOT NULL,
-        saved_at REAL    NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS blobs (
-        sha256 TEXT    PRIMARY KEY,
-        size   INTEGER NOT NULL,
-        data   BLOB    NOT NULL
-    )""",
-)
-
-_COLUMNS = "position, stream_id, version, type, schema_version, data, metadata, recorded_at"
-_INSERT = (
-    "INSERT INTO events (position, stream_id, version, type, schema_version, data, metadata,"
-    " recorded_at, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+from .sqlite_schema import APPLICATION_ID, COLUMNS, INSERT, PAGE_SIZE, SCHEMA, SCHEMA_VERSION
+from .validation import check_event, check_expected, check_int
 
 
 class SQLiteEventStore(EventStore):
@@ -118,7 +78,7 @@ class SQLiteEventStore(EventStore):
             try:
                 (user_version,) = conn.execute("PRAGMA user_version").fetchone()
                 if user_version == 0:  # nobody created it between our check and our lock
-                    for statement in _SCHEMA:
+                    for statement in SCHEMA:
                         conn.execute(statement)
                     conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -223,7 +183,7 @@ class SQLiteEventStore(EventStore):
         if self.read_only:
             raise StoreReadOnly(f"{self.path} is open read-only: nothing was written")
         for event in events:
-            _check_event(event)
+            check_event(event)
         encoded = encode_batch(events)  # fails before the lock is taken
         conn = self._conn()
         with self._errors():
@@ -232,7 +192,7 @@ class SQLiteEventStore(EventStore):
                 current = conn.execute(
                     "SELECT MAX(version) FROM events WHERE stream_id = ?", (stream_id,)
                 ).fetchone()[0] or 0
-                _check_expected(stream_id, expected_version, current)
+                check_expected(stream_id, expected_version, current)
                 last = conn.execute(
                     "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
                 ).fetchone()
@@ -251,7 +211,7 @@ class SQLiteEventStore(EventStore):
                         (position, stream_id, version, event_type, schema_version, data,
                          metadata, now, previous)
                     )
-                conn.executemany(_INSERT, rows)
+                conn.executemany(INSERT, rows)
                 conn.execute("COMMIT")
             finally:
                 if conn.in_transaction:
@@ -270,25 +230,25 @@ class SQLiteEventStore(EventStore):
         return row[0] or 0
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> Iterator[RecordedEvent]:
-        _check_int("from_version", from_version, minimum=0)
+        check_int("from_version", from_version, minimum=0)
         return self._pages(
-            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version >= ?"
+            f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version >= ?"
             " AND position > ? ORDER BY position LIMIT ?",
             (stream_id, from_version),
             after=0,
         )
 
     def read_all(self, after: int = 0, until: int | None = None) -> Iterator[RecordedEvent]:
-        _check_int("after", after, minimum=0)
+        check_int("after", after, minimum=0)
         if until is None:
             return self._pages(
-                f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
                 (),
                 after=after,
             )
-        _check_int("until", until, minimum=0)
+        check_int("until", until, minimum=0)
         return self._pages(
-            f"SELECT {_COLUMNS} FROM events WHERE position <= ? AND position > ?"
+            f"SELECT {COLUMNS} FROM events WHERE position <= ? AND position > ?"
             " ORDER BY position LIMIT ?",
             (until,),
             after=after,
@@ -342,7 +302,7 @@ class SQLiteEventStore(EventStore):
 
     # -- snapshots ------------------------------------------------------------------
     def save_snapshot(self, name: str, position: int, payload: bytes) -> None:
-        _check_int("position", position, minimum=0)
+        check_int("position", position, minimum=0)
         if self.read_only:
             raise StoreReadOnly(f"{self.path} is open read-only: the snapshot was not saved")
         head = self.head()
@@ -420,7 +380,7 @@ class SQLiteEventStore(EventStore):
 
     # -- integrity and lifetime -------------------------------------------------------
     def chain_hash(self, position: int) -> str | None:
-        _check_int("position", position, minimum=0)
+        check_int("position", position, minimum=0)
         conn = self._conn()
         with self._errors():
             row = conn.execute("SELECT hash FROM events WHERE position = ?", (position,)).fetchone()
@@ -432,7 +392,7 @@ class SQLiteEventStore(EventStore):
         while True:
             with self._errors():
                 rows = conn.execute(
-                    f"SELECT {_COLUMNS}, hash FROM events WHERE position >= ?"
+                    f"SELECT {COLUMNS}, hash FROM events WHERE position >= ?"
                     " ORDER BY position LIMIT ?",
                     (expected, PAGE_SIZE),
                 ).fetchall()
@@ -471,32 +431,3 @@ class SQLiteEventStore(EventStore):
 
     def __repr__(self) -> str:
         return f"SQLiteEventStore({str(self.path)!r}{', read_only' if self.read_only else ''})"
-
-
-def _check_event(event: NewEvent) -> None:
-    if type(event) is not NewEvent and not isinstance(event, NewEvent):
-        raise StoreError(f"append takes NewEvent values, not {type(event).__name__}")
-    if not isinstance(event.type, str) or not event.type:
-        raise StoreError(f"an event type must be a non-empty string, not {event.type!r}")
-    if type(event.schema_version) is not int or event.schema_version < 1:
-        _check_int("schema_version", event.schema_version, minimum=1)
-
-
-def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:
-    if expected is ANY:
-        return
-    if expected is NO_STREAM:
-        if current != 0:
-            raise ConcurrencyError(stream_id, "no stream", current)
-        return
-    if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
-        raise StoreError(
-            f"expected_version must be an int >= 0, ANY or NO_STREAM, not {expected!r}"
-        )
-    if expected != current:
-        raise ConcurrencyError(stream_id, expected, current)
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise StoreError(f"{name} must be an integer >= {minimum}, not {value!r}")

@@ -1,0 +1,43 @@
+"""The layout of a `.ledger` file (SQLite), in one place."""
+
+APPLICATION_ID = 0x4C4C4142  # "LLAB" in the SQLite header marks a Ledgerlab project
+SCHEMA_VERSION = 1
+PAGE_SIZE = 20_000
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS events (
+        position       INTEGER PRIMARY KEY,
+        stream_id      TEXT    NOT NULL,
+        version        INTEGER NOT NULL,
+        type           TEXT    NOT NULL,
+        schema_version INTEGER NOT NULL,
+        data           BLOB    NOT NULL,
+        metadata       BLOB    NOT NULL,
+        recorded_at    REAL    NOT NULL,
+        hash           BLOB    NOT NULL,
+        UNIQUE (stream_id, version)
+    )""",
+    # The log is append-only at the database level too; verify() catches whoever
+    # drops these triggers to edit a row anyway.
+    """CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+    """CREATE TABLE IF NOT EXISTS snapshots (
+        name     TEXT    PRIMARY KEY,
+        position INTEGER NOT NULL,
+        payload  BLOB    NOT NULL,
+        saved_at REAL    NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS blobs (
+        sha256 TEXT    PRIMARY KEY,
+        size   INTEGER NOT NULL,
+        data   BLOB    NOT NULL
+    )""",
+)
+
+COLUMNS = "position, stream_id, version, type, schema_version, data, metadata, recorded_at"
+INSERT = (
+    "INSERT INTO events (position, stream_id, version, type, schema_version, data, metadata,"
+    " recorded_at, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
