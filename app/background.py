@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 JobFunction = Callable[[Callable[[], bool]], Generator[Any, None, Any]]
 
@@ -32,7 +32,9 @@ class BackgroundJob(QObject):
         self._runner = _Runner(self)
         self._runner.moveToThread(self._thread)
         self._thread.started.connect(self._runner.run)
-        self._runner.done.connect(self._thread.quit)
+        # Direct: quit() is thread-safe, and a queued call would wait for the GUI's event
+        # loop, which is not running when the window shuts down and waits for its jobs.
+        self._runner.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self.finished)
 
     def start(self) -> BackgroundJob:

@@ -13,6 +13,9 @@ Runs offscreen (QT_QPA_PLATFORM=offscreen unless set). Measured:
 - new map: a LatentMapComputed event (as a training run records after an epoch)
   picked up from the store until the points are repainted at their new places.
 - launch: a fresh process until the window shows the project, map painted. Target <= 1.5 s.
+- history panel on logs of 100,000 and 1,000,000 events (``gui_history.py``): a slider
+  move until every view shows that position (target p95 <= 50 ms at 1 M), and the
+  event table scrolled to a random row.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import time
 from pathlib import Path
 
 import _report  # puts the repository root on sys.path
+import gui_history
 from _report import emit, machine, median, percentile, record_section
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -220,8 +224,10 @@ def bench_launch(path: Path, folder: Path, repeats: int) -> tuple[list[float], l
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    parser.add_argument("--history-only", action="store_true", help="only the history panel (records nothing)")
     args = parser.parse_args()
     presses, repeats, launches = (40, 4, 1) if args.quick else (600, 10, 5)
+    history_sizes, moves = ((20_000, 100_000), 40) if args.quick else ((100_000, 1_000_000), 200)
 
     from PySide6.QtWidgets import QApplication
 
@@ -232,7 +238,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ledgerlab-gui-bench-") as tmp:
         folder = Path(tmp)
         app = bootstrap(annotator="bench", data_dir=folder)
-        for samples in (10_000, 100_000):
+        for samples in (() if args.history_only else (10_000, 100_000)):
             path = create_project(folder, samples, app)
             shown, ready, jax = bench_launch(path, folder, launches)
             session = open_window(app, path, folder / f"{samples}.ini")
@@ -254,11 +260,13 @@ def main() -> None:
                 jax_imported_at_launch=jax,
             )
             rows.append(record)
-    if not args.quick:
-        record_section("gui", summary(rows))
+        history = [gui_history.bench_history_window(app, folder / f"history{n}", n, moves, open_window,
+                                                    create_project) for n in history_sizes]
+    if not args.quick and not args.history_only:
+        record_section("gui", summary(rows, history))
 
 
-def summary(rows) -> str:
+def summary(rows, history=()) -> str:
     a, b = rows
     lines = [
         "## GUI",
@@ -294,6 +302,7 @@ def summary(rows) -> str:
         "is one image blit. pyqtgraph's `ScatterPlotItem` needs ~3.5 µs per point to recolour and "
         "14–28 ms to repaint one changed spot at 70 k (BASELINES.md).",
     ]
+    lines += gui_history.summary_rows(list(history))
     return "\n".join(lines)
 
 

@@ -84,6 +84,14 @@ class LabelingController(QObject):
             self._class_actions.append(action)
         self.refresh_actions()
 
+    def show_state(self, project, classes_changed: bool) -> None:
+        """Label ``project`` from now on (a read-only one refuses every change)."""
+        if classes_changed:
+            self.show_project(project)
+        else:
+            self.project = project
+            self.refresh_actions()
+
     def refresh_actions(self) -> None:
         project = self.project
         self.undo_action.setEnabled(project is not None and project.can_undo())
@@ -93,7 +101,7 @@ class LabelingController(QObject):
 
     def label(self, class_index: int) -> None:
         """Label the selection: one sample (then advance) or many (after asking when > 50)."""
-        if self.project is None or self.selection.current is None:
+        if self.project is None or self.selection.current is None or self._refused_in_past():
             return
         if len(self.selection) > 1:
             samples = tuple(int(s) for s in self.selection.samples)
@@ -146,7 +154,19 @@ class LabelingController(QObject):
         elif samples:
             self.selection.select(samples)
 
+    def _refused_in_past(self) -> bool:
+        """Keys stay live in the past (moving through samples is useful there), so a
+        label key must say why nothing happened."""
+        if not self.project.read_only:
+            return False
+        self.window.statusBar().showMessage(
+            f"Not recorded: you are viewing the project as of position {self.project.position:,}, "
+            "which is read-only. Press “Back to now” to label.", 10_000)
+        return True
+
     def _execute(self, command):
+        if self._refused_in_past():
+            return None
         try:
             events = self.project.execute(command)
         except (DomainError, ProjectError) as exc:
@@ -243,6 +263,10 @@ class LabelingPanel(QWidget):
             self.buttons.append(button)
         self._keys = keys
         self.update_counts(project)
+
+    def set_read_only(self, read_only: bool) -> None:
+        for button in self.buttons:
+            button.setEnabled(not read_only)
 
     def update_counts(self, project) -> None:
         counts, names = project.labels.counts, project.info.class_names

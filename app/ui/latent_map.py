@@ -111,6 +111,12 @@ class LatentMapView(QWidget):
         self.view_box.autoRange()  # now (it also turns auto-ranging off) …
         self.view_box.enableAutoRange()  # … and on again, for the maps to come
 
+    def show_state(self, project, change, new_predictions: bool = False) -> None:
+        """Show ``project`` (another moment of the same project) by redrawing what
+        ``change`` says differs from the one shown; the zoom and selection stay."""
+        self.project = project
+        self.apply_change(change, new_predictions)
+
     def apply_change(self, change, new_predictions: bool = False) -> None:
         """Redraw only what ``change`` touched."""
         project = self.project

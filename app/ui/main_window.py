@@ -17,11 +17,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.history_panel import HistoryPanel, TimeBanner
+from app.ui.history_source import TimeMachine, difference, latest_run
 from app.ui.labeling import LabelingController, LabelingPanel
 from app.ui.latent_map import LatentMapView
 from app.ui.predictions import LatestPredictions
 from app.ui.sample_viewer import SampleViewer
 from app.ui.selection import Selection
+from app.ui.time_travel import TimeTravel
 from app.ui.training_panel import TrainingPanel
 
 FOLLOW_INTERVAL_MS = 500  # how often events written by other processes are picked up
@@ -75,6 +78,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Ledgerlab")
         self._settings = settings
         self.project = None
+        self.shown = None  # the project every view shows: the live one, or one as of a position
         self.last_error: QMessageBox | None = None
         self._unsubscribe = None
 
@@ -86,6 +90,11 @@ class MainWindow(QMainWindow):
         self.labeling = LabelingController(self, self.selection, self.predictions, self.problem.emit)
         self.label_panel = LabelingPanel(self.labeling)
         self.training = TrainingPanel()
+        self.travel = TimeTravel(self.show_state, self.problem.emit, self)
+        self.history_panel = HistoryPanel(self.travel)
+        self.banner = TimeBanner()
+        self.banner.back.clicked.connect(self.travel.back_to_now)
+        self.travel.viewing.connect(self._viewing)
 
         side = QWidget()
         column = QVBoxLayout(side)
@@ -97,11 +106,22 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
-        self.setCentralWidget(self.splitter)
+        central = QWidget()
+        stack = QVBoxLayout(central)
+        stack.setContentsMargins(0, 0, 0, 0)
+        stack.addWidget(self.banner)
+        stack.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
         self.training_dock = QDockWidget("Training", self)
         self.training_dock.setObjectName("trainingDock")
         self.training_dock.setWidget(self.training)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
+        self.history_dock = QDockWidget("History", self)
+        self.history_dock.setObjectName("historyDock")
+        self.history_dock.setWidget(self.history_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
+        self.tabifyDockWidget(self.training_dock, self.history_dock)
+        self.training_dock.raise_()
 
         self._build_status_bar()
         self.selection.changed.connect(self._update_status)
@@ -138,7 +158,10 @@ class MainWindow(QMainWindow):
     def set_project(self, project, training=None) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        self.project = project
+        self.project = self.shown = project
+        self.travel.bind(TimeMachine(project))
+        self.banner.show_position(None, None)
+        self.history_panel.show_history(None)  # until this project's history is prepared
         # The project calls back on this (the GUI) thread; a signal fans the change out.
         self._unsubscribe = project.subscribe(self.project_changed.emit)
         self.busy.hide()
@@ -157,6 +180,13 @@ class MainWindow(QMainWindow):
         self.project_opened.emit(project)
 
     def _on_change(self, change) -> None:
+        if not self.history_panel.log_grew_soon.isActive():
+            self.history_panel.log_grew_soon.start()
+        if self.travel.in_past:
+            # The views keep showing the past the person chose; "Back to now" shows
+            # everything that arrived meanwhile.
+            self._update_status()
+            return
         new_predictions = self.predictions.on_change(change)
         self.map_view.apply_change(change, new_predictions)
         self.viewer.apply_change(change, new_predictions)
@@ -170,6 +200,32 @@ class MainWindow(QMainWindow):
         self.summary.events.setText(f"{self.project.event_count:,}")
         self._update_status()
 
+    # -- time travel ----------------------------------------------------------------------
+    def show_state(self, target) -> None:
+        """Every view shows ``target`` (the live project, or a read-only one as of a
+        position); only what differs from the state shown so far is redrawn."""
+        change, new_predictions = difference(self.shown, target)
+        self.shown = target
+        self.predictions.bind(target)
+        self.map_view.show_state(target, change, new_predictions)
+        self.viewer.show_state(target, change, new_predictions)
+        self.labeling.show_state(target, change.classes_changed)
+        if change.classes_changed:
+            self.label_panel.show_project(target)
+        else:
+            self.label_panel.update_counts(target)
+        self.label_panel.set_read_only(target.read_only)
+        if target.read_only:
+            self.training.show_as_of(latest_run(target))
+        else:
+            self.training.show_now()
+        self.summary.events.setText(f"{target.event_count:,}")
+        self._update_status()
+
+    def _viewing(self, position) -> None:
+        when = None if position is None else self.travel.machine.time_at(position)
+        self.banner.show_position(position, when)
+
     def show_error(self, title: str, message: str) -> None:
         """A window-modal message that does not block the event loop."""
         self.busy.hide()
@@ -180,7 +236,7 @@ class MainWindow(QMainWindow):
         self.last_error = box
 
     def _update_status(self) -> None:
-        project = self.project
+        project = self.shown
         self.training_status.setText(f"training: {self.training.state}")
         if project is None:
             return
@@ -190,7 +246,7 @@ class MainWindow(QMainWindow):
         self.status.setText(
             f"{info.project_name} · {project.annotator} · {labels.labeled:,} of "
             f"{info.sample_count:,} samples labeled · {project.event_count:,} events · "
-            f"position {project.position:,}{where}"
+            f"position {project.position:,}{where}" + (" · read-only (the past)" if project.read_only else "")
         )
 
     def _pick_up_new_events(self) -> None:
@@ -198,8 +254,15 @@ class MainWindow(QMainWindow):
             self.project.refresh()
 
     # -- lifetime -----------------------------------------------------------------------
+    def release_project(self) -> None:
+        """The session is closing the project: stop following and playing it."""
+        self._follow.stop()
+        self.travel.stop()
+        self.history_panel.show_history(None)
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         self._follow.stop()
+        self.travel.stop()
         if self._settings is not None:
             self._settings.setValue("geometry", self.saveGeometry())
             self._settings.setValue("windowState", self.saveState())

@@ -63,8 +63,13 @@ class Menus:
         for action in (labeling.next_action, labeling.previous_action, labeling.unlabeled_action,
                        labeling.uncertain_action, labeling.remove_action, labeling.clear_action):
             label.addAction(action)
+        history = bar.addMenu("&History")
+        self._add(history, "&Back to now", window.travel.back_to_now, QKeySequence("Ctrl+End"))
+        self._add(history, "B&ranch from here…",
+                  lambda: self.branch_from_here(window.history_panel.shown_position()))
         view = bar.addMenu("&View")
         view.addAction(window.training_dock.toggleViewAction())
+        view.addAction(window.history_dock.toggleViewAction())
 
     def _add(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
         action = menu.addAction(text)
@@ -111,6 +116,19 @@ class Menus:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open a project", self._folder(), PROJECT_FILTER)
         if path:
             self.session.open(Path(path))
+
+    def branch_from_here(self, position: int) -> None:
+        """Ask where the branch goes, then let the session make and open it."""
+        project = self.session.project
+        if project is None or position < 1:
+            return
+        suggested = Path(self._folder()) / f"{project.path.stem}-branch-{position}.ledger"
+        path, _ = QFileDialog.getSaveFileName(self.window, f"Branch the project at position {position:,} into",
+                                              str(suggested), PROJECT_FILTER)
+        if path:
+            if not path.endswith(".ledger"):
+                path += ".ledger"
+            self.session.branch(position, Path(path))
 
     def _export_labels(self) -> None:
         if self.session.project is None:

@@ -95,6 +95,14 @@ class SampleViewer(QWidget):
         self._build_bars(project.info.class_names)
         self.refresh()
 
+    def show_state(self, project, change, new_predictions: bool = False) -> None:
+        """Show ``project`` (another moment of the same project); the selection stays."""
+        self.project = project
+        if change.classes_changed:
+            self._build_bars(project.info.class_names)
+        self._grid_samples = np.zeros(0, dtype=np.int64)  # captions carry labels
+        self._refresh_soon.start()
+
     def apply_change(self, change, new_predictions: bool = False) -> None:
         current = self.selection.current
         if change.classes_changed:

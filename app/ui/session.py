@@ -30,6 +30,7 @@ class Session(QObject):
         self.window = MainWindow(self.settings)
         self.window.problem.connect(self.report)
         self.menus = Menus(self.window, self)
+        self.window.history_panel.branch_requested.connect(self.menus.branch_from_here)
         self.project = None
         self.training = None
         self.progress_dialog: QProgressDialog | None = None
@@ -116,6 +117,42 @@ class Session(QObject):
             except Exception as exc:  # noqa: BLE001 -- shown; the window still labels
                 self.report("Training is unavailable for this project", exc)
         self.window.set_project(project, self.training)
+        self._prepare_history(project)
+
+    # --- history ------------------------------------------------------------------------
+
+    def _prepare_history(self, project) -> BackgroundJob:
+        """Build the as-of snapshots and the filter index off the GUI thread (a first
+        open of a long log reads it once), then hand the history to the panel."""
+        history = self.window.travel.machine.history
+        panel = self.window.history_panel
+
+        def prepare(cancelled):
+            for done, head in history.prepare(cancelled):
+                yield done, head
+            return history
+
+        def ready(prepared) -> None:
+            if self.project is project:  # another project may have been opened meanwhile
+                panel.show_history(prepared)
+
+        job = self._run(prepare, "Cannot read the history of this project", ready)
+        job.progressed.connect(lambda p: self.project is project and panel.set_ready(
+            False, f"Preparing the history… {p[0] * 100 // max(1, p[1])}%"))
+        return job
+
+    def branch(self, position: int, target: Path) -> BackgroundJob | None:
+        """A new project file holding the history up to ``position``; then open it."""
+        if self.project is None:
+            return None
+        history = self.window.travel.machine.history
+        self.window.show_busy(f"Branching at position {position:,} into {target.name}…")
+
+        def branch(cancelled):
+            yield "branching"
+            return history.branch(position, target)
+
+        return self._run(branch, f"Cannot branch into {target.name}", self.open)
 
     # --- exporting ----------------------------------------------------------------------
 
@@ -166,6 +203,7 @@ class Session(QObject):
             self.training.shutdown()
             self.training = None
         if self.project is not None:
+            self.window.release_project()
             self.project.close()
             self.project = None
 

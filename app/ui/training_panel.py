@@ -47,6 +47,8 @@ class TrainingPanel(QWidget):
         self.fields: dict[str, tuple[dict, QLineEdit, QLabel]] = {}
         self.series: dict[str, list[float]] = {}
         self.epochs_done: list[int] = []
+        self.past_run = None  # while the window shows the past: that moment's latest run
+        self.viewing_past = False
         self.state = "training unavailable"
 
         self.unavailable = QLabel("Training unavailable in this window.")
@@ -192,12 +194,33 @@ class TrainingPanel(QWidget):
         self.config_error.setText(general)
         self.config_error.setVisible(bool(general))
         valid = not problems
-        self.start_button.setEnabled(valid and not self.service.is_running())
+        self.start_button.setEnabled(valid and not self.service.is_running() and not self.viewing_past)
         return valid
 
     # --- commands -----------------------------------------------------------------------
 
+    def show_as_of(self, run) -> None:
+        """The window shows the past: draw ``run``'s curves up to that moment (None: no
+        run yet) and refuse to start, until ``show_now``."""
+        self.viewing_past, self.past_run = True, run
+        self.start_button.setEnabled(False)
+        self.start_button.setToolTip("Viewing the past (read-only): go back to now to train")
+        self._draw_curves()
+
+    def show_now(self) -> None:
+        if not self.viewing_past:
+            return
+        self.viewing_past, self.past_run = False, None
+        self.start_button.setToolTip("")
+        self._draw_curves()
+        self._set_running(self.service is not None and self.service.is_running())
+        self._validate()
+
     def start(self) -> None:
+        if self.viewing_past:
+            self.config_error.setText("Viewing the past (read-only): press “Back to now” to train")
+            self.config_error.show()
+            return
         if self.service is None or not self._validate():
             return
         values, _ = self.config()
@@ -274,18 +297,28 @@ class TrainingPanel(QWidget):
             self.log.appendPlainText(info["line"])
 
     def _draw_curves(self) -> None:
+        epochs, series = self.epochs_done, self.series
+        if self.viewing_past:  # the run as recorded up to the position shown
+            run = self.past_run
+            epochs = list(run.epochs) if run is not None else []
+            series = {key: [_number(m.get(key)) for m in run.metrics] if run is not None else []
+                      for key in self.curves}
         for key, curve in self.curves.items():
-            curve.setData(self.epochs_done, self.series.get(key, []), connect="finite")
+            curve.setData(epochs, series.get(key, []), connect="finite")
 
     def _set_running(self, running: bool) -> None:
         self.stop_button.setEnabled(running)
-        self.start_button.setEnabled(not running and bool(self.fields))
+        self.start_button.setEnabled(not running and bool(self.fields) and not self.viewing_past)
         for _, edit, _ in self.fields.values():
             edit.setReadOnly(running)
 
     def _set_state(self, state: str) -> None:
         self.state = state
         self.state_changed.emit(state)
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def _error_label() -> QLabel:
