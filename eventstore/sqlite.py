@@ -46,7 +46,10 @@ class SQLiteEventStore(EventStore):
         self.read_only = read_only
         self._busy_timeout = busy_timeout
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        # Every connection with its lock: a query holds its connection's lock, and close()
+        # takes each lock before closing, so no connection is closed under a running query
+        # of another thread (which would crash inside SQLite, not raise).
+        self._connections: list[tuple[sqlite3.Connection, threading.RLock]] = []
         self._connections_lock = threading.Lock()
         self._closed = False
         # Wakes waiters of this store object at once when one of its own threads appends;
@@ -134,18 +137,29 @@ class SQLiteEventStore(EventStore):
                 cached_statements=64,
             )
             conn.execute("PRAGMA synchronous=FULL")
-        self._local.conn = (pid, conn)
+        lock = threading.RLock()
+        self._local.conn = (pid, conn, lock)
         with self._connections_lock:
-            self._connections.append(conn)
+            self._connections.append((conn, lock))
         return conn
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
-        """Turn SQLite's errors into store errors that name the file and say what to do."""
+        """Hold this thread's connection while it works, and turn SQLite's errors into
+        store errors that name the file and say what to do."""
+        cached = getattr(self._local, "conn", None)
+        lock = cached[2] if cached is not None and cached[0] == os.getpid() else None
+        if lock is not None:
+            lock.acquire()
         try:
+            if lock is not None and self._closed:
+                raise StoreError(f"the store for {self.path} is closed")
             yield
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
+        finally:
+            if lock is not None:
+                lock.release()
 
     def _translate(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc).lower()
@@ -425,9 +439,15 @@ class SQLiteEventStore(EventStore):
         self._closed = True
         with self._connections_lock:
             connections, self._connections = self._connections, []
-        for conn in connections:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
+        for conn, lock in connections:
+            # Wait for a query another thread is running on it; a connection still busy
+            # after that is left to the garbage collector rather than closed under it.
+            if lock.acquire(timeout=30):
+                try:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
+                finally:
+                    lock.release()
 
     def __repr__(self) -> str:
         return f"SQLiteEventStore({str(self.path)!r}{', read_only' if self.read_only else ''})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -210,3 +211,33 @@ def test_events_survive_reopening(tmp_path):
     with open_store(path) as s:
         (e,) = s.read_all()
         assert (e.type, e.data, e.metadata) == ("A", {"x": 1}, {"who": "me"})
+
+
+def test_closing_while_another_thread_reads_is_safe(tmp_path):
+    """A window closes a project while a background job still reads its log."""
+    import random
+
+    path = tmp_path / "busy-reader.ledger"
+    with open_store(path, create=True) as s:
+        for _ in range(20):
+            s.append("s", ticks(5000), ANY)
+    rng = random.Random(7)
+    for _ in range(25):
+        store = open_store(path)
+        started, outcome = threading.Event(), []
+
+        def read():
+            try:
+                for event in store.read_all():
+                    started.set()
+                outcome.append("finished")
+            except StoreError as exc:
+                outcome.append(str(exc))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        started.wait(10)
+        time.sleep(rng.random() * 0.2)  # land the close anywhere, in a page fetch too
+        store.close()  # must neither crash nor hang
+        reader.join(timeout=60)
+        assert outcome and (outcome[0] == "finished" or "closed" in outcome[0])
