@@ -35,6 +35,7 @@ class Session(QObject):
         self.training = None
         self.progress_dialog: QProgressDialog | None = None
         self._jobs: list[BackgroundJob] = []
+        self._project_jobs: list[BackgroundJob] = []  # jobs that read the open project
 
     # --- opening and creating -----------------------------------------------------------
 
@@ -137,6 +138,8 @@ class Session(QObject):
                 panel.show_history(prepared)
 
         job = self._run(prepare, "Cannot read the history of this project", ready)
+        self._project_jobs.append(job)
+        job.finished.connect(lambda: job in self._project_jobs and self._project_jobs.remove(job))
         job.progressed.connect(lambda p: self.project is project and panel.set_ready(
             False, f"Preparing the history… {p[0] * 100 // max(1, p[1])}%"))
         return job
@@ -199,6 +202,11 @@ class Session(QObject):
         self.window.show_error(title, message)
 
     def _close_project(self) -> None:
+        # Jobs still reading this project end first: its store closes under nobody.
+        for job in list(self._project_jobs):
+            job.cancel()
+            job.wait()
+        self._project_jobs.clear()
         if self.training is not None:
             self.training.shutdown()
             self.training = None
