@@ -34,9 +34,10 @@ def median(values: list[float]) -> float:
 
 
 def machine() -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{datetime.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, no GPU"
+        f"Python {platform.python_version()}, no GPU, load average {load} at the end"
     )
 
 
