@@ -161,7 +161,7 @@ class RunRecorder:
             EpochCompleted(self.run_id, output.epoch, _json_metrics(output.metrics),
                            output.labels_position, output.labeled),
             *([self._checkpoint(output)] if keep else []),
-            LatentMapComputed(latent, samples, int(output.latent_map.shape[1]), "vae-z-pca",
+            LatentMapComputed(latent, samples, int(output.latent_map.shape[1]), "vae-class-polygon",
                               self.run_id),
             PredictionsComputed(self.run_id, output.epoch, predictions, samples, classes,
                                 output.meaningful),

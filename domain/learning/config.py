@@ -24,8 +24,14 @@ MAX_HIDDEN_SIZE = 8192
 MAX_HIDDEN_LAYERS = 8
 MAX_BATCH_SIZE = 65_536
 MAX_SHIFT = 8
+MAX_CUTOUT = 64
 MAX_STEPS_PER_CALL = 64
 MAX_SEED = 2**32 - 1
+
+# Settings added after configs were first recorded, with the value that reproduces
+# a run recorded before they existed (which may differ from today's default): a
+# config read back from an older log must train the run that was recorded.
+BEFORE_THEY_EXISTED: dict[str, Any] = {"pseudo_label_weight": 0.0, "cutout": 0}
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,21 @@ class TrainingConfig:
     # the M2 bound already has (0 = plain M2; above 1 the sum favours confident
     # decisions, which keeps class boundaries out of dense regions).
     entropy_weight: float = 3.0
+    # Confidence-thresholded pseudo-labels (FixMatch): cross-entropy of q(y|x) on a
+    # shifted copy of each unlabeled image to the clean image's prediction, where
+    # that prediction is at least pseudo_label_threshold (0 = off; needs
+    # augment_shift > 0 and N x H x W images, like consistency). A regulariser on
+    # the classifier only; 100 beat 30 and 300 (which locks early mistakes in).
+    pseudo_label_weight: float = 100.0
+    pseudo_label_threshold: float = 0.95
     # Random translation, in pixels, of the classifier's input (0 = off). Only
     # applies to jobs whose images are N x H x W.
     augment_shift: int = 2
+    # Side, in pixels, of a square hidden at a random place of the shifted unlabeled
+    # view that the consistency and pseudo-label terms train on (0 = off): a
+    # stronger augmentation for the student, as FixMatch's. 8 (of 28) lifted
+    # accuracy after 20 epochs from 91.9 % to 93.2 %.
+    cutout: int = 8
     seed: int = 0
     # Steps run inside one compiled call; a stop request waits for at most this many.
     steps_per_call: int = 1
@@ -85,13 +103,17 @@ class TrainingConfig:
                      low_open=True, hint="1 keeps the rate constant, 0.9 shrinks it by "
                      "10 % per epoch")
         for name in ("reconstruction_weight", "kl_weight", "classifier_weight",
-                     "consistency_weight", "entropy_weight"):
+                     "consistency_weight", "entropy_weight", "pseudo_label_weight"):
             _check_float(name, getattr(self, name), 0.0, 1e6, low_open=False)
         if self.reconstruction_weight == 0.0 and self.kl_weight == 0.0:
             raise ConfigError(
                 "reconstruction_weight and kl_weight are both 0: the model would learn "
                 "nothing from unlabeled images; set at least one of them above 0")
+        _check_float("pseudo_label_threshold", self.pseudo_label_threshold, 0.0, 1.0,
+                     low_open=True, hint="a prediction must be at least this probable to "
+                     "become a pseudo-label; a typical value is 0.95")
         _check_int("augment_shift", self.augment_shift, 0, MAX_SHIFT)
+        _check_int("cutout", self.cutout, 0, MAX_CUTOUT)
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("steps_per_call", self.steps_per_call, 1, MAX_STEPS_PER_CALL)
 
@@ -103,7 +125,11 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
-        """Inverse of `to_dict`; fields missing from an older log take the default."""
+        """Inverse of `to_dict`.
+
+        Fields missing from an older log take the value that reproduces it
+        (`BEFORE_THEY_EXISTED`), otherwise the default.
+        """
         if not isinstance(data, dict):
             raise ConfigError(f"a training config must be a mapping, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -112,7 +138,7 @@ class TrainingConfig:
             raise ConfigError(
                 f"unknown training setting(s) {', '.join(unknown)}; "
                 f"known settings are {', '.join(sorted(known))}")
-        values = dict(data)
+        values = {**BEFORE_THEY_EXISTED, **data}
         if "hidden_sizes" in values and isinstance(values["hidden_sizes"], list):
             values["hidden_sizes"] = tuple(values["hidden_sizes"])
         return cls(**values)

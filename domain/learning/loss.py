@@ -24,6 +24,8 @@ class LossWeights(NamedTuple):
     classifier: jax.Array
     consistency: jax.Array
     entropy: jax.Array
+    pseudo_label: jax.Array
+    pseudo_label_threshold: jax.Array
 
 
 class LossParts(NamedTuple):
@@ -62,6 +64,21 @@ def consistency(clean_logits: jax.Array, shifted_logits: jax.Array) -> jax.Array
     return jnp.sum(jnp.exp(target) * (target - jax.nn.log_softmax(shifted_logits)), axis=-1)
 
 
+def pseudo_label(clean_logits: jax.Array, shifted_logits: jax.Array, threshold: jax.Array
+                 ) -> jax.Array:
+    """Cross-entropy of q(y|shifted x) to the clean view's decision, where it is confident.
+
+    FixMatch (Sohn et al., 2020): the target is argmax q(y|x) of the clean image,
+    a fixed value (no gradient), used only where max q(y|x) >= threshold; other
+    samples contribute 0, so the mean over the batch grows as the model commits.
+    """
+    clean = jax.lax.stop_gradient(jax.nn.softmax(clean_logits))
+    confident = (jnp.max(clean, axis=-1) >= threshold).astype(shifted_logits.dtype)
+    target = jnp.argmax(clean, axis=-1)
+    log_q = jnp.take_along_axis(jax.nn.log_softmax(shifted_logits), target[:, None], axis=-1)
+    return -confident * log_q[:, 0]
+
+
 def _negative_elbos(model: SemiSupervisedVAE, unlabeled: jax.Array,
                     labeled: LabeledBatch | None, key: jax.Array
                     ) -> tuple[jax.Array, jax.Array]:
@@ -97,6 +114,7 @@ def semi_supervised_loss(model: SemiSupervisedVAE, unlabeled: jax.Array,
 
     labeled:   -ELBO(x, y) + alpha · -log q(y|x)
     unlabeled: sum_y q(y|x) · -ELBO(x, y) - H(q(y|x))
+    with a shifted view: + consistency and pseudo-label terms, on q(y|x) only
     -log p(y) under the uniform prior is a constant, kept so the loss is the bound.
     """
     classes, batch = model.num_classes, unlabeled.shape[0]
@@ -115,8 +133,10 @@ def semi_supervised_loss(model: SemiSupervisedVAE, unlabeled: jax.Array,
     kl_sum = jnp.sum(per_class * kl[:unlabeled_count])
     count = batch
     if unlabeled_shifted is not None:
-        total = total + weights.consistency * jnp.mean(
-            consistency(class_logits[:batch], class_logits[batch:2 * batch]))
+        clean, shifted = class_logits[:batch], class_logits[batch:2 * batch]
+        total = total + weights.consistency * jnp.mean(consistency(clean, shifted)) \
+            + weights.pseudo_label * jnp.mean(
+                pseudo_label(clean, shifted, weights.pseudo_label_threshold))
     classification = jnp.zeros(())
     if labeled is not None:
         log_q_labeled = jax.nn.log_softmax(class_logits[-labeled.classes.shape[0]:])

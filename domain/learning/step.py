@@ -59,7 +59,8 @@ class StepSpec:
     labeled_batch_size: int
     image_shape: tuple[int, int] | None  # None: flat vectors, no shift augmentation
     augment_shift: int
-    use_consistency: bool
+    cutout: int  # side of the square hidden in the unlabeled shifted view (0 = none)
+    unlabeled_view: bool  # a shifted copy of the unlabeled batch for q(y|x)
     has_labels: bool
     steps: int  # steps per compiled call
 
@@ -105,7 +106,8 @@ def _fresh_state(key: jax.Array, *, model: ModelSpec, learning_rate: float, deca
 def loss_weights(config: TrainingConfig) -> LossWeights:
     return LossWeights(*(jnp.float32(v) for v in (
         config.reconstruction_weight, config.kl_weight, config.classifier_weight,
-        config.consistency_weight, config.entropy_weight)))
+        config.consistency_weight, config.entropy_weight, config.pseudo_label_weight,
+        config.pseudo_label_threshold)))
 
 
 def _shift(images: jax.Array, shape: tuple[int, int], pixels: int, key: jax.Array) -> jax.Array:
@@ -120,6 +122,22 @@ def _shift(images: jax.Array, shape: tuple[int, int], pixels: int, key: jax.Arra
     return crop(padded, offsets).reshape(batch, height * width)
 
 
+def _cut_out(images: jax.Array, shape: tuple[int, int], size: int, key: jax.Array
+             ) -> jax.Array:
+    """Zero a size x size square at a random place of each image (DeVries & Taylor, 2017).
+
+    The square may hang over the border, so edge pixels are hidden as often as others.
+    """
+    height, width = shape
+    corners = jax.random.randint(key, (images.shape[0], 2), jnp.array([1 - size, 1 - size]),
+                                 jnp.array([height, width]))
+    rows = jnp.arange(height)[None, :, None]
+    cols = jnp.arange(width)[None, None, :]
+    top, left = corners[:, 0, None, None], corners[:, 1, None, None]
+    hidden = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+    return jnp.where(hidden.reshape(images.shape[0], -1), 0.0, images)
+
+
 def _one_step(spec: StepSpec, weights: LossWeights, images: jax.Array, labels: jax.Array,
               labeled_index: jax.Array, labeled_count: jax.Array, order: jax.Array,
               epoch_key: jax.Array, state: TrainState, step: jax.Array
@@ -129,8 +147,11 @@ def _one_step(spec: StepSpec, weights: LossWeights, images: jax.Array, labels: j
     unlabeled = images[jax.lax.dynamic_slice_in_dim(order, step * spec.batch_size,
                                                     spec.batch_size)]
     unlabeled_shifted = None
-    if spec.use_consistency and shifting:
+    if spec.unlabeled_view and shifting:
         unlabeled_shifted = _shift(unlabeled, spec.image_shape, spec.augment_shift, keys[2])
+        if spec.cutout > 0:
+            unlabeled_shifted = _cut_out(unlabeled_shifted, spec.image_shape, spec.cutout,
+                                         jax.random.fold_in(keys[2], 1))
     labeled = None
     if spec.has_labels:
         # With replacement from the first `labeled_count` entries: the index array

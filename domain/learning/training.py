@@ -19,7 +19,7 @@ import numpy as np
 
 from domain.learning import checkpoint as checkpoints
 from domain.learning.config import ConfigError, TrainingConfig
-from domain.learning.map_layout import latent_map
+from domain.learning.map_layout import class_map
 from domain.learning.step import (EVALUATION_BATCH, ModelSpec, StepSpec, TrainState,
                                   evaluate_batch, initial_state, loss_weights, train_steps)
 
@@ -66,7 +66,7 @@ class EpochResult:
     metrics: dict[str, float | None]
     checkpoint: bytes
     probabilities: np.ndarray  # (N, C) float32, q(y|x)
-    latent_map: np.ndarray  # (N, 2) float32
+    latent_map: np.ndarray  # (N, 2) float32, `map_layout.class_map` of q(y|x) and z
     predictions_meaningful: bool  # False when no sample was labeled this epoch
     labeled_count: int
 
@@ -182,7 +182,9 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
         spec = StepSpec(model, config.learning_rate, config.learning_rate_decay,
                         steps_per_epoch, batch, config.labeled_batch_size,
                         image_shape if shifting else None, config.augment_shift if shifting else 0,
-                        shifting and config.consistency_weight > 0,
+                        config.cutout if shifting else 0,
+                        shifting and (config.consistency_weight > 0
+                                      or config.pseudo_label_weight > 0),
                         labeled_rows.size > 0, config.steps_per_call)
         tail_spec = replace(spec, steps=steps_per_epoch % config.steps_per_call or 1)
         # Keys depend on (seed, epoch) only, so a resumed run draws what an
@@ -208,7 +210,7 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
         seconds = time.perf_counter() - started
         evaluated = time.perf_counter()
         probabilities, z_means = _probabilities_and_z(model, state.params, images)
-        current_map = latent_map(z_means, previous)
+        current_map = class_map(probabilities, z_means, previous)
         previous = current_map
         means = sums / steps_per_epoch
         has_labels = labeled_rows.size > 0

@@ -50,7 +50,7 @@ def record_epoch(project, run_id: str, epoch: int, rng) -> None:
     project.record(run_stream(run_id), [
         EpochCompleted(run_id, epoch, {"loss": 10.0 / epoch, "reconstruction": 8.0 / epoch, "kl": 1.0,
                                        "classification": 1.0 / epoch, "accuracy": 0.2 * epoch}, project.position, 3),
-        LatentMapComputed(project.put_blob(encode_map(coords)), SAMPLES, 2, "vae-z-pca", run_id),
+        LatentMapComputed(project.put_blob(encode_map(coords)), SAMPLES, 2, "vae-class-polygon", run_id),
         PredictionsComputed(run_id, epoch, project.put_blob(buffer.getvalue()), SAMPLES, 10, True),
     ])
 

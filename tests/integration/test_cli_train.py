@@ -55,7 +55,7 @@ def test_train_without_labels_still_organises_the_map(tmp_path, capsys):
 
     with bootstrap(annotator="t", data_dir=tmp_path).projects.open(path) as reopened:
         assert reopened.state.training.latest_predictions.meaningful is False
-        assert reopened.state.latent_map.current.method == "vae-z-pca"
+        assert reopened.state.latent_map.current.method == "vae-class-polygon"
 
 
 @pytest.mark.parametrize("flags, message", [

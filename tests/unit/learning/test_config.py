@@ -34,9 +34,17 @@ from domain.learning import ConfigError, TrainingConfig
     ("classifier_weight", -0.5, "classifier_weight must be at least 0"),
     ("consistency_weight", math.inf, "consistency_weight must be a finite number"),
     ("entropy_weight", -1.0, "entropy_weight must be at least 0"),
+    ("pseudo_label_weight", -1.0, "pseudo_label_weight must be at least 0"),
+    ("pseudo_label_weight", math.nan, "pseudo_label_weight must be a finite number"),
+    ("pseudo_label_threshold", 0.0, "pseudo_label_threshold must be greater than 0"),
+    ("pseudo_label_threshold", 1.5, "pseudo_label_threshold must be greater than 0 and at most 1"),
+    ("pseudo_label_threshold", "high", "pseudo_label_threshold must be a number"),
     ("learning_rate_decay", 0.0, "learning_rate_decay must be greater than 0"),
     ("learning_rate_decay", 1.5, "learning_rate_decay must be greater than 0 and at most 1"),
     ("augment_shift", 9, "augment_shift must be between 0 and 8"),
+    ("cutout", -1, "cutout must be between 0 and 64"),
+    ("cutout", 65, "cutout must be between 0 and 64"),
+    ("cutout", 2.5, "cutout must be a whole number"),
     ("seed", -1, "seed must be between 0 and"),
     ("steps_per_call", 0, "steps_per_call must be between 1 and 64"),
 ])
@@ -59,6 +67,17 @@ def test_defaults_are_valid_and_hidden_sizes_become_a_tuple():
     TrainingConfig()
 
 
+def test_a_config_recorded_before_pseudo_labels_existed_trains_without_them():
+    recorded = TrainingConfig().to_dict()
+    for added in ("pseudo_label_weight", "pseudo_label_threshold", "cutout"):
+        del recorded[added]
+    assert TrainingConfig().pseudo_label_weight > 0 and TrainingConfig().cutout > 0
+    old = TrainingConfig.from_dict(recorded)
+    assert old.pseudo_label_weight == 0.0 and old.cutout == 0
+    # A config that names the setting keeps it.
+    assert TrainingConfig.from_dict(TrainingConfig().to_dict()) == TrainingConfig()
+
+
 def test_round_trip_through_json_gives_an_equal_config():
     config = TrainingConfig(hidden_sizes=(64, 32), learning_rate=3e-4, epochs=7, seed=11)
     text = json.dumps(config.to_dict())
@@ -66,7 +85,8 @@ def test_round_trip_through_json_gives_an_equal_config():
 
 
 def test_from_dict_fills_missing_fields_from_defaults_and_refuses_unknown_ones():
-    assert TrainingConfig.from_dict({"epochs": 3}) == TrainingConfig(epochs=3)
+    assert TrainingConfig.from_dict({"epochs": 3}) \
+        == TrainingConfig(epochs=3, pseudo_label_weight=0.0, cutout=0)
     with pytest.raises(ConfigError, match="unknown training setting"):
         TrainingConfig.from_dict({"epochs": 3, "dropout": 0.5})
     with pytest.raises(ConfigError, match="epochs must be between"):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain.learning import align_to, latent_map, principal_components
+from domain.learning import (align_to, class_map, latent_map, neighbour_purity,
+                             principal_components)
 
 
 def _cloud(seed: int = 0) -> np.ndarray:
@@ -57,3 +58,58 @@ def test_latent_map_follows_a_mirror_image_of_the_latent_space():
     first = latent_map(z)
     second = latent_map(z * np.array([-1.0, 1.0, -1.0]), previous=first)
     np.testing.assert_allclose(second, first, atol=1e-4)
+
+
+def _predictions(seed: int = 6, count: int = 300, classes: int = 10, confidence: float = 0.97
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Confident q(y|x) rows, their classes, and 3-D z means unrelated to the class."""
+    rng = np.random.default_rng(seed)
+    truth = np.arange(count) % classes
+    q = np.full((count, classes), (1.0 - confidence) / (classes - 1))
+    q[np.arange(count), truth] = confidence
+    return q.astype(np.float32), truth, rng.normal(size=(count, 3)).astype(np.float32)
+
+
+def test_confident_predictions_gather_at_their_class_corner():
+    q, truth, z = _predictions()
+    points = class_map(q, z)
+    centres = np.stack([points[truth == c].mean(axis=0) for c in range(10)])
+    spread = max(np.linalg.norm(points[truth == c] - centres[c], axis=1).max()
+                 for c in range(10))
+    gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + np.eye(10) * 9.0
+    assert spread < gaps.min() / 2  # every cluster is apart from every other
+    assert neighbour_purity(points, truth) > 0.99
+    # The z-only map of the same samples does not separate them.
+    assert neighbour_purity(latent_map(z), truth) < 0.3
+
+
+def test_undecided_samples_sit_between_the_classes_they_hesitate_over():
+    q = np.zeros((3, 4), np.float32)
+    q[0, 0], q[1, 1], q[2, :2] = 1.0, 1.0, 0.5
+    points = class_map(q, np.zeros((3, 2), np.float32))
+    np.testing.assert_allclose(points[2], (points[0] + points[1]) / 2, atol=1e-6)
+
+
+def test_class_map_is_deterministic_and_aligned_to_the_previous_map():
+    q, _, z = _predictions(7)
+    first = class_map(q, z)
+    np.testing.assert_array_equal(class_map(q, z), first)
+    # The same model state seen with its style axes mirrored, against a previous
+    # map that is a rotated copy: alignment lands back on the previous map.
+    angle = 1.0
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    previous = (first @ rotation).astype(np.float32)
+    mirrored = z * np.array([-1.0, 1.0, -1.0], np.float32)
+    # Whole-map alignment alone cannot undo a flip of the style axes only ...
+    assert np.abs(align_to(class_map(q, mirrored), previous) - previous).max() > 0.1
+    # ... orienting the style part against the previous map does (up to the small
+    # rotation that the style's share of the previous map leaves in the estimate).
+    again = class_map(q, mirrored, previous=previous)
+    np.testing.assert_allclose(again, previous, atol=0.01)
+
+
+def test_neighbour_purity_counts_neighbours_of_the_same_class():
+    points = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 0.0], [5.1, 0.0]], np.float32)
+    assert neighbour_purity(points, np.array([0, 0, 1, 1]), k=1) == 1.0
+    assert neighbour_purity(points, np.array([0, 1, 0, 1]), k=1) == 0.0
+    assert neighbour_purity(points, np.array([0, 0, 1, 1]), k=3) == 1 / 3

@@ -158,3 +158,54 @@ def test_float_images_of_any_range_are_scaled_like_uint8_ones(tiny_job):
     assert np.isfinite(result.metrics["loss"])
     with pytest.raises(ConfigError, match="NaN or infinite"):
         training_images(np.full((4, 3), np.nan))
+
+
+def test_pseudo_labels_use_only_confident_clean_predictions_as_fixed_targets():
+    import jax
+    import jax.numpy as jnp
+
+    from domain.learning.loss import pseudo_label
+
+    clean = jnp.array([[4.0, 0.0, 0.0], [0.2, 0.0, 0.1]])  # confident, undecided
+    shifted = jnp.array([[0.0, 1.0, 0.0], [0.0, 3.0, 0.0]])
+    losses = pseudo_label(clean, shifted, jnp.float32(0.9))
+    expected = -jax.nn.log_softmax(shifted[0])[0]
+    np.testing.assert_allclose(np.asarray(losses), [float(expected), 0.0], rtol=1e-6)
+    grad_clean = jax.grad(lambda c: pseudo_label(c, shifted, jnp.float32(0.9)).sum())(clean)
+    np.testing.assert_array_equal(np.asarray(grad_clean), 0.0)
+
+
+def test_the_pseudo_label_weight_changes_what_is_learned(tiny_job):
+    # With three classes every prediction is at least 1/3 probable, so a threshold
+    # of 0.34 pseudo-labels nearly every sample from the first step on, and one of
+    # 1 none (weights and threshold are traced values: one compiled program).
+    on_config = dataclasses.replace(tiny_job.config, epochs=1, pseudo_label_weight=10.0,
+                                    pseudo_label_threshold=0.34)
+    off = next(train(dataclasses.replace(tiny_job, config=dataclasses.replace(
+        on_config, pseudo_label_threshold=1.0))))
+    on = next(train(dataclasses.replace(tiny_job, config=on_config)))
+    again = next(train(dataclasses.replace(tiny_job, config=on_config)))
+    uncut = next(train(dataclasses.replace(
+        tiny_job, config=dataclasses.replace(on_config, cutout=0))))
+    assert on.checkpoint != off.checkpoint
+    assert on.checkpoint == again.checkpoint
+    # The student's view has a square cut out; without it the student learns otherwise.
+    assert uncut.checkpoint != on.checkpoint
+
+
+def test_cutout_hides_one_square_of_each_image_and_nothing_else():
+    import jax
+
+    from domain.learning.step import _cut_out
+
+    images = np.ones((200, 8 * 8), np.float32)
+    cut = np.asarray(_cut_out(images, (8, 8), 3, jax.random.PRNGKey(0))).reshape(200, 8, 8)
+    hidden = cut == 0.0
+    assert set(np.unique(cut)) <= {0.0, 1.0}
+    counts = hidden.sum(axis=(1, 2))
+    assert counts.max() == 9 and counts.min() >= 1  # whole or overhanging squares
+    for image in hidden:  # the hidden pixels form one axis-aligned block
+        rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+        assert image.sum() == rows.size * cols.size and rows.size <= 3 and cols.size <= 3
+    # Corners are hidden too (the square may hang over the border).
+    assert hidden[:, 0, 0].any() and hidden[:, 7, 7].any()
