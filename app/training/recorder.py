@@ -46,7 +46,10 @@ def library_versions() -> dict[str, str]:
 
 def checked_config(config: dict[str, Any], epochs: int | None = None) -> TrainingConfig:
     """A validated config (with ``epochs`` overriding), or a ProjectError saying what to fix."""
-    merged = dict(config)
+    # Settings not given (a form shows only some; a config recorded by an older release
+    # lacks newer ones) take today's defaults. Only a rerun of a recorded run rebuilds the
+    # config as recorded (TrainingConfig.from_dict), so old runs still reproduce.
+    merged = {**TrainingConfig().to_dict(), **config}
     if epochs is not None:
         merged["epochs"] = epochs
     try:

@@ -91,3 +91,15 @@ def test_ctrl_c_records_training_stopped_and_exits_cleanly(tmp_path, capsys):
     assert "Traceback" not in err and "stopped" in err
     (run,) = info(capsys, path)["runs"]
     assert run["status"] == "stopped" and run["checkpoint"] is not None
+
+
+def test_settings_not_given_take_todays_defaults(tmp_path):
+    """The window's form shows a few settings; the rest must be the defaults, not zeros."""
+    from app.training.recorder import checked_config
+    from domain.learning.config import TrainingConfig
+
+    config = checked_config({"learning_rate": 0.002}, epochs=3)
+    defaults = TrainingConfig()
+    assert config.learning_rate == 0.002 and config.epochs == 3
+    assert config.pseudo_label_weight == defaults.pseudo_label_weight > 0
+    assert config.cutout == defaults.cutout > 0
