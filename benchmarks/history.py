@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from _report import emit, machine, percentile, record_section  # also puts the repo on sys.path
+from gui_history import append_labels  # one way to fill a log with label events
 
 import numpy as np  # noqa: E402
 
@@ -24,12 +25,10 @@ from app.bootstrap import bootstrap  # noqa: E402
 from app.history import History  # noqa: E402
 from app.history_snapshots import CHECKPOINT_EVERY  # noqa: E402
 from app.integrity import verify_project  # noqa: E402
-from app.project import PROJECT_STREAM  # noqa: E402
 from domain.dataset import Dataset  # noqa: E402
-from eventstore import NewEvent, open_store  # noqa: E402
+from eventstore import open_store  # noqa: E402
 
 SAMPLES, CLASSES = 10_000, 10
-ANNOTATORS = ("alice", "bob", "carol")
 
 
 def build(folder: Path, events: int) -> tuple[object, Path, float]:
@@ -38,24 +37,7 @@ def build(folder: Path, events: int) -> tuple[object, Path, float]:
     path = folder / f"history-{events}.ledger"
     app.projects.create(path, Dataset(images, source="benchmark noise",
                                       class_names=tuple(str(d) for d in range(CLASSES)))).close()
-    rng = np.random.default_rng(5)
-    started = time.perf_counter()
-    with open_store(path) as store:
-        version, current, t0 = store.stream_version(PROJECT_STREAM), [-1] * SAMPLES, time.time()
-        todo = events - store.head()
-        for start in range(0, todo, 10_000):
-            n = min(10_000, todo - start)
-            samples, labels = rng.integers(0, SAMPLES, n).tolist(), rng.integers(0, CLASSES, n).tolist()
-            who = rng.integers(0, len(ANNOTATORS), n).tolist()
-            batch = []
-            for i, (s, label, a) in enumerate(zip(samples, labels, who)):
-                batch.append(NewEvent("LabelAssigned", {"sample": s, "label": label, "previous": current[s]},
-                                      {"annotator": ANNOTATORS[a], "at": t0 + (start + i) * 1e-3,
-                                       "command": "AssignLabel"}))
-                current[s] = label
-            store.append(PROJECT_STREAM, batch, version)
-            version += n
-    return app, path, time.perf_counter() - started
+    return app, path, append_labels(path, events, SAMPLES)
 
 
 def bench(folder: Path, events: int, moves: int) -> dict:

@@ -13,26 +13,34 @@ def launch(path: str | os.PathLike[str] | None, app) -> int:
 
     ``app`` is the ``Application`` the composition root built. Returns the exit code.
     """
-    from app.ui.display import display_problem
-
-    problem = display_problem(os.environ)
-    if problem:
-        print(problem, file=sys.stderr)
+    qt_app = qt_application()
+    if qt_app is None:
         return 2
-
-    from PySide6.QtWidgets import QApplication
-
     from app.ui.session import Session
 
-    qt_app = QApplication.instance() or QApplication(sys.argv[:1])
-    qt_app.setApplicationName("Ledgerlab")
-    qt_app.setOrganizationName("Ledgerlab")
     session = Session(app, training_factory=training_factory(app))
     session.window.show()
     session.open(Path(path) if path else session.last_project())
     code = qt_app.exec()
     session.shutdown()
     return code
+
+
+def qt_application():
+    """The QApplication, or None — after telling the person how to proceed — when no
+    window can be shown here (Qt would abort the process instead of raising)."""
+    from app.ui.display import display_problem
+
+    problem = display_problem(os.environ)
+    if problem:
+        print(problem, file=sys.stderr)
+        return None
+    from PySide6.QtWidgets import QApplication
+
+    qt_app = QApplication.instance() or QApplication(sys.argv[:1])
+    qt_app.setApplicationName("Ledgerlab")
+    qt_app.setOrganizationName("Ledgerlab")
+    return qt_app
 
 
 def training_factory(app):

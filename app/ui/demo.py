@@ -8,8 +8,6 @@ the training panel, as clicks would.
 
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -22,19 +20,12 @@ SCREENSHOT_DELAY_MS = 1_000  # let the last epoch's map and predictions be drawn
 def run_demo(app, *, screenshot: Path | None = None, labels: int = 100, epochs: int = 3,
              runner: str = "process") -> int:
     """Run the demo in a new window; with ``screenshot``, save it and exit when training ends."""
-    from app.ui.display import display_problem
-
-    problem = display_problem(os.environ)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
-    from PySide6.QtWidgets import QApplication
-
-    from app.ui import training_factory
+    from app.ui import qt_application, training_factory
     from app.ui.session import Session
 
-    qt_app = QApplication.instance() or QApplication(sys.argv[:1])
-    qt_app.setApplicationName("Ledgerlab")
+    qt_app = qt_application()
+    if qt_app is None:
+        return 2
     folder = Path(tempfile.mkdtemp(prefix="ledgerlab-demo-"))
     session = Session(app, training_factory=training_factory(app))
     demo = Demo(session, folder / "demo.ledger", labels=labels, epochs=epochs, runner=runner,
