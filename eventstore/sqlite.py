@@ -23,14 +23,13 @@ from .errors import (
     BlobNotFound,
     NotALedger,
     SchemaTooNew,
-    StoreCorrupt,
     StoreError,
-    StoreLocked,
     StoreNotFound,
     StoreReadOnly,
 )
 from .model import ExpectedVersion, NewEvent, RecordedEvent, Snapshot, Verification
 
+from .sqlite_errors import translate
 from .sqlite_schema import APPLICATION_ID, COLUMNS, INSERT, PAGE_SIZE, SCHEMA, SCHEMA_VERSION
 from .validation import check_event, check_expected, check_int
 
@@ -162,29 +161,7 @@ class SQLiteEventStore(EventStore):
                 lock.release()
 
     def _translate(self, exc: sqlite3.Error) -> StoreError:
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
-            return StoreLocked(
-                f"{self.path} is locked by another program for longer than "
-                f"{self._busy_timeout:g} s; close the other program or try again"
-            )
-        if "readonly" in text or "read-only" in text:
-            return StoreReadOnly(f"{self.path} is open read-only (or the file is not writable)")
-        if "not a database" in text:
-            return NotALedger(
-                f"{self.path} is not a Ledgerlab project (not an SQLite file, or its header is "
-                "destroyed); open a *.ledger file, or create a project with `ledgerlab new`"
-            )
-        if "malformed" in text or "corrupt" in text:
-            return StoreCorrupt(
-                f"{self.path} is damaged ({exc}); nothing was changed. Restore it from a "
-                "backup; `ledgerlab verify` shows what is still readable"
-            )
-        if "unable to open" in text:
-            return StoreError(f"cannot open {self.path}: check that it exists and is readable")
-        if "disk is full" in text or "disk i/o" in text:
-            return StoreError(f"cannot write {self.path}: {exc}; free disk space and try again")
-        return StoreError(f"{self.path}: {exc}")
+        return translate(exc, self.path, self._busy_timeout)
 
     # -- events -------------------------------------------------------------------
     def append(

@@ -6,7 +6,6 @@ Data goes through a JSON round trip exactly as a real log would encode it.
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
 
 import pytest
 
@@ -14,17 +13,11 @@ from domain import commands as c
 from domain.decide import decide
 from domain.events import core_registry
 from domain.projections import ProjectProjections
+from domain.projections.project import UpcastEvent
 
 
-class Recorded(NamedTuple):
-    position: int
-    stream_id: str
-    version: int
-    type: str
-    schema_version: int
-    data: dict
-    metadata: dict
-    recorded_at: float
+# A recorded event as the projections see it (the store's RecordedEvent has this shape).
+Recorded = UpcastEvent
 
 
 class MemoryLog:
