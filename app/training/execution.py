@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from app.training.allocator import keep_freed_memory
 from app.training.spec import EpochOutput, Progress, RunSpec
 
 PROGRESS_INTERVAL_S = 0.1  # about 10 progress updates a second, whatever the step rate
@@ -48,6 +49,7 @@ def execute(
 
     if spec.compilation_cache:
         enable_compilation_cache(spec.compilation_cache)
+    keep_freed_memory()  # a step's buffers are reused instead of page-faulted in again
     config = TrainingConfig.from_dict(spec.config)
     job = TrainingJob(
         images=spec.images, labels=spec.labels, config=config, num_classes=spec.num_classes,

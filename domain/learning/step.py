@@ -24,6 +24,15 @@ from domain.learning.model import SemiSupervisedVAE
 
 EVALUATION_BATCH = 500
 
+# XLA's CPU backend hands dots, reductions and elementwise work to YNNPACK by
+# default. On this model that is slower: a sum over the ten class copies of a
+# (128, 512) gradient took 12 ms instead of 0.2 ms, and the backward products with
+# a transposed weight ran at 60 GFLOP/s instead of 115 (Eigen). Turning it off cut
+# a step from ~83 to ~63 ms (docs/benchmarks.md, "Training speed"). An option of
+# these functions' compilations, not a process-wide flag; other backends ignore it.
+_COMPILER_OPTIONS = (("xla_cpu_experimental_ynn_fusion_type", ""),)
+_jit = partial(jax.jit, compiler_options=dict(_COMPILER_OPTIONS))
+
 
 class TrainState(NamedTuple):
     # Parameters as a plain nested dict: dicts flatten in C++, while nnx.State's
@@ -93,7 +102,7 @@ def initial_state(config: TrainingConfig, input_size: int, num_classes: int,
                                decay=config.learning_rate_decay)
 
 
-@partial(jax.jit, static_argnames=("model", "learning_rate", "decay"))
+@partial(_jit, static_argnames=("model", "learning_rate", "decay"))
 def _fresh_state(key: jax.Array, *, model: ModelSpec, learning_rate: float, decay: float
                  ) -> TrainState:
     sizes = (model.input_size, model.num_classes, model.latent_size, model.hidden_sizes)
@@ -175,7 +184,7 @@ def _one_step(spec: StepSpec, weights: LossWeights, images: jax.Array, labels: j
     return TrainState(optax.apply_updates(state.params, updates), opt_state), jnp.stack(parts)
 
 
-@partial(jax.jit, static_argnames=("spec",), donate_argnames=("state",))
+@partial(_jit, static_argnames=("spec",), donate_argnames=("state",))
 def train_steps(state: TrainState, images: jax.Array, labels: jax.Array,
                 labeled_index: jax.Array, labeled_count: jax.Array, order: jax.Array,
                 epoch_key: jax.Array, first_step: jax.Array, weights: LossWeights, *,
@@ -186,7 +195,7 @@ def train_steps(state: TrainState, images: jax.Array, labels: jax.Array,
     return jax.lax.scan(body, state, first_step + jnp.arange(spec.steps))
 
 
-@partial(jax.jit, static_argnames=("spec",))
+@partial(_jit, static_argnames=("spec",))
 def evaluate_batch(params: Any, x: jax.Array, *, spec: ModelSpec
                    ) -> tuple[jax.Array, jax.Array]:
     """Class probabilities q(y|x) and the mean of q(z|x) = sum_y q(y|x) q(z|x,y)."""
