@@ -19,6 +19,7 @@ from domain.training_events import TRAINING_EVENTS
 
 ANNOTATOR_SETTING = "LEDGERLAB_ANNOTATOR"
 DATA_DIR_SETTING = "LEDGERLAB_DATA_DIR"
+CACHE_DIR_SETTING = "LEDGERLAB_CACHE_DIR"
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,12 @@ class Settings:
     annotator: str
     data_dir: Path
     resources_dir: Path
+    cache_dir: Path  # what can be rebuilt: compiled training programs
+
+    @property
+    def compilation_cache(self) -> str:
+        """JAX's persistent compilation cache: a warm one starts training in ~0.5 s, not ~5 s."""
+        return str(self.cache_dir / "jax")
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,15 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(user_data_dir("ledgerlab"))
 
 
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get(CACHE_DIR_SETTING):
+        return Path(env[CACHE_DIR_SETTING]).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("ledgerlab"))
+
+
 def bootstrap(
     *,
     annotator: str | None = None,
@@ -73,6 +89,7 @@ def bootstrap(
         annotator=(annotator or "").strip() or default_annotator(environ),
         data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(environ),
         resources_dir=resources_dir or default_resources_dir(),
+        cache_dir=default_cache_dir(environ),
     )
     registry = registry or core_registry().extended(TRAINING_EVENTS)
     projects = ProjectService(

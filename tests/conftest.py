@@ -5,6 +5,17 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Compiled training programs go to one folder for the whole session (tests and the CLI
+# and worker processes they start share it), never to the user's cache.
+import shutil
+import tempfile
+
+_COMPILATION_CACHE = tempfile.mkdtemp(prefix="ledgerlab-test-cache-")
+os.environ.setdefault("LEDGERLAB_CACHE_DIR", _COMPILATION_CACHE)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_COMPILATION_CACHE, ignore_errors=True)
 
 
 # -- no worker outlives its test -----------------------------------------------------------

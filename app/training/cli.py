@@ -32,7 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="continue the latest run from its last checkpoint (epochs count on)")
     p.add_argument("--runner", choices=RUNNER_CHOICES, default="inline",
                    help="where the loop runs: in this process (inline, default), a QThread, or a worker process")
-    p.add_argument("--cache", metavar="DIR", help="JAX persistent compilation cache folder")
+    p.add_argument("--cache", metavar="DIR",
+                   help="JAX persistent compilation cache folder (default: the user cache "
+                        "folder, or LEDGERLAB_CACHE_DIR)")
 
 
 def config_from(args, project) -> dict[str, Any]:
@@ -52,6 +54,7 @@ def config_from(args, project) -> dict[str, Any]:
 
 
 def cmd_train(args, app) -> int:
+    args.cache = args.cache or app.settings.compilation_cache
     with app.projects.open(args.path) as project:
         config = config_from(args, project)
         if args.runner == "inline":

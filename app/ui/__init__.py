@@ -53,7 +53,7 @@ def training_factory(app):
     def build(project):
         from app.training.service import TrainingService
 
-        return TrainingService(project)
+        return TrainingService(project, compilation_cache=app.settings.compilation_cache)
 
     def preload() -> None:
         import app.training.service  # noqa: F401 -- imported off the GUI thread while a project opens

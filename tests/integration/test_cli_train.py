@@ -103,3 +103,15 @@ def test_settings_not_given_take_todays_defaults(tmp_path):
     assert config.learning_rate == 0.002 and config.epochs == 3
     assert config.pseudo_label_weight == defaults.pseudo_label_weight > 0
     assert config.cutout == defaults.cutout > 0
+
+
+def test_train_keeps_compiled_programs_in_the_user_cache_folder(tmp_path):
+    _, project = make_project(tmp_path)
+    path = project.path
+    project.close()
+    cache = tmp_path / "user-cache"
+    env = {**os.environ, "LEDGERLAB_CACHE_DIR": str(cache)}
+    subprocess.run([sys.executable, "-m", "app.cli", "train", str(path), "--epochs", "1",
+                    *TINY_FLAGS], check=True, capture_output=True, env=env, timeout=300)
+    kept = [p for p in (cache / "jax").rglob("*") if p.is_file()]
+    assert kept, "the next run would compile the train step again"
