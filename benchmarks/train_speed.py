@@ -102,10 +102,11 @@ def torch_peer_epochs(images: np.ndarray, labels: np.ndarray, epochs: int,
     torch.set_flush_denormal(flush_denormal)
     torch.manual_seed(0)
     classes, latent, (h1, h2) = 10, config.latent_size, config.hidden_sizes
+    c1, c2 = config.classifier_sizes
     x_all = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
     size = x_all.shape[1]
-    classifier = nn.Sequential(nn.Linear(size, h1), nn.ReLU(), nn.Linear(h1, h2), nn.ReLU(),
-                               nn.Linear(h2, classes))
+    classifier = nn.Sequential(nn.Linear(size, c1), nn.ReLU(), nn.Linear(c1, c2), nn.ReLU(),
+                               nn.Linear(c2, classes))
     encoder = nn.Sequential(nn.Linear(size + classes, h1), nn.ReLU(), nn.Linear(h1, h2),
                             nn.ReLU(), nn.Linear(h2, 2 * latent))
     decoder = nn.Sequential(nn.Linear(latent + classes, h2), nn.ReLU(), nn.Linear(h2, h1),

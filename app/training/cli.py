@@ -27,7 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, dest="learning_rate", help="learning rate")
     p.add_argument("--latent", type=int, dest="latent_size", help="size of the latent space z")
     p.add_argument("--batch", type=int, dest="batch_size", help="unlabeled samples per step")
-    p.add_argument("--hidden", dest="hidden_sizes", help="hidden layer sizes, e.g. 512,256")
+    p.add_argument("--hidden", dest="hidden_sizes",
+                   help="encoder layer sizes (the decoder mirrors them), e.g. 256,128")
+    p.add_argument("--classifier-hidden", dest="classifier_hidden_sizes",
+                   help="classifier layer sizes, e.g. 512,256")
     p.add_argument("--continue", dest="continue_run", action="store_true",
                    help="continue the latest run from its last checkpoint (epochs count on)")
     p.add_argument("--runner", choices=RUNNER_CHOICES, default="inline",
@@ -45,11 +48,13 @@ def config_from(args, project) -> dict[str, Any]:
     for name in ("learning_rate", "latent_size", "batch_size", "seed"):
         if getattr(args, name) is not None:
             config[name] = getattr(args, name)
-    if args.hidden_sizes:
-        try:
-            config["hidden_sizes"] = [int(v) for v in args.hidden_sizes.split(",")]
-        except ValueError:
-            raise ProjectError(f"--hidden takes whole numbers separated by commas, not {args.hidden_sizes!r}") from None
+    for name, flag in (("hidden_sizes", "--hidden"), ("classifier_hidden_sizes", "--classifier-hidden")):
+        text = getattr(args, name)
+        if text:
+            try:
+                config[name] = [int(v) for v in text.split(",")]
+            except ValueError:
+                raise ProjectError(f"{flag} takes whole numbers separated by commas, not {text!r}") from None
     return config
 
 

@@ -26,7 +26,8 @@ SHUTDOWN_WAIT_MS = 15_000
 _LABELS = {
     "epochs": "Epochs", "learning_rate": "Learning rate", "batch_size": "Batch size",
     "labeled_batch_size": "Labeled batch", "latent_size": "Latent size",
-    "hidden_sizes": "Hidden sizes", "reconstruction_weight": "Reconstruction weight",
+    "hidden_sizes": "Hidden sizes", "classifier_hidden_sizes": "Classifier hidden sizes",
+    "reconstruction_weight": "Reconstruction weight",
     "kl_weight": "KL weight", "classifier_weight": "Classifier weight", "seed": "Seed",
 }
 

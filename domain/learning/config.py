@@ -31,7 +31,8 @@ MAX_SEED = 2**32 - 1
 # Settings added after configs were first recorded, with the value that reproduces
 # a run recorded before they existed (which may differ from today's default): a
 # config read back from an older log must train the run that was recorded.
-BEFORE_THEY_EXISTED: dict[str, Any] = {"pseudo_label_weight": 0.0, "cutout": 0}
+BEFORE_THEY_EXISTED: dict[str, Any] = {"pseudo_label_weight": 0.0, "cutout": 0,
+                                       "classifier_hidden_sizes": None}
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,12 @@ class TrainingConfig:
     # Small on purpose: a narrow z cannot carry the digit's identity, so the decoder
     # must take it from y, which is what teaches q(y|x) from unlabeled images.
     latent_size: int = 4
-    # Used by the classifier and the encoder; the decoder mirrors them.
+    # The encoder's layers; the decoder mirrors them. They run once per class for
+    # every unlabeled sample, so their widths set most of a step's cost.
     hidden_sizes: tuple[int, ...] = (512, 256)
+    # The classifier q(y|x)'s layers, which run once per sample (None: the same as
+    # hidden_sizes, as in runs recorded before this setting existed).
+    classifier_hidden_sizes: tuple[int, ...] | None = None
     # Unlabeled samples per step: one epoch is one pass over every sample.
     batch_size: int = 128
     # Labeled samples per step, drawn with replacement from the labeled set, so a
@@ -92,8 +97,11 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         _check_int("latent_size", self.latent_size, 2, MAX_LATENT_SIZE,
                    "the latent map needs at least 2 latent dimensions")
-        hidden = _as_hidden_sizes(self.hidden_sizes)
-        object.__setattr__(self, "hidden_sizes", hidden)
+        object.__setattr__(self, "hidden_sizes", _as_hidden_sizes("hidden_sizes",
+                                                                   self.hidden_sizes))
+        if self.classifier_hidden_sizes is not None:
+            object.__setattr__(self, "classifier_hidden_sizes", _as_hidden_sizes(
+                "classifier_hidden_sizes", self.classifier_hidden_sizes))
         _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
         _check_int("labeled_batch_size", self.labeled_batch_size, 1, MAX_BATCH_SIZE)
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
@@ -117,10 +125,17 @@ class TrainingConfig:
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("steps_per_call", self.steps_per_call, 1, MAX_STEPS_PER_CALL)
 
+    @property
+    def classifier_sizes(self) -> tuple[int, ...]:
+        """The classifier's layer widths in effect."""
+        return self.classifier_hidden_sizes or self.hidden_sizes
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form for the event log (tuples become lists)."""
         out = dataclasses.asdict(self)
-        out["hidden_sizes"] = list(self.hidden_sizes)
+        for name in ("hidden_sizes", "classifier_hidden_sizes"):
+            if out[name] is not None:
+                out[name] = list(out[name])
         return out
 
     @classmethod
@@ -139,8 +154,9 @@ class TrainingConfig:
                 f"unknown training setting(s) {', '.join(unknown)}; "
                 f"known settings are {', '.join(sorted(known))}")
         values = {**BEFORE_THEY_EXISTED, **data}
-        if "hidden_sizes" in values and isinstance(values["hidden_sizes"], list):
-            values["hidden_sizes"] = tuple(values["hidden_sizes"])
+        for name in ("hidden_sizes", "classifier_hidden_sizes"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
         return cls(**values)
 
 
@@ -171,20 +187,20 @@ def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bo
         raise ConfigError(f"{name} must be {lower} and at most {high:g}, got {value:g}{tip}")
 
 
-def _as_hidden_sizes(value: Any) -> tuple[int, ...]:
+def _as_hidden_sizes(name: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise ConfigError(f"hidden_sizes must be a list of layer widths such as (512, 256), "
+        raise ConfigError(f"{name} must be a list of layer widths such as (512, 256), "
                           f"got {value!r}")
     sizes = tuple(value)
     if not sizes:
-        raise ConfigError("hidden_sizes is empty: give at least one layer width, "
+        raise ConfigError(f"{name} is empty: give at least one layer width, "
                           "for example (512, 256)")
     if len(sizes) > MAX_HIDDEN_LAYERS:
-        raise ConfigError(f"hidden_sizes has {len(sizes)} layers; at most "
+        raise ConfigError(f"{name} has {len(sizes)} layers; at most "
                           f"{MAX_HIDDEN_LAYERS} are supported")
     for i, size in enumerate(sizes):
         if not _is_int(size) or not 1 <= size <= MAX_HIDDEN_SIZE:
-            raise ConfigError(f"hidden_sizes[{i}] must be a whole number between 1 and "
+            raise ConfigError(f"{name}[{i}] must be a whole number between 1 and "
                               f"{MAX_HIDDEN_SIZE:,}, got {size!r}")
     return sizes
 

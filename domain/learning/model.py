@@ -105,11 +105,13 @@ class Decoder(nnx.Module):
 
 
 class SemiSupervisedVAE(nnx.Module):
-    """The M2 model: classifier, encoder and decoder sharing one set of sizes."""
+    """The M2 model: a classifier, and an encoder and decoder of mirrored sizes."""
 
     def __init__(self, input_size: int, num_classes: int, latent_size: int,
-                 hidden_sizes: tuple[int, ...], *, rngs: nnx.Rngs):
+                 hidden_sizes: tuple[int, ...], classifier_sizes: tuple[int, ...] | None = None,
+                 *, rngs: nnx.Rngs):
         self.num_classes = num_classes
-        self.classifier = Classifier(input_size, hidden_sizes, num_classes, rngs=rngs)
+        self.classifier = Classifier(input_size, classifier_sizes or hidden_sizes, num_classes,
+                                     rngs=rngs)
         self.encoder = Encoder(input_size, hidden_sizes, num_classes, latent_size, rngs=rngs)
         self.decoder = Decoder(latent_size, hidden_sizes, num_classes, input_size, rngs=rngs)

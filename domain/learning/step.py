@@ -43,7 +43,7 @@ class TrainState(NamedTuple):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The model's structure, which these four numbers determine completely.
+    """The model's structure, which these sizes determine completely.
 
     Equality and hash use only them: hashing the graphdef itself on every call
     of a compiled function cost more than a small step's arithmetic.
@@ -53,6 +53,7 @@ class ModelSpec:
     num_classes: int
     latent_size: int
     hidden_sizes: tuple[int, ...]
+    classifier_sizes: tuple[int, ...]
     graphdef: Any = field(compare=False, hash=False, repr=False)
 
 
@@ -74,12 +75,12 @@ class StepSpec:
     steps: int  # steps per compiled call
 
 
-def build_model(sizes: tuple[int, int, int, tuple[int, ...]], key: jax.Array
+def build_model(sizes: tuple[int, int, int, tuple[int, ...], tuple[int, ...]], key: jax.Array
                 ) -> SemiSupervisedVAE:
-    """sizes: (input size, number of classes, latent size, hidden sizes)."""
-    input_size, num_classes, latent_size, hidden_sizes = sizes
+    """sizes: (input size, number of classes, latent size, hidden sizes, classifier sizes)."""
+    input_size, num_classes, latent_size, hidden_sizes, classifier_sizes = sizes
     return SemiSupervisedVAE(input_size, num_classes, latent_size, hidden_sizes,
-                             rngs=nnx.Rngs(params=key))
+                             classifier_sizes, rngs=nnx.Rngs(params=key))
 
 
 def optimizer(learning_rate: float, decay: float = 1.0, steps_per_epoch: int = 1
@@ -92,7 +93,8 @@ def optimizer(learning_rate: float, decay: float = 1.0, steps_per_epoch: int = 1
 
 def initial_state(config: TrainingConfig, input_size: int, num_classes: int,
                   key: jax.Array) -> tuple[ModelSpec, TrainState]:
-    sizes = (input_size, num_classes, config.latent_size, config.hidden_sizes)
+    sizes = (input_size, num_classes, config.latent_size, config.hidden_sizes,
+             config.classifier_sizes)
     # The structure comes from a shape-only build; the values from one compiled
     # call, which the persistent cache can keep, instead of dozens of eager ops.
     graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_model(sizes, jax.random.PRNGKey(0))),
@@ -105,7 +107,8 @@ def initial_state(config: TrainingConfig, input_size: int, num_classes: int,
 @partial(_jit, static_argnames=("model", "learning_rate", "decay"))
 def _fresh_state(key: jax.Array, *, model: ModelSpec, learning_rate: float, decay: float
                  ) -> TrainState:
-    sizes = (model.input_size, model.num_classes, model.latent_size, model.hidden_sizes)
+    sizes = (model.input_size, model.num_classes, model.latent_size, model.hidden_sizes,
+             model.classifier_sizes)
     _, state = nnx.split(build_model(sizes, key), nnx.Param)
     params = nnx.to_pure_dict(state)
     # The schedule's shape does not depend on steps per epoch, so 1 stands in here.

@@ -29,6 +29,8 @@ from domain.learning import ConfigError, TrainingConfig
     ("hidden_sizes", (64, 0), r"hidden_sizes\[1\] must be a whole number between 1"),
     ("hidden_sizes", "512", "hidden_sizes must be a list of layer widths"),
     ("hidden_sizes", (8,) * 9, "at most 8 are supported"),
+    ("classifier_hidden_sizes", (), "classifier_hidden_sizes is empty"),
+    ("classifier_hidden_sizes", (64, -1), r"classifier_hidden_sizes\[1\] must be a whole number"),
     ("reconstruction_weight", -1.0, "reconstruction_weight must be at least 0"),
     ("kl_weight", math.nan, "kl_weight must be a finite number"),
     ("classifier_weight", -0.5, "classifier_weight must be at least 0"),
@@ -78,6 +80,16 @@ def test_a_config_recorded_before_pseudo_labels_existed_trains_without_them():
     assert TrainingConfig.from_dict(TrainingConfig().to_dict()) == TrainingConfig()
 
 
+def test_a_config_recorded_before_the_classifier_had_its_own_sizes_keeps_the_shared_ones():
+    recorded = TrainingConfig(hidden_sizes=(64, 32)).to_dict()
+    del recorded["classifier_hidden_sizes"]
+    old = TrainingConfig.from_dict(recorded)
+    assert old.classifier_hidden_sizes is None and old.classifier_sizes == (64, 32)
+    own = TrainingConfig(hidden_sizes=(64, 32), classifier_hidden_sizes=[128, 16])
+    assert own.classifier_sizes == (128, 16)
+    assert TrainingConfig.from_dict(json.loads(json.dumps(own.to_dict()))) == own
+
+
 def test_round_trip_through_json_gives_an_equal_config():
     config = TrainingConfig(hidden_sizes=(64, 32), learning_rate=3e-4, epochs=7, seed=11)
     text = json.dumps(config.to_dict())
@@ -86,7 +98,8 @@ def test_round_trip_through_json_gives_an_equal_config():
 
 def test_from_dict_fills_missing_fields_from_defaults_and_refuses_unknown_ones():
     assert TrainingConfig.from_dict({"epochs": 3}) \
-        == TrainingConfig(epochs=3, pseudo_label_weight=0.0, cutout=0)
+        == TrainingConfig(epochs=3, pseudo_label_weight=0.0, cutout=0,
+                          classifier_hidden_sizes=None)
     with pytest.raises(ConfigError, match="unknown training setting"):
         TrainingConfig.from_dict({"epochs": 3, "dropout": 0.5})
     with pytest.raises(ConfigError, match="epochs must be between"):

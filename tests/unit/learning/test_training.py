@@ -120,6 +120,16 @@ def test_evaluate_reproduces_the_probabilities_of_a_checkpoint(tiny_job):
     assert z_means.shape == (SAMPLES, tiny_job.config.latent_size)
 
 
+def test_the_classifier_has_widths_of_its_own(tiny_job):
+    config = dataclasses.replace(tiny_job.config, epochs=1, classifier_hidden_sizes=(24, 12))
+    result = next(train(dataclasses.replace(tiny_job, config=config)))
+    probabilities, _ = evaluate(result.checkpoint, tiny_job.images, config, NUM_CLASSES)
+    np.testing.assert_allclose(probabilities, result.probabilities, rtol=1e-5, atol=1e-6)
+    shared = dataclasses.replace(config, classifier_hidden_sizes=None)
+    with pytest.raises(ConfigError, match="classifier hidden sizes"):
+        evaluate(result.checkpoint, tiny_job.images, shared, NUM_CLASSES)
+
+
 def test_a_checkpoint_of_another_model_is_refused_with_a_message(tiny_job):
     result = next(train(dataclasses.replace(
         tiny_job, config=dataclasses.replace(tiny_job.config, epochs=1))))
