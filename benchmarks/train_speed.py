@@ -4,9 +4,10 @@ Prints JSON lines: the float32 matmul limit (numpy 4096^2), seconds per epoch of
 ours and of an eager PyTorch implementation of the same model and loss, both on
 9,000 samples of the embedded set with 100 labels and batches of 128 labeled +
 128 unlabeled, first-epoch times, the cold/warm persistent compilation cache,
-and the ratios. Nothing is asserted: the figures go to docs/benchmarks.md.
+and the ratios. Ours and the peer run in alternation (--rounds), so a busy neighbour
+slows both alike. Nothing is asserted: the figures go to docs/benchmarks.md.
 
-    .venv/bin/python benchmarks/train_speed.py [--quick] [--epochs N]
+    .venv/bin/python benchmarks/train_speed.py [--quick] [--epochs N] [--rounds N] [--skip-cache]
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def run_ours(epochs: int, **changes) -> dict:
 
 
 def torch_peer_epochs(images: np.ndarray, labels: np.ndarray, epochs: int,
-                      flush_denormal: bool = False) -> dict:
+                      flush_denormal: bool = False, **changes) -> dict:
     """The same M2 model and loss written the plain way in eager PyTorch.
 
     Same sizes, loss weights, Adam and batch composition as `speed_config()`; the
@@ -96,7 +97,7 @@ def torch_peer_epochs(images: np.ndarray, labels: np.ndarray, epochs: int,
     from torch import nn
     from torch.nn import functional as F
 
-    config = speed_config()
+    config = speed_config(**changes)
     # XLA flushes subnormal floats to zero; eager PyTorch does not unless asked, and
     # as weights and gradients shrink its epochs can slow down several times.
     torch.set_flush_denormal(flush_denormal)
@@ -150,9 +151,9 @@ def torch_peer_epochs(images: np.ndarray, labels: np.ndarray, epochs: int,
     return {"seconds": seconds, "threads": torch.get_num_threads()}
 
 
-def run_torch(epochs: int, flush_denormal: bool = False) -> dict:
+def run_torch(epochs: int, flush_denormal: bool = False, **changes) -> dict:
     images, truth = embedded_set()
-    return torch_peer_epochs(images, hundred_labels(truth), epochs, flush_denormal)
+    return torch_peer_epochs(images, hundred_labels(truth), epochs, flush_denormal, **changes)
 
 
 def steady(seconds: list[float]) -> float:
@@ -194,6 +195,30 @@ def tune_allocator() -> bool:
     return keep_freed_memory()
 
 
+def compare(rounds: int, epochs: int, label: str, **changes) -> None:
+    """Ours and the peer in alternation, so a noisy neighbour slows both sides alike;
+    the steady figure of each is the median of all epochs after each run's first."""
+    ours_runs, peer_runs = [], []
+    for number in range(1, rounds + 1):
+        ours = run_ours(epochs, **changes)
+        emit({"implementation": "ours (JAX/Flax NNX)", "model": label, "round": number,
+              "epoch_seconds": [round(v, 3) for v in ours["seconds"]],
+              "first_epoch_wall_incl_setup_and_eval": round(ours["first_epoch_wall"], 3),
+              "load_average_1min": load_average()})
+        peer = run_torch(epochs, **changes)
+        emit({"implementation": "PyTorch eager peer", "model": label, "round": number,
+              "epoch_seconds": [round(v, 3) for v in peer["seconds"]], "threads": peer["threads"],
+              "load_average_1min": load_average()})
+        ours_runs.append(ours["seconds"])
+        peer_runs.append(peer["seconds"])
+    ours_steady = statistics.median(v for run in ours_runs for v in run[1:] or run)
+    peer_steady = statistics.median(v for run in peer_runs for v in run[1:] or run)
+    emit({"model": label, "ours_steady_epoch_seconds": round(ours_steady, 3),
+          "peer_steady_epoch_seconds": round(peer_steady, 3),
+          "ratio": "peer / ours (>1: ours faster)", "value": round(peer_steady / ours_steady, 3),
+          "per_round": [round(steady(p) / steady(o), 3) for o, p in zip(ours_runs, peer_runs)]})
+
+
 def load_average() -> float:
     return os.getloadavg()[0]
 
@@ -202,6 +227,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs each, for a smoke run")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per implementation")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternations of ours and the peer on the default model")
     parser.add_argument("--skip-cache", action="store_true",
                         help="skip the cold/warm compilation-cache subprocesses")
     parser.add_argument("--child-first-epoch", metavar="CACHE_DIR", help=argparse.SUPPRESS)
@@ -210,33 +237,20 @@ def main() -> None:
         child_first_epoch(args.child_first_epoch)
         return
     epochs = 2 if args.quick else args.epochs
+    rounds = 1 if args.quick else args.rounds
     emit({"benchmark": "train_speed", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
           "cpus": os.cpu_count(), "load_average_1min": load_average(), "epochs": epochs,
-          "freed_memory_kept": tune_allocator()})
+          "rounds": rounds, "freed_memory_kept": tune_allocator()})
     limit = matmul_gflops()
     emit({"measure": "matmul_float32_4096", "gflops": round(limit, 1)})
-    ours = run_ours(epochs)
-    emit({"implementation": "ours (JAX/Flax NNX)", "epoch_seconds": ours["seconds"],
-          "steady_epoch_seconds": round(steady(ours["seconds"]), 3),
-          "first_epoch_seconds": round(ours["seconds"][0], 3),
-          "first_epoch_wall_incl_setup_and_eval": round(ours["first_epoch_wall"], 3),
-          "load_average_1min": load_average()})
-    peer = run_torch(epochs)
-    emit({"implementation": "PyTorch eager peer", "epoch_seconds": peer["seconds"],
-          "steady_epoch_seconds": round(steady(peer["seconds"]), 3),
-          "first_epoch_seconds": round(peer["seconds"][0], 3), "threads": peer["threads"],
-          "load_average_1min": load_average()})
-    flushed = run_torch(epochs, flush_denormal=True)
-    emit({"implementation": "PyTorch eager peer, torch.set_flush_denormal(True)",
-          "epoch_seconds": flushed["seconds"],
-          "steady_epoch_seconds": round(steady(flushed["seconds"]), 3),
-          "first_epoch_seconds": round(flushed["seconds"][0], 3),
-          "load_average_1min": load_average()})
-    for name, seconds in (("torch", peer["seconds"]), ("torch_flush_denormal",
-                                                       flushed["seconds"])):
-        emit({"ratio": f"{name}_steady / ours_steady (>1: ours faster)",
-              "value": round(steady(seconds) / steady(ours["seconds"]), 3),
-              "first_epoch_ratio": round(seconds[0] / ours["seconds"][0], 3)})
+    compare(rounds, epochs, "default model")
+    if not args.quick:
+        flushed = run_torch(epochs, flush_denormal=True)
+        emit({"implementation": "PyTorch eager peer, torch.set_flush_denormal(True)",
+              "epoch_seconds": flushed["seconds"],
+              "steady_epoch_seconds": round(steady(flushed["seconds"]), 3),
+              "load_average_1min": load_average()})
+        compare(1, epochs, "previous default model, hidden 512-256", hidden_sizes=(512, 256))
     if not args.quick:
         shifted = run_ours(3, augment_shift=2)
         emit({"implementation": "ours, default config (shift augmentation on)",
@@ -246,7 +260,7 @@ def main() -> None:
     if not args.skip_cache:
         with tempfile.TemporaryDirectory(prefix="ledgerlab-jax-cache-") as cache:
             cold = first_epoch_in_fresh_process(cache)
-            warm = first_epoch_in_fresh_process(cache)
+            warm = [first_epoch_in_fresh_process(cache) for _ in range(2)]
         emit({"measure": "first epoch in a fresh process", "cold_cache": cold,
               "warm_cache": warm, "load_average_1min": load_average()})
 

@@ -31,6 +31,9 @@ _LABELS = {
     "kl_weight": "KL weight", "classifier_weight": "Classifier weight", "seed": "Seed",
 }
 
+# Settings that may be left empty, and what empty means.
+_UNSET_MEANS = {"classifier_hidden_sizes": "same as Hidden sizes"}
+
 
 class TrainingService(QObject):
     run_started = Signal(object)     # {"run_id", "epochs", "runner"}
@@ -104,8 +107,13 @@ class TrainingService(QObject):
             if f.name not in _LABELS:
                 continue
             value = getattr(defaults, f.name)
-            kind = "ints" if isinstance(value, tuple) else "float" if isinstance(value, float) else "int"
-            fields.append({"name": f.name, "label": _LABELS[f.name], "type": kind, "default": value})
+            field = {"name": f.name, "label": _LABELS[f.name], "default": value}
+            if f.name in _UNSET_MEANS:  # may be left empty
+                field.update(type="ints", unset=_UNSET_MEANS[f.name])
+            else:
+                field["type"] = "ints" if isinstance(value, tuple) else \
+                    "float" if isinstance(value, float) else "int"
+            fields.append(field)
         return fields
 
     def validate(self, config: dict[str, Any]) -> dict[str, str]:

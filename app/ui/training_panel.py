@@ -157,6 +157,8 @@ class TrainingPanel(QWidget):
         for field in self.service.config_fields():
             edit = QLineEdit(_format(field["default"]))
             edit.setObjectName(f"config_{field['name']}")
+            if field.get("unset"):
+                edit.setPlaceholderText(field["unset"])
             error = _error_label()
             edit.textChanged.connect(self._validate)
             box = QVBoxLayout()
@@ -173,6 +175,9 @@ class TrainingPanel(QWidget):
         """The values typed in, and a message per field that is not even a number."""
         values, problems = {}, {}
         for name, (field, edit, _) in self.fields.items():
+            if field.get("unset") and not edit.text().strip():
+                values[name] = None
+                continue
             try:
                 values[name] = _parse(edit.text(), field["type"])
             except ValueError:
@@ -330,6 +335,8 @@ def _error_label() -> QLabel:
 
 
 def _format(value) -> str:
+    if value is None:
+        return ""
     return ", ".join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
 
 

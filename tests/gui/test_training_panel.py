@@ -154,3 +154,30 @@ def test_the_demo_labels_trains_and_saves_a_screenshot(qtbot, make_session, tmp_
     with qtbot.waitSignal(demo.done, timeout=10_000):
         services[0].run_ended.emit({"run_id": "run-1", "status": "completed", "message": ""})
     assert shot.stat().st_size > 10_000 and demo.outcome == "completed"
+
+
+def test_the_real_settings_form_starts_valid_and_an_empty_optional_field_means_unset(
+        qtbot, make_session, project_path):
+    from app.training.service import TrainingService
+
+    services = []
+
+    def factory(project):
+        services.append(TrainingService(project))
+        return services[-1]
+
+    session = make_session(training_factory=factory)
+    with qtbot.waitSignal(session.window.project_opened, timeout=20_000):
+        session.open(project_path)
+    panel = session.window.training
+    assert panel.start_button.isEnabled(), panel.config_error.text()
+    edit = panel.fields["classifier_hidden_sizes"][1]
+    assert edit.text() == "" and edit.placeholderText() == "same as Hidden sizes"
+    assert panel.config()[0]["classifier_hidden_sizes"] is None
+    qtbot.keyClicks(edit, "64, 32")
+    assert panel.config()[0]["classifier_hidden_sizes"] == (64, 32)
+    assert panel.start_button.isEnabled()
+    edit.setText("0")
+    assert "classifier_hidden_sizes[0] must be a whole number" in panel.fields[
+        "classifier_hidden_sizes"][2].text()
+    assert not panel.start_button.isEnabled()
