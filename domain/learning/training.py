@@ -144,8 +144,9 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
     """Train `job.config.epochs` epochs, yielding one `EpochResult` per epoch.
 
     should_stop: asked before every compiled call of `config.steps_per_call`
-        steps; when it answers True the generator ends without yielding the
-        unfinished epoch (the last yielded checkpoint is where to resume).
+        steps is queued; when it answers True, the call already running finishes
+        and the generator ends without yielding the unfinished epoch (the last
+        yielded checkpoint is where to resume).
     labels_for_epoch: live labels. Called with the number of the epoch about to
         start (including the first); it returns the (N,) labels to train that
         epoch with, or None to keep the current ones. Changing which samples are
@@ -193,20 +194,29 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
         order = jax.random.permutation(order_key, count).astype(jnp.int32)
         device_labels = jnp.asarray(np.maximum(labels, 0))
         device_index, labeled_count = jnp.asarray(index), jnp.int32(max(labeled_rows.size, 1))
-        sums, done, started = np.zeros(4), 0, time.perf_counter()
+        sums, started = np.zeros(4), time.perf_counter()
+        # One call is queued behind the running one, so the CPU goes from step to step
+        # without waiting for Python; reading a call's losses waits for that call only.
+        queued: list[tuple[jax.Array, int]] = []
+        dispatched = done = 0
         while done < steps_per_epoch:
-            if should_stop():
+            stopping = dispatched < steps_per_epoch and should_stop()
+            if dispatched < steps_per_epoch and not stopping:
+                steps = min(config.steps_per_call, steps_per_epoch - dispatched)
+                state, parts = train_steps(
+                    state, images, device_labels, device_index, labeled_count, order,
+                    epoch_key, jnp.int32(dispatched), weights,
+                    spec=spec if steps == spec.steps else tail_spec)
+                queued.append((parts, steps))
+                dispatched += steps
+            while queued and (stopping or len(queued) > 1 or dispatched == steps_per_epoch):
+                parts, steps = queued.pop(0)
+                sums += np.asarray(parts, dtype=np.float64).sum(axis=0)
+                done += steps
+                if on_progress is not None:
+                    on_progress(done, steps_per_epoch)
+            if stopping:  # the call that was running has finished: at most one step later
                 return
-            steps = min(config.steps_per_call, steps_per_epoch - done)
-            state, parts = train_steps(state, images, device_labels, device_index,
-                                       labeled_count, order, epoch_key, jnp.int32(done),
-                                       weights, spec=spec if steps == spec.steps else tail_spec)
-            # Reading the losses waits for the steps, so the next stop check is
-            # answered after at most one call's work rather than a queue of them.
-            sums += np.asarray(parts, dtype=np.float64).sum(axis=0)
-            done += steps
-            if on_progress is not None:
-                on_progress(done, steps_per_epoch)
         seconds = time.perf_counter() - started
         evaluated = time.perf_counter()
         probabilities, z_means = _probabilities_and_z(model, state.params, images)
