@@ -69,6 +69,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a TrainingConfig field (JSON value)")
     args = parser.parse_args()
+    from app.training.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as the app's training processes do
     path = next(p for p in DATA if p.exists())
     with np.load(path) as data:
         images, truth = data["images"], data["labels"]
