@@ -176,10 +176,14 @@ def child_first_epoch(cache_dir: str) -> None:
     started = time.perf_counter()
     from domain.learning import TrainingJob, enable_compilation_cache, train
 
+    from app.training.programs import FolderProgramStore
+
     enable_compilation_cache(cache_dir)
     tune_allocator()
     images, truth = embedded_set()
-    job = TrainingJob(images, hundred_labels(truth), speed_config(epochs=1))
+    # As the app's runners do (app.training.execution): compiled programs beside the cache.
+    job = TrainingJob(images, hundred_labels(truth), speed_config(epochs=1),
+                      programs=FolderProgramStore(cache_dir + "-programs"))
     imported = time.perf_counter()
     result = next(train(job))
     emit({"first_epoch_seconds": result.metrics["seconds"],
@@ -258,7 +262,8 @@ def main() -> None:
               "steady_epoch_seconds": round(steady(shifted["seconds"]), 3),
               "load_average_1min": load_average()})
     if not args.skip_cache:
-        with tempfile.TemporaryDirectory(prefix="ledgerlab-jax-cache-") as cache:
+        with tempfile.TemporaryDirectory(prefix="ledgerlab-jax-cache-") as folder:
+            cache = os.path.join(folder, "jax")
             cold = first_epoch_in_fresh_process(cache)
             warm = [first_epoch_in_fresh_process(cache) for _ in range(2)]
         emit({"measure": "first epoch in a fresh process", "cold_cache": cold,

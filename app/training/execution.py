@@ -39,6 +39,15 @@ class LiveLabels:
             return (self._labels if fresh else None), self._position
 
 
+def _program_store(compilation_cache: str | None):
+    """Compiled programs beside JAX's compilation cache (``…/jax-programs``), or none."""
+    if not compilation_cache:
+        return None
+    from app.training.programs import FolderProgramStore
+
+    return FolderProgramStore(compilation_cache.rstrip("/\\") + "-programs")
+
+
 def execute(
     spec: RunSpec,
     should_stop: Callable[[], bool],
@@ -54,7 +63,7 @@ def execute(
     job = TrainingJob(
         images=spec.images, labels=spec.labels, config=config, num_classes=spec.num_classes,
         seed=spec.seed, checkpoint=spec.checkpoint, epoch_offset=spec.epoch_offset,
-        previous_map=spec.previous_map,
+        previous_map=spec.previous_map, programs=_program_store(spec.compilation_cache),
     )
     live = live or LiveLabels(spec.labels, spec.labels_position)
     used = {"position": spec.labels_position, "epoch": spec.epoch_offset + 1}

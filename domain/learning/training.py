@@ -20,6 +20,7 @@ import numpy as np
 from domain.learning import checkpoint as checkpoints
 from domain.learning.config import ConfigError, TrainingConfig
 from domain.learning.map_layout import class_map
+from domain.learning.programs import ProgramStore, compiled
 from domain.learning.step import (EVALUATION_BATCH, ModelSpec, StepSpec, TrainState,
                                   evaluate_batch, initial_state, loss_weights, train_steps)
 
@@ -39,6 +40,8 @@ class TrainingJob:
     epoch_offset + 1, and the random stream of epoch k does not depend on where
     the run was resumed, so resuming reproduces an uninterrupted run.
     previous_map: (N, 2) latent map the first new map is aligned to.
+    programs: where compiled programs are kept between processes (None: not kept);
+        results are bitwise the same either way.
     """
 
     images: np.ndarray
@@ -49,6 +52,7 @@ class TrainingJob:
     checkpoint: bytes | None = None
     epoch_offset: int = 0
     previous_map: np.ndarray | None = None
+    programs: ProgramStore | None = None
 
 
 @dataclass(frozen=True)
@@ -106,16 +110,28 @@ def checked_labels(labels: Any, count: int, num_classes: int) -> np.ndarray:
     return array.astype(np.int32)
 
 
-def _probabilities_and_z(model: ModelSpec, params: Any, images: jax.Array
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def _evaluation_batches(images: jax.Array) -> tuple[jax.Array, int]:
+    """The images padded to whole batches of one shape (so one compilation), and the batch."""
     count = images.shape[0]
     batch = min(EVALUATION_BATCH, count)
     padded = -(-count // batch) * batch
-    if padded != count:  # one shape for every batch, so one compilation
+    if padded != count:
         images = jnp.concatenate([images, jnp.zeros((padded - count, images.shape[1]),
                                                     images.dtype)])
-    parts = [evaluate_batch(params, images[i:i + batch], spec=model)
-             for i in range(0, padded, batch)]
+    return images, batch
+
+
+def _evaluator(model: ModelSpec, params: Any, images: jax.Array,
+               programs: ProgramStore | None) -> Callable:
+    padded, batch = _evaluation_batches(images)
+    return compiled(evaluate_batch, programs, (params, padded[:batch]), spec=model)
+
+
+def _probabilities_and_z(evaluate_one: Callable, params: Any, images: jax.Array
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    count = images.shape[0]
+    padded, batch = _evaluation_batches(images)
+    parts = [evaluate_one(params, padded[i:i + batch]) for i in range(0, padded.shape[0], batch)]
     probabilities = np.concatenate([np.asarray(p) for p, _ in parts])[:count]
     z_means = np.concatenate([np.asarray(z) for _, z in parts])[:count]
     return probabilities.astype(np.float32), z_means.astype(np.float32)
@@ -135,7 +151,9 @@ def evaluate(checkpoint: bytes, images: Any, config: TrainingConfig, num_classes
     """Class probabilities (N, C) and posterior means of z (N, latent) for `images`."""
     x, _ = training_images(images)
     model, state, _ = _model_for(config, x.shape[1], num_classes, config.seed, checkpoint)
-    return _probabilities_and_z(model, state.params, jnp.asarray(x))
+    images = jnp.asarray(x)
+    return _probabilities_and_z(_evaluator(model, state.params, images, None), state.params,
+                                images)
 
 
 def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
@@ -169,6 +187,8 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
     batch = min(config.batch_size, count)
     steps_per_epoch = count // batch
     previous = job.previous_map
+    steppers: dict[StepSpec, Callable] = {}  # the compiled step of each program shape
+    evaluate_one: Callable | None = None
     for epoch in range(job.epoch_offset + 1, job.epoch_offset + config.epochs + 1):
         if labels_for_epoch is not None:
             new_labels = labels_for_epoch(epoch)
@@ -203,10 +223,13 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
             stopping = dispatched < steps_per_epoch and should_stop()
             if dispatched < steps_per_epoch and not stopping:
                 steps = min(config.steps_per_call, steps_per_epoch - dispatched)
-                state, parts = train_steps(
-                    state, images, device_labels, device_index, labeled_count, order,
-                    epoch_key, jnp.int32(dispatched), weights,
-                    spec=spec if steps == spec.steps else tail_spec)
+                call_spec = spec if steps == spec.steps else tail_spec
+                args = (state, images, device_labels, device_index, labeled_count, order,
+                        epoch_key, jnp.int32(dispatched), weights)
+                if call_spec not in steppers:
+                    steppers[call_spec] = compiled(train_steps, job.programs, args,
+                                                   spec=call_spec)
+                state, parts = steppers[call_spec](*args)
                 queued.append((parts, steps))
                 dispatched += steps
             while queued and (stopping or len(queued) > 1 or dispatched == steps_per_epoch):
@@ -219,7 +242,9 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
                 return
         seconds = time.perf_counter() - started
         evaluated = time.perf_counter()
-        probabilities, z_means = _probabilities_and_z(model, state.params, images)
+        if evaluate_one is None:
+            evaluate_one = _evaluator(model, state.params, images, job.programs)
+        probabilities, z_means = _probabilities_and_z(evaluate_one, state.params, images)
         current_map = class_map(probabilities, z_means, previous)
         previous = current_map
         means = sums / steps_per_epoch

@@ -1,0 +1,79 @@
+"""Compiled programs kept between processes, so a new process skips tracing and lowering.
+
+JAX's persistent compilation cache skips XLA's compile but not JAX's own work before
+it: tracing the train step to a jaxpr and lowering it to StableHLO cost ~0.8 s of every
+new process's first epoch on a 2-core machine, more than XLA's compile with a warm
+cache. Here the compiled executable itself is stored (`jax.experimental.
+serialize_executable`) and loaded back in ~0.2 s. It is the same executable XLA
+built, so results are bitwise those of a freshly compiled program.
+
+Where the bytes live is the application's business (`ProgramStore`). Its `salt` must
+change whenever the code that builds the programs, or the machine, changes: the key
+here covers the function, its static arguments, the shapes and types of its inputs
+and the library versions, but not the source code of the loss or the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import flax
+import jax
+import jaxlib
+import optax
+from jax.experimental.serialize_executable import deserialize_and_load, serialize
+
+
+class ProgramStore(Protocol):
+    """Bytes by key; the application decides where (a folder, memory)."""
+
+    salt: str  # identifies the code and the machine the programs are built for
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+
+def program_key(function: Any, store_salt: str, args: tuple, static: dict[str, Any]) -> str:
+    """A name for the executable `function(*args, **static)` compiles to."""
+    leaves, tree = jax.tree.flatten(args)
+    avals = [(tuple(x.shape), str(x.dtype), bool(getattr(x, "weak_type", False))) for x in leaves]
+    parts = (function.__module__, function.__qualname__, store_salt, repr(sorted(static.items())),
+             str(tree), repr(avals), jax.__version__, jaxlib.__version__, flax.__version__,
+             optax.__version__, jax.default_backend())
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def compiled(function: Any, store: ProgramStore | None, args: tuple, **static: Any) -> Callable:
+    """`function` (a `jax.jit` function) compiled for `args` and `static`.
+
+    With a store: the stored executable when there is a readable one, else a fresh
+    compilation that is then stored. A missing, damaged or incompatible entry only
+    costs the compilation. Without a store: `function` itself.
+    """
+    if store is None:
+        return lambda *call_args: function(*call_args, **static)
+    key = program_key(function, store.salt, args, static)
+    data = store.get(key)
+    loaded = _loaded(data) if data is not None else None
+    if loaded is not None:
+        return loaded
+    executable = function.lower(*args, **static).compile()
+    try:
+        data = pickle.dumps(serialize(executable))
+    except Exception:  # runs, but cannot be kept: the next process compiles it again
+        return executable
+    store.put(key, data)
+    return executable
+
+
+def _loaded(data: bytes) -> Callable | None:
+    """The executable in `data`, or None when it is damaged or from another jaxlib build."""
+    try:
+        payload, in_tree, out_tree = pickle.loads(data)  # noqa: S301 -- our own cache
+        return deserialize_and_load(payload, in_tree, out_tree)
+    except Exception:
+        return None

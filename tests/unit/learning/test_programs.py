@@ -1,0 +1,77 @@
+"""Compiled programs kept in a store: a new process loads them instead of compiling,
+and training gives bitwise the same results either way."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from app.training.programs import FolderProgramStore
+from domain.learning import train
+
+
+class MemoryStore:
+    salt = "tests"
+
+    def __init__(self) -> None:
+        self.entries: dict[str, bytes] = {}
+        self.hits = 0
+
+    def get(self, key: str) -> bytes | None:
+        found = self.entries.get(key)
+        self.hits += found is not None
+        return found
+
+    def put(self, key: str, data: bytes) -> None:
+        self.entries[key] = data
+
+
+def _outcome(results):
+    return [(r.epoch, {k: v for k, v in r.metrics.items() if "seconds" not in k and k != "samples_per_s"},
+             r.checkpoint, r.probabilities.tobytes(), r.latent_map.tobytes()) for r in results]
+
+
+def test_stored_programs_are_loaded_and_train_bitwise_alike(tiny_job):
+    plain = _outcome(train(tiny_job))
+    store = MemoryStore()
+    first = _outcome(train(dataclasses.replace(tiny_job, programs=store)))
+    kept = dict(store.entries)
+    assert len(kept) == 2  # the train step and the evaluation
+    second = _outcome(train(dataclasses.replace(tiny_job, programs=store)))
+    assert store.hits == 2 and store.entries == kept  # loaded, nothing compiled again
+    assert first == plain and second == plain
+
+
+def test_a_damaged_entry_is_compiled_again_and_replaced(tiny_job):
+    store = MemoryStore()
+    plain = _outcome(train(dataclasses.replace(tiny_job, programs=store)))
+    for key in store.entries:
+        store.entries[key] = b"not a program"
+    assert _outcome(train(dataclasses.replace(tiny_job, programs=store))) == plain
+    assert all(data != b"not a program" for data in store.entries.values())
+
+
+def test_another_salt_or_shape_is_another_program(tiny_job):
+    store = MemoryStore()
+    list(train(dataclasses.replace(tiny_job, programs=store)))
+    other = MemoryStore()
+    other.entries, other.salt = store.entries, "other code"
+    list(train(dataclasses.replace(tiny_job, programs=other)))
+    assert other.hits == 0 and len(store.entries) == 4
+    wider = dataclasses.replace(tiny_job.config, hidden_sizes=(48,))
+    list(train(dataclasses.replace(tiny_job, config=wider, programs=store)))
+    assert len(store.entries) == 6
+
+
+def test_the_folder_store_keeps_whole_entries_and_never_raises(tmp_path):
+    store = FolderProgramStore(tmp_path / "programs")
+    assert store.get("k") is None
+    store.put("k", b"program")
+    assert store.get("k") == b"program"
+    assert [p.name for p in (tmp_path / "programs").iterdir()] == ["k.xla"]
+    (tmp_path / "file").write_text("")
+    blocked = FolderProgramStore(tmp_path / "file" / "programs")  # cannot be a folder
+    blocked.put("k", b"program")
+    assert blocked.get("k") is None
+    assert len(store.salt) == 16 and store.salt == FolderProgramStore(tmp_path).salt
