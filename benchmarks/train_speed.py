@@ -235,6 +235,8 @@ def main() -> None:
                         help="alternations of ours and the peer on the default model")
     parser.add_argument("--skip-cache", action="store_true",
                         help="skip the cold/warm compilation-cache subprocesses")
+    parser.add_argument("--first-epoch-only", action="store_true",
+                        help="only the cold/warm first-epoch subprocesses")
     parser.add_argument("--child-first-epoch", metavar="CACHE_DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_first_epoch:
@@ -247,6 +249,22 @@ def main() -> None:
           "rounds": rounds, "freed_memory_kept": tune_allocator()})
     limit = matmul_gflops()
     emit({"measure": "matmul_float32_4096", "gflops": round(limit, 1)})
+    if not args.first_epoch_only:
+        speeds(args, rounds, epochs)
+    if not args.skip_cache:
+        first_epochs()
+
+
+def first_epochs(warm_runs: int = 3) -> None:
+    with tempfile.TemporaryDirectory(prefix="ledgerlab-jax-cache-") as folder:
+        cache = os.path.join(folder, "jax")
+        cold = first_epoch_in_fresh_process(cache)
+        warm = [first_epoch_in_fresh_process(cache) for _ in range(warm_runs)]
+    emit({"measure": "first epoch in a fresh process", "cold_cache": cold,
+          "warm_cache": warm, "load_average_1min": load_average()})
+
+
+def speeds(args, rounds: int, epochs: int) -> None:
     compare(rounds, epochs, "default model")
     if not args.quick:
         flushed = run_torch(epochs, flush_denormal=True)
@@ -261,13 +279,6 @@ def main() -> None:
               "epoch_seconds": shifted["seconds"],
               "steady_epoch_seconds": round(steady(shifted["seconds"]), 3),
               "load_average_1min": load_average()})
-    if not args.skip_cache:
-        with tempfile.TemporaryDirectory(prefix="ledgerlab-jax-cache-") as folder:
-            cache = os.path.join(folder, "jax")
-            cold = first_epoch_in_fresh_process(cache)
-            warm = [first_epoch_in_fresh_process(cache) for _ in range(2)]
-        emit({"measure": "first epoch in a fresh process", "cold_cache": cold,
-              "warm_cache": warm, "load_average_1min": load_average()})
 
 
 if __name__ == "__main__":
