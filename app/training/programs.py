@@ -3,8 +3,8 @@
 lowering and compiling again.
 
 A loaded program must be the one today's code would build, on this machine, so the
-store's salt hashes the source of ``domain.learning`` and the CPU's model and feature
-flags; a change to either starts a fresh set of entries. Entries are written whole
+store's salt hashes the source of ``domain.learning``, ``XLA_FLAGS`` and the CPU's model
+and feature flags; a change to any of them starts a fresh set of entries. Entries are written whole
 (temporary file, then rename), so a reader never sees half of one; a damaged entry is
 only recompiled. Deleting the folder is always safe.
 """
@@ -27,6 +27,7 @@ def _code_and_machine() -> str:
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
     digest.update(platform.machine().encode())
+    digest.update(os.environ.get("XLA_FLAGS", "").encode())  # flags change what XLA builds
     try:  # XLA compiles for this CPU's features; an entry from another CPU could crash
         cpu = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:

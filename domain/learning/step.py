@@ -21,6 +21,7 @@ from flax import nnx
 from domain.learning.config import TrainingConfig
 from domain.learning.loss import LabeledBatch, LossParts, LossWeights, semi_supervised_loss
 from domain.learning.model import SemiSupervisedVAE
+from domain.learning.programs import ProgramStore, compiled
 
 EVALUATION_BATCH = 500
 
@@ -92,7 +93,8 @@ def optimizer(learning_rate: float, decay: float = 1.0, steps_per_epoch: int = 1
 
 
 def initial_state(config: TrainingConfig, input_size: int, num_classes: int,
-                  key: jax.Array) -> tuple[ModelSpec, TrainState]:
+                  key: jax.Array, programs: ProgramStore | None = None
+                  ) -> tuple[ModelSpec, TrainState]:
     sizes = (input_size, num_classes, config.latent_size, config.hidden_sizes,
              config.classifier_sizes)
     # The structure comes from a shape-only build; the values from one compiled
@@ -100,8 +102,9 @@ def initial_state(config: TrainingConfig, input_size: int, num_classes: int,
     graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_model(sizes, jax.random.PRNGKey(0))),
                             nnx.Param)
     model = ModelSpec(*sizes, graphdef)
-    return model, _fresh_state(key, model=model, learning_rate=config.learning_rate,
-                               decay=config.learning_rate_decay)
+    fresh = compiled(_fresh_state, programs, (key,), model=model,
+                     learning_rate=config.learning_rate, decay=config.learning_rate_decay)
+    return model, fresh(key)
 
 
 @partial(_jit, static_argnames=("model", "learning_rate", "decay"))

@@ -138,9 +138,10 @@ def _probabilities_and_z(evaluate_one: Callable, params: Any, images: jax.Array
 
 
 def _model_for(job_config: TrainingConfig, input_size: int, num_classes: int, seed: int,
-               saved: bytes | None) -> tuple[ModelSpec, TrainState, jax.Array]:
+               saved: bytes | None, programs: ProgramStore | None = None
+               ) -> tuple[ModelSpec, TrainState, jax.Array]:
     init_key, run_key = jax.random.split(jax.random.PRNGKey(seed))
-    model, state = initial_state(job_config, input_size, num_classes, init_key)
+    model, state = initial_state(job_config, input_size, num_classes, init_key, programs)
     if saved is not None:
         state = TrainState(*checkpoints.from_bytes(saved, state.params, state.opt_state))
     return model, state, run_key
@@ -181,7 +182,7 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
     labels = checked_labels(job.labels, count, job.num_classes)
     seed = config.seed if job.seed is None else job.seed
     model, state, run_key = _model_for(config, input_size, job.num_classes, seed,
-                                          job.checkpoint)
+                                       job.checkpoint, job.programs)
     images = jnp.asarray(x)
     weights = loss_weights(config)
     batch = min(config.batch_size, count)

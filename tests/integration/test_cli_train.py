@@ -116,4 +116,4 @@ def test_train_keeps_compiled_programs_in_the_user_cache_folder(tmp_path):
     kept = [p for p in (cache / "jax").rglob("*") if p.is_file()]
     assert kept, "the next run would compile the train step again"
     programs = sorted(p.name for p in (cache / "jax-programs").iterdir())
-    assert len(programs) == 2, programs  # the train step and the evaluation, loaded next time
+    assert len(programs) == 3, programs  # initial state, train step, evaluation: loaded next time

@@ -37,9 +37,9 @@ def test_stored_programs_are_loaded_and_train_bitwise_alike(tiny_job):
     store = MemoryStore()
     first = _outcome(train(dataclasses.replace(tiny_job, programs=store)))
     kept = dict(store.entries)
-    assert len(kept) == 2  # the train step and the evaluation
+    assert len(kept) == 3  # the initial state, the train step and the evaluation
     second = _outcome(train(dataclasses.replace(tiny_job, programs=store)))
-    assert store.hits == 2 and store.entries == kept  # loaded, nothing compiled again
+    assert store.hits == 3 and store.entries == kept  # loaded, nothing compiled again
     assert first == plain and second == plain
 
 
@@ -58,10 +58,10 @@ def test_another_salt_or_shape_is_another_program(tiny_job):
     other = MemoryStore()
     other.entries, other.salt = store.entries, "other code"
     list(train(dataclasses.replace(tiny_job, programs=other)))
-    assert other.hits == 0 and len(store.entries) == 4
+    assert other.hits == 0 and len(store.entries) == 6
     wider = dataclasses.replace(tiny_job.config, hidden_sizes=(48,))
     list(train(dataclasses.replace(tiny_job, config=wider, programs=store)))
-    assert len(store.entries) == 6
+    assert len(store.entries) == 9
 
 
 def test_the_folder_store_keeps_whole_entries_and_never_raises(tmp_path):
