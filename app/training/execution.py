@@ -45,7 +45,10 @@ def _program_store(compilation_cache: str | None):
         return None
     from app.training.programs import FolderProgramStore
 
-    return FolderProgramStore(compilation_cache.rstrip("/\\") + "-programs")
+    try:
+        return FolderProgramStore(compilation_cache.rstrip("/\\") + "-programs")
+    except OSError:  # the code's own source is unreadable: no safe key, so nothing is kept
+        return None
 
 
 def execute(

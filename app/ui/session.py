@@ -4,6 +4,7 @@ every error to one place that shows the person a message."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt
@@ -55,10 +56,10 @@ class Session(QObject):
             yield "opening"
             project = service.open(path) if path else service.open_or_create_default(data_dir)
             if preload is not None:
-                try:
-                    preload()  # the training service's imports, so the window does not wait for them
-                except ImportError:
-                    pass  # the factory reports it when the window asks for the service
+                # The training service's imports, so the window does not wait for them. If
+                # they fail, the factory reports it when the window asks for the service.
+                with contextlib.suppress(ImportError):
+                    preload()
             return project
 
         return self._run(open_project, f"Cannot open {what}", self._opened)

@@ -55,11 +55,11 @@ class FakeTrainingService(QObject):
         self.shut_down = True
 
 
-def open_with_training(qtbot, make_session, project_path):
+def open_with_training(qtbot, make_session, project_path, service_class=None):
     services = []
 
     def factory(project):
-        services.append(FakeTrainingService(project))
+        services.append((service_class or FakeTrainingService)(project))
         return services[-1]
 
     session = make_session(training_factory=factory)
@@ -160,15 +160,7 @@ def test_the_real_settings_form_starts_valid_and_an_empty_optional_field_means_u
         qtbot, make_session, project_path):
     from app.training.service import TrainingService
 
-    services = []
-
-    def factory(project):
-        services.append(TrainingService(project))
-        return services[-1]
-
-    session = make_session(training_factory=factory)
-    with qtbot.waitSignal(session.window.project_opened, timeout=20_000):
-        session.open(project_path)
+    session, _ = open_with_training(qtbot, make_session, project_path, TrainingService)
     panel = session.window.training
     assert panel.start_button.isEnabled(), panel.config_error.text()
     edit = panel.fields["classifier_hidden_sizes"][1]
