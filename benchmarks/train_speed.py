@@ -174,11 +174,11 @@ def first_epoch_in_fresh_process(cache_dir: str) -> dict:
 
 def child_first_epoch(cache_dir: str) -> None:
     started = time.perf_counter()
-    from domain.learning import TrainingJob, enable_compilation_cache, train
+    from domain.learning import TrainingJob, train
 
     from app.training.programs import FolderProgramStore
 
-    enable_compilation_cache(cache_dir)
+    # As the app's runners do: compiled programs kept, JAX's own cache off (issue 19).
     tune_allocator()
     images, truth = embedded_set()
     # As the app's runners do (app.training.execution): compiled programs beside the cache.

@@ -36,9 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runner", choices=RUNNER_CHOICES, default="inline",
                    help="where the loop runs: in this process (inline, default), a QThread, or a worker process")
     p.add_argument("--cache", metavar="DIR",
-                   help="JAX persistent compilation cache folder; compiled programs go to "
-                        "DIR-programs beside it (default: the user cache folder, or "
-                        "LEDGERLAB_CACHE_DIR)")
+                   help="cache folder: compiled training programs are kept in DIR-programs "
+                        "(default: the user cache folder, or LEDGERLAB_CACHE_DIR)")
 
 
 def config_from(args, project) -> dict[str, Any]:

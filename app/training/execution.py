@@ -59,14 +59,17 @@ def execute(
 ) -> Iterator[EpochOutput]:
     from domain.learning import TrainingConfig, TrainingJob, enable_compilation_cache, train
 
-    if spec.compilation_cache:
+    programs = _program_store(spec.compilation_cache)
+    if spec.compilation_cache and programs is None:
+        # JAX's own cache only where no programs are kept: executables compiled in a
+        # process that loaded from it cannot be kept (domain.learning.programs).
         enable_compilation_cache(spec.compilation_cache)
     keep_freed_memory()  # a step's buffers are reused instead of page-faulted in again
     config = TrainingConfig.from_dict(spec.config)
     job = TrainingJob(
         images=spec.images, labels=spec.labels, config=config, num_classes=spec.num_classes,
         seed=spec.seed, checkpoint=spec.checkpoint, epoch_offset=spec.epoch_offset,
-        previous_map=spec.previous_map, programs=_program_store(spec.compilation_cache),
+        previous_map=spec.previous_map, programs=programs,
     )
     live = live or LiveLabels(spec.labels, spec.labels_position)
     used = {"position": spec.labels_position, "epoch": spec.epoch_offset + 1}

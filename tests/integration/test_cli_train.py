@@ -113,7 +113,50 @@ def test_train_keeps_compiled_programs_in_the_user_cache_folder(tmp_path):
     env = {**os.environ, "LEDGERLAB_CACHE_DIR": str(cache)}
     subprocess.run([sys.executable, "-m", "app.cli", "train", str(path), "--epochs", "1",
                     *TINY_FLAGS], check=True, capture_output=True, env=env, timeout=300)
-    kept = [p for p in (cache / "jax").rglob("*") if p.is_file()]
-    assert kept, "the next run would compile the train step again"
     programs = sorted(p.name for p in (cache / "jax-programs").iterdir())
     assert len(programs) == 3, programs  # initial state, train step, evaluation: loaded next time
+    # JAX's own cache stays off where programs are kept (issue 19: see domain.learning.programs)
+    assert not (cache / "jax").exists()
+
+
+def _checkpoints(path) -> list[str]:
+    """The final checkpoint of every run of the project, in order."""
+    from app.bootstrap import bootstrap
+
+    with bootstrap(annotator="t", data_dir=path.parent / "data").projects.open(path) as project:
+        runs = project.state.training.runs
+        assert all(run.status == "completed" for run in runs.values()), runs
+        return [run.checkpoint for run in runs.values()]
+
+
+def test_two_learning_rates_in_turn_keep_training_with_every_runner(tmp_path):
+    """Issue 19: after runs with two settings had filled the program store, every later
+    run failed ("Function wrapped_slice.1 not found"). Each runner, in its own processes,
+    now completes the sequence, and a run whose programs were loaded ends with the very
+    checkpoint a fresh compilation gives."""
+
+    def train(path, cache, runner: str, rate: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "train", str(path), "--epochs", "1", *TINY_FLAGS,
+             "--lr", rate, "--runner", runner, "--cache", str(cache)],
+            capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    _, project = make_project(tmp_path, name="fresh")
+    fresh_path = project.path
+    project.close()
+    for rate in ("0.001", "0.002"):  # each compiled from nothing, in a store of its own
+        train(fresh_path, tmp_path / f"cache-{rate}", "inline", rate)
+    fresh = _checkpoints(fresh_path)
+    assert fresh[0] != fresh[1]
+    for runner in ("inline", "thread", "process"):
+        (tmp_path / runner).mkdir()
+        _, project = make_project(tmp_path / runner)
+        path = project.path
+        project.close()
+        rates = ("0.001", "0.002", "0.002", "0.001")
+        for rate in rates:
+            train(path, tmp_path / runner / "cache", runner, rate)
+        assert len(list((tmp_path / runner / "cache-programs").iterdir())) == 5
+        expected = [fresh[0] if rate == "0.001" else fresh[1] for rate in rates]
+        assert _checkpoints(path) == expected, runner

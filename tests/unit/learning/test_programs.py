@@ -4,8 +4,12 @@ and training gives bitwise the same results either way."""
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from app.training.programs import FolderProgramStore
 from domain.learning import train
@@ -75,3 +79,29 @@ def test_the_folder_store_keeps_whole_entries_and_never_raises(tmp_path):
     blocked.put("k", b"program")
     assert blocked.get("k") is None
     assert len(store.salt) == 16 and store.salt == FolderProgramStore(tmp_path).salt
+
+
+def test_an_entry_that_loads_but_fails_at_dispatch_costs_a_compilation_not_a_run(tmp_path):
+    """Issue 19: such an entry made every later run fail ("Function wrapped_slice.1 not
+    found"), and the failed dispatch had already consumed the donated train state."""
+    from jax.experimental.serialize_executable import deserialize_and_load
+
+    from domain.learning.programs import compiled, program_key
+
+    from .tiny_program import arguments, bytes_that_load_but_do_not_run, step
+
+    bad = bytes_that_load_but_do_not_run(tmp_path)
+    payload, in_tree, out_tree = pickle.loads(bad)
+    with pytest.raises(jax.errors.JaxRuntimeError, match="not found"):  # the fault is real
+        jax.block_until_ready(deserialize_and_load(payload, in_tree, out_tree)(*arguments()))
+    store = MemoryStore()
+    key = program_key(step, store.salt, arguments(), {})
+    store.entries[key] = bad
+    state, x = arguments()
+    program = compiled(step, store, (state, x))
+    assert not state.is_deleted()  # trying the bad entry did not consume the caller's state
+    new_state, value = program(state, x)
+    assert float(value) == float(step(jnp.zeros(1000), x)[1]) and float(new_state[0]) == 1.0
+    assert store.entries[key] != bad  # replaced by the fresh compilation, which runs
+    payload, in_tree, out_tree = pickle.loads(store.entries[key])
+    assert float(deserialize_and_load(payload, in_tree, out_tree)(*arguments())[1]) == float(value)
