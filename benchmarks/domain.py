@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from app.bootstrap import bootstrap  # noqa: E402
-from app.project import PROJECT_STREAM, SNAPSHOT_NAME  # noqa: E402
+from app.project.bootstrap import bootstrap  # noqa: E402
+from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME  # noqa: E402
 from domain.dataset import Dataset  # noqa: E402
 from domain.events import core_registry  # noqa: E402
 from domain.projections import ProjectProjections  # noqa: E402

@@ -184,7 +184,7 @@ def bench_new_map(session, repeats: int) -> list[float]:
 LAUNCH_CHILD = textwrap.dedent("""
     import os, sys, time
     sys.path.insert(0, {root!r})
-    from app.bootstrap import bootstrap
+    from app.project.bootstrap import bootstrap
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
     from app.ui import training_factory
@@ -231,7 +231,7 @@ def main() -> None:
 
     from PySide6.QtWidgets import QApplication
 
-    from app.bootstrap import bootstrap
+    from app.project.bootstrap import bootstrap
 
     qt = QApplication.instance() or QApplication(["bench"])  # noqa: F841 -- must outlive the windows
     rows = []

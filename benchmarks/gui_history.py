@@ -24,7 +24,7 @@ def append_labels(path: Path, events: int, samples: int) -> float:
     """Fill the log up to ``events`` with label events, 10,000 per append."""
     import numpy as np
 
-    from app.project import PROJECT_STREAM
+    from app.project.projections import PROJECT_STREAM
     from eventstore import NewEvent, open_store
 
     rng = np.random.default_rng(5)

@@ -21,10 +21,10 @@ from gui_history import append_labels  # one way to fill a log with label events
 
 import numpy as np  # noqa: E402
 
-from app.bootstrap import bootstrap  # noqa: E402
-from app.history import History  # noqa: E402
-from app.history_snapshots import CHECKPOINT_EVERY  # noqa: E402
-from app.integrity import verify_project  # noqa: E402
+from app.project.bootstrap import bootstrap  # noqa: E402
+from app.history.timeline import History  # noqa: E402
+from app.project.snapshots import CHECKPOINT_EVERY  # noqa: E402
+from app.history.integrity import verify_project  # noqa: E402
 from domain.dataset import Dataset  # noqa: E402
 from eventstore import open_store  # noqa: E402
 

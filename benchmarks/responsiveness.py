@@ -32,7 +32,7 @@ def measure(runner: str, seconds: float) -> dict:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.bootstrap import bootstrap
+    from app.project.bootstrap import bootstrap
     from app.training.service import TrainingService
     from domain import commands
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from domain.dataset import IMAGE_SUFFIXES, Dataset, validate_images
+from domain.images import IMAGE_SUFFIXES, Dataset, validate_images
 from domain.errors import DatasetError
 
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}

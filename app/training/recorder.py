@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import ProjectError
+from app.project.errors import ProjectError
 from app.training.lease import TrainingLease
 from app.training.spec import EpochOutput, RunSpec
 from domain.events import LatentMapComputed

@@ -14,10 +14,10 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
-from app.errors import ProjectError
+from app.project.errors import ProjectError
 from app.training.lease import TrainingLease
 from app.training.recorder import RunRecorder, recover_interrupted
-from app.training.runners import RUNNERS, TrainingRunner
+from app.ui.training_runners import RUNNERS, TrainingRunner
 from domain.learning.config import ConfigError, TrainingConfig
 
 LOG_LINES_KEPT = 1_000

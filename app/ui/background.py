@@ -1,5 +1,84 @@
-"""Moved to ``app.background`` (training uses it too); kept so UI imports stay short."""
+"""The one way the application runs work off the GUI thread (imports, opening, training…).
 
-from app.background import BackgroundJob, JobFunction
+A job is a generator function: what it yields is progress (delivered to the GUI thread
+by queued signals), what it returns is the result. ``cancel()`` sets a flag the job
+sees through the ``cancelled`` callable it receives, so long work stops between steps.
+Jobs never touch widgets; the window reacts to the signals.
+"""
 
-__all__ = ["BackgroundJob", "JobFunction"]
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Generator
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal
+
+JobFunction = Callable[[Callable[[], bool]], Generator[Any, None, Any]]
+
+
+class BackgroundJob(QObject):
+    progressed = Signal(object)  # whatever the job yielded
+    succeeded = Signal(object)   # the generator's return value
+    failed = Signal(object)      # the exception
+    finished = Signal()          # after succeeded, failed or a cancellation
+
+    def __init__(self, job: JobFunction, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._job = job
+        self._cancelled = False
+        self._thread = QThread()
+        self._thread.setObjectName(f"ll-{getattr(job, '__name__', 'job')}")
+        self._runner = _Runner(self)
+        self._runner.moveToThread(self._thread)
+        self._thread.started.connect(self._runner.run)
+        # Direct: quit() is thread-safe, and a queued call would wait for the GUI's event
+        # loop, which is not running when the window shuts down and waits for its jobs.
+        self._runner.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread.finished.connect(self.finished)
+
+    def start(self) -> BackgroundJob:
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def is_cancelled(self) -> bool:
+        return self._cancelled
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def wait(self, ms: int = 30_000) -> bool:
+        """Block until the job's thread ended (for shutdown and tests)."""
+        return self._thread.wait(ms)
+
+
+class _Runner(QObject):
+    done = Signal()
+
+    def __init__(self, owner: BackgroundJob) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def run(self) -> None:
+        owner = self._owner
+        try:
+            generator = owner._job(owner.is_cancelled)
+            while True:
+                try:
+                    item = next(generator)
+                except StopIteration as stop:
+                    if not owner.is_cancelled():
+                        owner.succeeded.emit(stop.value)
+                    break
+                owner.progressed.emit(item)
+                if owner.is_cancelled():
+                    generator.close()
+                    break
+        except Exception as exc:  # reported to the person by whoever listens
+            exc.__traceback_text__ = traceback.format_exc()
+            owner.failed.emit(exc)
+        finally:
+            self.done.emit()

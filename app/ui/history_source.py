@@ -2,7 +2,7 @@
 of a position (read-only, with the dataset and blobs shared with the live project),
 and what differs between two shown states, so the views redraw only that.
 
-The history itself is ``app.history.History``; this module only adapts it to a
+The history itself is ``app.history.timeline.History``; this module only adapts it to a
 window that keeps one project open and moves through time often.
 """
 
@@ -13,8 +13,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from app.history import History
-from app.project import ProjectChange
+from app.history.timeline import History
+from app.project.live import ProjectChange
 from domain.initial_map import decode_map
 
 BLOBS_KEPT = 8  # maps and predictions of recent positions: scrubbing an epoch range re-reads few

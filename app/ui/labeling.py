@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
-from app.errors import ProjectError
+from app.project.errors import ProjectError
 from app.ui import navigation, palette
 from domain import commands as c
 from domain.errors import DomainError

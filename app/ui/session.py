@@ -10,8 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Qt
 from PySide6.QtWidgets import QProgressDialog
 
-from app.background import BackgroundJob
-from app.errors import ProjectError
+from app.ui.background import BackgroundJob
+from app.project.errors import ProjectError
 from app.ui.main_window import MainWindow
 from app.ui.menus import Menus, RecentProjects
 from domain.errors import DomainError
@@ -162,7 +162,7 @@ class Session(QObject):
 
     def export(self, what: str, target: Path) -> BackgroundJob | None:
         """Write the labels (.csv/.json) or the event log (.jsonl) in the background."""
-        from app.export import export_events, export_labels
+        from app.history.export import export_events, export_labels
 
         project = self.project
         if project is None:

@@ -12,7 +12,7 @@ import bisect
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.errors import ProjectError
+from app.project.errors import ProjectError
 from eventstore import StoreError
 
 DEBOUNCE_MS = 30  # a drag's moves closer than this apart show only the last one

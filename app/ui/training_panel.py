@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.errors import ProjectError
+from app.project.errors import ProjectError
 from domain.errors import DomainError
 from eventstore import StoreError
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from app.bootstrap import bootstrap
+from app.project.bootstrap import bootstrap
 from app.ui.session import Session
 
 SAMPLES = 300

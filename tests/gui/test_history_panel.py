@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog
 
-from app.project import PROJECT_STREAM
+from app.project.projections import PROJECT_STREAM
 from domain.events import LatentMapComputed
 from domain.initial_map import encode_map
 from domain.training_events import EpochCompleted, PredictionsComputed, TrainingCompleted, TrainingStarted, run_stream

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from PySide6.QtCore import QSettings
 
-from app.bootstrap import bootstrap
+from app.project.bootstrap import bootstrap
 from app.ui.display import display_problem
 from app.ui.session import Session
 

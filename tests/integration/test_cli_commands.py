@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.cli import build_parser, main
+from app.cli.main import build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -174,7 +174,7 @@ def test_the_real_executable(tmp_path, ledger):
 
 def test_headless_commands_do_not_load_qt(ledger):
     code = (
-        "import sys, app.cli; assert app.cli.main(['info', sys.argv[1]]) == 0; "
+        "import sys, app.cli.main; assert app.cli.main.main(['info', sys.argv[1]]) == 0; "
         "assert 'PySide6' not in sys.modules, 'Qt was imported'"
     )
     done = subprocess.run([sys.executable, "-c", code, ledger], capture_output=True, text=True, cwd=REPO)
@@ -191,7 +191,7 @@ def test_an_unexpected_failure_is_one_line_with_exit_code_1(capsys, monkeypatch,
     def broken(args, app):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("app.cli.cmd_info", broken)
+    monkeypatch.setattr("app.cli.main.cmd_info", broken)
     code, _, err = run(capsys, "info", ledger)
     assert code == 1
     assert err == "ledgerlab: internal error (RuntimeError: disk on fire); please report it\n"

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 
 from .training_fixtures import make_project
 
@@ -51,7 +51,7 @@ def test_train_without_labels_still_organises_the_map(tmp_path, capsys):
     assert main(["train", str(path), "--epochs", "1", *TINY_FLAGS]) == 0
     (run,) = info(capsys, path)["runs"]
     assert run["metrics"]["accuracy"] is None and run["metrics"]["classification"] is None
-    from app.bootstrap import bootstrap
+    from app.project.bootstrap import bootstrap
 
     with bootstrap(annotator="t", data_dir=tmp_path).projects.open(path) as reopened:
         assert reopened.state.training.latest_predictions.meaningful is False
@@ -121,7 +121,7 @@ def test_train_keeps_compiled_programs_in_the_user_cache_folder(tmp_path):
 
 def _checkpoints(path) -> list[str]:
     """The final checkpoint of every run of the project, in order."""
-    from app.bootstrap import bootstrap
+    from app.project.bootstrap import bootstrap
 
     with bootstrap(annotator="t", data_dir=path.parent / "data").projects.open(path) as project:
         runs = project.state.training.runs

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import history_snapshots
-from app.cli import main
-from app.errors import ProjectError
-from app.history import History
+from app.project import snapshots as history_snapshots
+from app.cli.main import main
+from app.project.errors import ProjectError
+from app.history.timeline import History
 from domain.training_events import TrainingStarted, run_stream
 
 from .training_fixtures import TINY, make_project
@@ -147,7 +147,7 @@ def test_log_lists_and_filters_the_events(capsys, labeled):
 
 
 def test_every_event_type_reads_as_a_line_of_its_own(labeled):
-    from app.summaries import _SUMMARIES
+    from app.history.summaries import _SUMMARIES
 
     app, _ = labeled
     assert set(app.registry.type_names) <= set(_SUMMARIES)

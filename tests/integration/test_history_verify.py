@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from app.cli import main
-from app.project import SNAPSHOT_NAME
+from app.cli.main import main
+from app.project.projections import SNAPSHOT_NAME
 
 from .training_fixtures import make_project
 

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from app.bootstrap import bootstrap
-from app.errors import ProjectError
-from app.project import PROJECT_STREAM, SNAPSHOT_NAME
-from app.services import open_or_create_default_project
+from app.project.bootstrap import bootstrap
+from app.project.errors import ProjectError
+from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME
 from domain.dataset import load_dataset
 from domain.errors import DatasetError, DomainError
 from eventstore import ANY, NewEvent, NotALedger, StoreNotFound, open_store
@@ -143,7 +142,7 @@ def test_as_of_is_a_read_only_view_of_the_past(app, project_path):
 
 
 def test_snapshots_speed_up_opening_and_a_bad_one_is_ignored(app, project_path, monkeypatch):
-    monkeypatch.setattr("app.project.SNAPSHOT_EVERY", 5)
+    monkeypatch.setattr("app.project.projections.SNAPSHOT_EVERY", 5)
     with app.projects.open(project_path) as project:
         for s in range(12):
             project.assign_label(s, s % 2)
@@ -206,12 +205,12 @@ def test_logs_written_by_an_older_release_replay(tmp_path, app):
 
 def test_the_default_project_is_created_once_from_the_embedded_set(tmp_path):
     data_dir = tmp_path / "user data"
-    with open_or_create_default_project(data_dir, annotator="alice") as project:
+    with bootstrap(annotator="alice").projects.open_or_create_default(data_dir) as project:
         assert project.info.shape == (10000, 28, 28)
         assert project.info.class_names == tuple("0123456789")
         assert project.labels.labeled == 0  # true labels never enter the log
         first = project.path
-    with open_or_create_default_project(data_dir, annotator="alice") as project:
+    with bootstrap(annotator="alice").projects.open_or_create_default(data_dir) as project:
         assert project.path == first and project.position == 2
         assert {e.type for e in project.events()} == {"ProjectCreated", "LatentMapComputed"}
 
@@ -225,4 +224,4 @@ def test_a_data_folder_that_cannot_be_made_is_explained(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("in the way")
     with pytest.raises(ProjectError, match="cannot create the data folder .*file/ledgerlab.*check its permissions"):
-        open_or_create_default_project(blocker / "ledgerlab", annotator="alice")
+        bootstrap(annotator="alice").projects.open_or_create_default(blocker / "ledgerlab")

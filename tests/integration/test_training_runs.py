@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from app.errors import ProjectError
+from app.project.errors import ProjectError
 from app.training.service import TrainingService
 from domain import commands
 

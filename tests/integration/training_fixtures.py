@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.bootstrap import bootstrap
+from app.project.bootstrap import bootstrap
 from domain import commands
 from domain.dataset import Dataset
 

@@ -8,7 +8,6 @@ import pickle
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 from app.training.programs import FolderProgramStore

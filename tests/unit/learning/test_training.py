@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import serialization
 
-from domain.learning import ConfigError, EpochResult, TrainingJob, evaluate, train
+from domain.learning import ConfigError, EpochResult, evaluate, train
 
 from .conftest import NUM_CLASSES, SAMPLES
 

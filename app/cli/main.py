@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.reports import classes_text, describe_event, shape_text, summary
+from app.cli.reports import classes_text, describe_event, shape_text, summary
 
 PROG = "ledgerlab"
 
@@ -121,11 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="POSITION", type=_position, required=True)
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    from app import history_cli  # branch, log, verify, import-events
+    from app.cli import history as history_cli  # branch, log, verify, import-events
 
     history_cli.add_commands(add, _position)
 
-    from app.training import cli as training_cli  # JAX loads only when a run starts
+    from app.cli import training as training_cli  # JAX loads only when a run starts
 
     p = add("train", training_cli.cmd_train, "train the semi-supervised VAE on the labels so far")
     training_cli.add_arguments(p)
@@ -153,12 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args.handler, args.path, args.annotator = cmd_gui, None, None
 
-    from app.errors import ProjectError
+    from app.project.errors import ProjectError
     from domain.errors import DomainError
     from eventstore import StoreError
 
     try:
-        from app.bootstrap import bootstrap
+        from app.project.bootstrap import bootstrap
 
         app = bootstrap(annotator=args.annotator)
         return args.handler(args, app) or 0
@@ -249,8 +249,8 @@ def cmd_replay(args, app) -> int:
 
 
 def cmd_export(args, app) -> int:
-    from app.errors import ProjectError
-    from app.export import export_events, export_labels
+    from app.project.errors import ProjectError
+    from app.history.export import export_events, export_labels
 
     if not args.labels and not args.events:
         raise ProjectError("nothing to export: give --labels OUT.csv|OUT.json and/or --events OUT.jsonl")
@@ -264,7 +264,7 @@ def cmd_export(args, app) -> int:
             n = export_events(project, args.events)
             _out(f"wrote {n} events to {args.events}")
         if args.blobs:
-            from app.portability import export_blobs
+            from app.history.portability import export_blobs
 
             n = export_blobs(project.events(), project.get_blob, args.blobs)
             _out(f"wrote {n} blobs to {args.blobs}")

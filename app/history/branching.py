@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from app.errors import ProjectError
-from app.ledger_files import copy_events, new_ledger
-from app.project import PROJECT_STREAM, build_projections
+from app.project.errors import ProjectError
+from app.history.ledger_files import copy_events, new_ledger
+from app.project.projections import PROJECT_STREAM, build_projections
 from domain.blob_references import blob_references
 from domain.events import EventRegistry, ProjectBranched
 from domain.training_events import TrainingInterrupted, run_stream

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from app.errors import ProjectError
+from app.project.errors import ProjectError
 
 
 def add_commands(add, position_type) -> None:
@@ -40,7 +40,7 @@ def add_commands(add, position_type) -> None:
 
 
 def cmd_branch(args, app) -> int:
-    from app.branching import branch
+    from app.history.branching import branch
 
     target = branch(app.projects, args.path, args.at, args.new_path)
     print(f"created {target}: a branch of {args.path} at position {args.at}")
@@ -48,7 +48,7 @@ def cmd_branch(args, app) -> int:
 
 
 def cmd_log(args, app) -> int:
-    from app.history import History
+    from app.history.timeline import History
 
     if args.type is not None and args.type not in app.registry:
         raise ProjectError(f"unknown event type {args.type!r}: choose one of {', '.join(app.registry.type_names)}")
@@ -64,7 +64,7 @@ def cmd_log(args, app) -> int:
 def _print_log(history, args) -> None:
     import orjson
 
-    from app.reports import iso_time
+    from app.cli.reports import iso_time
 
     names, write = history.class_names(), sys.stdout.write
     for e in history.events(args.type, args.annotator):
@@ -82,7 +82,7 @@ def cmd_verify(args, app) -> int:
     with app.projects.open_log(args.path, read_only=True) as store:
         if args.rerun is not None:
             return _rerun(args, app, store)
-        from app.integrity import verify_project
+        from app.history.integrity import verify_project
 
         report = verify_project(store, app.registry, app.projects.extra_projections)
     for line in report.checked:
@@ -94,7 +94,7 @@ def cmd_verify(args, app) -> int:
 
 
 def _rerun(args, app, store) -> int:
-    from app.rerun import rerun
+    from app.history.rerun import rerun
 
     report = rerun(store, app.registry, app.projects.extra_projections, args.rerun,
                    on_epoch=lambda done, total: print(f"rerun {args.rerun}: epoch {done}/{total}", flush=True))
@@ -112,7 +112,7 @@ def _rerun(args, app, store) -> int:
 
 
 def cmd_import_events(args, app) -> int:
-    from app.portability import import_events
+    from app.history.portability import import_events
 
     target, events, blobs = import_events(app.projects, args.events, args.new_path, args.blobs)
     print(f"created {target}: {events} events and {blobs} blobs imported (a new hash chain of the same events)")

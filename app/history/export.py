@@ -15,8 +15,8 @@ from pathlib import Path
 
 import orjson
 
-from app.errors import ProjectError
-from app.project import Project
+from app.project.errors import ProjectError
+from app.project.live import Project
 
 
 def label_rows(project: Project) -> list[dict]:

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.errors import ProjectError
+from app.project.errors import ProjectError
 from eventstore import EventStore, open_store
 
 SUFFIX = ".ledger"

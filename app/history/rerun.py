@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.errors import ProjectError
-from app.project import build_projections
+from app.project.errors import ProjectError
+from app.project.projections import build_projections
 from domain.initial_map import decode_map
 from domain.training_events import run_stream
 from eventstore import EventStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from app.summaries import summarize
+from app.history.summaries import summarize
 
 
 def summary(project) -> dict:

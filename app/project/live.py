@@ -10,7 +10,6 @@ A ``Project`` is used from one thread (the GUI thread or the CLI).
 
 from __future__ import annotations
 
-import gc
 import io
 import time
 from collections.abc import Callable, Iterator
@@ -19,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from app import history_snapshots
-from app.errors import ProjectError
+from app.project import snapshots as history_snapshots
+from app.project.errors import ProjectError
+from app.project import projections
+from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME, build_projections
 from domain import commands as c
 from domain.decide import decide
 from domain.errors import DomainError
@@ -29,9 +30,6 @@ from domain.initial_map import decode_map
 from domain.projections import ProjectProjections
 from eventstore import ANY, ConcurrencyError, EventStore, NewEvent, RecordedEvent
 
-PROJECT_STREAM = "project"
-SNAPSHOT_NAME = "projections.v1"
-SNAPSHOT_EVERY = 1000  # events folded since the last snapshot before a new one is saved
 
 _SAMPLE_EVENTS = {"LabelAssigned", "LabelRemoved"}
 _MANY_SAMPLE_EVENTS = {"LabelsAssigned", "LabelChangeUndone", "LabelChangeRedone"}
@@ -237,7 +235,7 @@ class Project:
         if not events:
             return 0
         self._state.apply(events)
-        if self.position - self._snapshot_position >= SNAPSHOT_EVERY:
+        if self.position - self._snapshot_position >= projections.SNAPSHOT_EVERY:
             self.save_snapshot()
         if self._listeners:
             change = _describe(first, self.position, events)
@@ -257,12 +255,6 @@ class Project:
             clock=self._clock, read_only=True, owns_store=False,
         )
 
-    def history(self):
-        """The history of this project (listing, as-of views, epochs, branching)."""
-        from app.history import History
-
-        return History.of(self)
-
     def save_snapshot(self) -> None:
         if self.read_only:
             return
@@ -272,7 +264,7 @@ class Project:
     def close(self) -> None:
         if self._owns_store:
             try:
-                if not self.read_only and self.position - self._snapshot_position >= SNAPSHOT_EVERY:
+                if not self.read_only and self.position - self._snapshot_position >= projections.SNAPSHOT_EVERY:
                     self.save_snapshot()
             finally:
                 self._store.close()
@@ -283,51 +275,6 @@ class Project:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-
-def build_projections(
-    store: EventStore,
-    registry: EventRegistry,
-    until: int | None = None,
-    extra_parts: tuple[type, ...] = (),
-    *,
-    save_snapshot: bool = False,
-) -> ProjectProjections:
-    """Every read model at ``until`` (default: the head), starting from the saved
-    snapshot when it is usable -- a snapshot is a cache, so a bad one is ignored.
-    With ``save_snapshot``, a long replay is saved so the next open starts here."""
-    head = store.head()
-    if until is not None and not 0 <= until <= head:
-        raise ProjectError(
-            f"position {until} is outside the log of {store.url.split('://', 1)[-1]}, "
-            f"which holds positions 0–{head}; choose one in that range"
-        )
-    state = None
-    target = head if until is None else until
-    # The nearer of the head snapshot and the as-of snapshot below the target.
-    candidates = [s for s in (store.load_snapshot(SNAPSHOT_NAME), history_snapshots.nearest(store, target))
-                  if s is not None and s.position <= target]
-    for snapshot in sorted(candidates, key=lambda s: -s.position):
-        state = history_snapshots.restore(snapshot, registry, extra_parts)
-        if state is not None:
-            break
-    if state is None:
-        state = ProjectProjections(registry, PROJECT_STREAM, extra_parts=extra_parts)
-    # Replaying keeps tens of thousands of freshly decoded events alive at once;
-    # the cyclic GC would rescan them again and again (about a quarter of the
-    # replay time) although they hold no cycles. Paused only for the replay.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        replayed = state.apply(store.read_all(after=state.position, until=until))
-    except DomainError as exc:
-        raise ProjectError(f"{store.url.split('://', 1)[-1]}: {exc}") from exc
-    finally:
-        if collecting:
-            gc.enable()
-    if save_snapshot and until is None and replayed >= SNAPSHOT_EVERY:
-        store.save_snapshot(SNAPSHOT_NAME, state.position, state.snapshot())
-    return state
 
 
 def _describe(first: int, last: int, events: tuple[RecordedEvent, ...]) -> ProjectChange:
@@ -345,4 +292,4 @@ def _describe(first: int, last: int, events: tuple[RecordedEvent, ...]) -> Proje
     return ProjectChange(first, last, events, frozenset(samples), classes, mapped)
 
 
-__all__ = ["PROJECT_STREAM", "Project", "ProjectChange", "build_projections"]
+__all__ = ["Project", "ProjectChange"]

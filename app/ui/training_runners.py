@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from app.background import BackgroundJob
+from app.ui.background import BackgroundJob
 from app.training import protocol
 from app.training.execution import LiveLabels
 from app.training.spec import EpochOutput, Progress, RunSpec

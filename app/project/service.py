@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.errors import ProjectError
-from app.project import PROJECT_STREAM, Project, build_projections
+from app.project.errors import ProjectError
+from app.project.live import Project
+from app.project.projections import PROJECT_STREAM, build_projections
 from domain import commands as c
 from domain.dataset import Dataset, load_mnist
 from domain.decide import decide
@@ -154,17 +155,6 @@ class ProjectService:
             raise
 
 
-def open_or_create_default_project(
-    data_dir: str | os.PathLike[str], *, service: ProjectService | None = None, annotator: str | None = None
-) -> Project:
-    """Create (or open) the default MNIST project in ``data_dir``."""
-    if service is None:
-        from app.bootstrap import default_annotator
-
-        service = ProjectService(annotator=annotator or default_annotator())
-    return service.open_or_create_default(data_dir)
-
-
 def _is_empty(store: EventStore) -> bool:
     try:
         return store.head() == 0
@@ -185,4 +175,4 @@ def _path(path: str | os.PathLike[str]) -> Path:
     return Path(text).expanduser().absolute()
 
 
-__all__ = ["DEFAULT_PROJECT_FILE", "ProjectService", "open_or_create_default_project"]
+__all__ = ["DEFAULT_PROJECT_FILE", "ProjectService"]

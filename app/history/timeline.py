@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from app import history_snapshots
-from app.errors import ProjectError
-from app.history_index import HistoryIndex
-from app.project import Project, build_projections
-from app.summaries import summarize
+from app.project import snapshots as history_snapshots
+from app.project.errors import ProjectError
+from app.history.index import HistoryIndex
+from app.project.live import Project
+from app.project.projections import build_projections
+from app.history.summaries import summarize
 from domain.events import EventRegistry
 from eventstore import EventStore, RecordedEvent
 
@@ -159,7 +160,7 @@ class History:
     # -- branching ------------------------------------------------------------------------
     def branch(self, at: int, new_path: str | os.PathLike[str]) -> Path:
         """A new project file holding this history up to ``at``; returns its path."""
-        from app.branching import branch_store
+        from app.history.branching import branch_store
 
         return branch_store(self._store, self._registry, self._extra_parts, self.path, at, new_path,
                             annotator=self.annotator)

@@ -4,35 +4,23 @@ the application's objects. Everything else receives what it needs.
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.errors import ProjectError
-from app.services import ProjectService
+from app.project.errors import ProjectError
+from app.project.service import ProjectService
+from app.project.settings import (
+    Settings,
+    default_annotator,
+    default_cache_dir,
+    default_data_dir,
+)
 from domain.dataset import default_resources_dir
 from domain.events import EventRegistry, core_registry
 from domain.projections.training import TrainingRuns
 from domain.training_events import TRAINING_EVENTS
-
-ANNOTATOR_SETTING = "LEDGERLAB_ANNOTATOR"
-DATA_DIR_SETTING = "LEDGERLAB_DATA_DIR"
-CACHE_DIR_SETTING = "LEDGERLAB_CACHE_DIR"
-
-
-@dataclass(frozen=True)
-class Settings:
-    annotator: str
-    data_dir: Path
-    resources_dir: Path
-    cache_dir: Path  # what can be rebuilt: compiled training programs
-
-    @property
-    def compilation_cache(self) -> str:
-        """JAX's persistent compilation cache: a warm one starts training in ~0.5 s, not ~5 s."""
-        return str(self.cache_dir / "jax")
 
 
 @dataclass(frozen=True)
@@ -42,36 +30,6 @@ class Application:
     settings: Settings
     registry: EventRegistry
     projects: ProjectService
-
-
-def default_annotator(environ: Mapping[str, str] | None = None) -> str:
-    """The setting ``LEDGERLAB_ANNOTATOR``, else the OS user name."""
-    env = os.environ if environ is None else environ
-    name = env.get(ANNOTATOR_SETTING, "").strip()
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (e.g. some containers)
-        return "unknown"
-
-
-def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get(DATA_DIR_SETTING):
-        return Path(env[DATA_DIR_SETTING]).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("ledgerlab"))
-
-
-def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get(CACHE_DIR_SETTING):
-        return Path(env[CACHE_DIR_SETTING]).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("ledgerlab"))
 
 
 def bootstrap(

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import orjson
 
-from app.errors import ProjectError
-from app.ledger_files import copy_events, new_ledger
-from app.project import build_projections
+from app.project.errors import ProjectError
+from app.history.ledger_files import copy_events, new_ledger
+from app.project.projections import build_projections
 from domain.blob_references import blob_references
 from domain.errors import DomainError
 from eventstore import ConcurrencyError, RecordedEvent

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app import history_snapshots
-from app.project import SNAPSHOT_NAME
+from app.project import snapshots as history_snapshots
+from app.project.projections import SNAPSHOT_NAME
 from domain.blob_references import BLOB_FIELDS, blob_references
 from domain.errors import DomainError
 from domain.events import EventRegistry

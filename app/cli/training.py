@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any
 
-from app.errors import ProjectError
+from app.project.errors import ProjectError
 from app.training.lease import TrainingLease
 from app.training.recorder import RunRecorder, recover_interrupted
 
