@@ -4,12 +4,14 @@ It knows nothing of labels, models or Qt. ``open_store`` is the one way in::
 
     with open_store("/home/me/digits.ledger", create=True) as store:
         store.append("project", [NewEvent("Something", {"n": 1})], NO_STREAM)
+
+A project is a SQLite file (the default) or, for a team, a schema in a PostgreSQL
+database (``postgresql://host/DB?project=NAME``); both pass one contract test-suite.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from .base import EventStore
 from .errors import (
@@ -26,8 +28,9 @@ from .errors import (
     StoreReadOnly,
     UnsupportedURL,
 )
-from .model import ANY, NO_STREAM, NewEvent, RecordedEvent, Snapshot, Verification
+from .model import ANY, NO_STREAM, NewEvent, RecordedEvent, Snapshot, StreamAppend, Verification
 from .sqlite import SQLiteEventStore
+from .urls import is_postgres, postgres_target, sqlite_path
 
 __all__ = [
     "ANY",
@@ -47,30 +50,12 @@ __all__ = [
     "StoreLocked",
     "StoreNotFound",
     "StoreReadOnly",
+    "StreamAppend",
     "UnsupportedURL",
     "Verification",
     "open_store",
     "sqlite_path",
 ]
-
-
-def sqlite_path(url: str | os.PathLike[str]) -> Path:
-    """The file a ``sqlite:///…`` URL or a plain path names, made absolute."""
-    text = os.fspath(url)
-    if text.startswith("sqlite://"):
-        rest = text[len("sqlite://"):]
-        if not rest.startswith("/"):
-            raise UnsupportedURL(f"{text!r}: a sqlite URL needs an absolute path (sqlite:///home/me/p.ledger)")
-        return Path("/" + rest.lstrip("/"))
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise UnsupportedURL(
-            f"{text!r}: this release stores projects in SQLite files only ({scheme}:// is not "
-            "available); give a path to a .ledger file"
-        )
-    if not text:
-        raise StoreError("no project path given")
-    return Path(text).expanduser().absolute()
 
 
 def open_store(
@@ -80,11 +65,24 @@ def open_store(
     read_only: bool = False,
     busy_timeout: float = 10.0,
 ) -> EventStore:
-    """Open the store at ``url``; with ``create=True`` a missing file is created.
+    """Open the store at ``url``; with ``create=True`` a missing project is created.
 
-    Raises a ``StoreError`` subclass that names the file and what to do when the file is
+    ``url`` is a path to a ``.ledger`` file, ``sqlite:///abs/path.ledger``, or
+    ``postgresql://[user@]host[:port]/DATABASE?project=NAME`` (further libpq parameters
+    such as ``host=/socket/folder`` or ``sslmode=require`` pass through; the project is a
+    schema of that database).
+
+    Raises a ``StoreError`` subclass that names the project and what to do when it is
     missing, is not a Ledgerlab project, was written by a newer release, or is damaged.
     """
+    if is_postgres(url):
+        # Imported here: psycopg loads only for those who use PostgreSQL.
+        from .postgres import PostgresEventStore
+
+        return PostgresEventStore(
+            postgres_target(os.fspath(url)), create=create, read_only=read_only,
+            busy_timeout=busy_timeout,
+        )
     return SQLiteEventStore(
         sqlite_path(url), create=create, read_only=read_only, busy_timeout=busy_timeout
     )

@@ -5,32 +5,59 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterator, Sequence
 
-from .model import ExpectedVersion, NewEvent, RecordedEvent, Snapshot, Verification
+from .model import ExpectedVersion, NewEvent, RecordedEvent, Snapshot, StreamAppend, Verification
 
 
 class EventStore(abc.ABC):
     """An append-only log of opaque events, plus snapshots and content-addressed blobs."""
 
     url: str
+    """Where the store lives, never with a password in it: it appears in messages."""
 
     # -- events ---------------------------------------------------------------
     @abc.abstractmethod
+    def append_batch(self, appends: Sequence[StreamAppend]) -> int:
+        """Append to several streams in one transaction: all or nothing.
+
+        ``appends`` is a sequence of ``(stream_id, events, expected_version)``. Each
+        expected version is checked against the stream as the earlier entries of the same
+        call leave it, so one stream may appear twice. When any entry conflicts or cannot
+        be encoded, nothing of any entry is written. Entries without events are skipped.
+        Returns the last global position written (the head when nothing was).
+        """
+
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion
     ) -> int:
         """Append ``events`` atomically; return the last global position written."""
+        return self.append_batch([(stream_id, events, expected_version)])
 
     @abc.abstractmethod
-    def read_stream(self, stream_id: str, from_version: int = 1) -> Iterator[RecordedEvent]:
-        """The stream's events from ``from_version`` on, in order."""
+    def read_stream(
+        self,
+        stream_id: str,
+        after: int = 0,
+        limit: int | None = None,
+        backwards: bool = False,
+        *,
+        from_version: int | None = None,
+    ) -> Iterator[RecordedEvent]:
+        """The stream's events with ``version > after``, oldest first (newest first when
+        ``backwards``), at most ``limit`` of them; fetched lazily in pages.
+
+        ``from_version=n`` is the older spelling of ``after=n - 1``.
+        """
 
     @abc.abstractmethod
     def stream_version(self, stream_id: str) -> int:
         """The stream's current version; 0 when it does not exist."""
 
     @abc.abstractmethod
-    def read_all(self, after: int = 0, until: int | None = None) -> Iterator[RecordedEvent]:
-        """Every event with ``after < position <= until``, in order, fetched lazily in pages."""
+    def read_all(
+        self, after: int = 0, until: int | None = None, limit: int | None = None
+    ) -> Iterator[RecordedEvent]:
+        """Every event with ``after < position <= until``, in order, at most ``limit`` of
+        them, fetched lazily in pages."""
 
     @abc.abstractmethod
     def head(self) -> int:
@@ -69,9 +96,12 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     def delete_snapshot(self, name: str) -> None: ...
 
+    @abc.abstractmethod
+    def snapshot_names(self) -> list[str]: ...
+
     # -- blobs -------------------------------------------------------------------
     @abc.abstractmethod
-    def put_blob(self, data: bytes) -> str:
+    def put_blob(self, data: bytes | bytearray | memoryview) -> str:
         """Store ``data`` once; return its sha256 hex digest (idempotent)."""
 
     @abc.abstractmethod
@@ -89,6 +119,10 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     def verify(self) -> Verification:
         """Recompute the hash chain; report the first broken position, if any."""
+
+    @abc.abstractmethod
+    def integrity_check(self) -> str:
+        """The backend's own storage check: ``"ok"`` when sound, else what is wrong."""
 
     @abc.abstractmethod
     def close(self) -> None: ...

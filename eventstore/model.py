@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -36,6 +37,10 @@ class NewEvent:
     data: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     schema_version: int = 1
+
+
+StreamAppend = tuple[str, Sequence[NewEvent], ExpectedVersion]
+"""One entry of ``append_batch``: ``(stream_id, events, expected_version)``."""
 
 
 class RecordedEvent(NamedTuple):

@@ -9,6 +9,7 @@ transaction as ``head + 1``, which is why they never show gaps.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import threading
@@ -16,8 +17,9 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .appending import build_rows, prepare, stream_ids
 from .base import EventStore
-from .codec import GENESIS, blob_hash, chain_hash, decode, encode_batch
+from .codec import GENESIS, StoredRow, blob_hash, verify_chain
 from .errors import (
     BlobCorrupt,
     BlobNotFound,
@@ -27,11 +29,23 @@ from .errors import (
     StoreNotFound,
     StoreReadOnly,
 )
-from .model import ExpectedVersion, NewEvent, RecordedEvent, Snapshot, Verification
-
+from .model import RecordedEvent, Snapshot, StreamAppend, Verification
+from .reading import POSITION, VERSION, EventRow, paged
 from .sqlite_errors import translate
-from .sqlite_schema import APPLICATION_ID, COLUMNS, INSERT, PAGE_SIZE, SCHEMA, SCHEMA_VERSION
-from .validation import check_event, check_expected, check_int
+from .sqlite_schema import (
+    APPLICATION_ID,
+    COLUMNS,
+    INSERT,
+    INSERT_CHUNK,
+    INSERT_MANY,
+    LAST_ROW,
+    NO_UPPER_BOUND,
+    PAGE_SIZE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STREAM_VERSION,
+)
+from .validation import check_int, check_limit, stream_start
 
 
 class SQLiteEventStore(EventStore):
@@ -55,6 +69,7 @@ class SQLiteEventStore(EventStore):
         # other processes are noticed through PRAGMA data_version.
         self._appended = threading.Condition()
         self._append_count = 0
+        self._write_lock = threading.Lock()
         try:
             if create and not read_only:
                 self._create_if_missing()
@@ -123,7 +138,8 @@ class SQLiteEventStore(EventStore):
         pid = os.getpid()
         cached = getattr(self._local, "conn", None)
         if cached is not None and cached[0] == pid:
-            return cached[1]
+            own: sqlite3.Connection = cached[1]
+            return own
         mode = mode or ("ro" if self.read_only else "rw")
         uri = f"{self.path.as_uri()}?mode={mode}"
         with self._errors():
@@ -164,45 +180,28 @@ class SQLiteEventStore(EventStore):
         return translate(exc, self.path, self._busy_timeout)
 
     # -- events -------------------------------------------------------------------
-    def append(
-        self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion
-    ) -> int:
-        if not events:
+    def append_batch(self, appends: Sequence[StreamAppend]) -> int:
+        prepared = prepare(appends)  # refuses bad input before any lock is taken
+        if not prepared:
             return self.head()
-        if not isinstance(stream_id, str) or not stream_id:
-            raise StoreError(f"stream id must be a non-empty string, not {stream_id!r}")
         if self.read_only:
             raise StoreReadOnly(f"{self.path} is open read-only: nothing was written")
-        for event in events:
-            check_event(event)
-        encoded = encode_batch(events)  # fails before the lock is taken
         conn = self._conn()
-        with self._errors():
+        # Threads of this process queue here rather than in SQLite's busy handler, which
+        # sleeps in steps of milliseconds and so wastes most of the time between commits
+        # (4 writer threads reached a third of the peer's throughput). Other processes
+        # still meet SQLite's lock.
+        with self._write_lock, self._errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
-                current = conn.execute(
-                    "SELECT MAX(version) FROM events WHERE stream_id = ?", (stream_id,)
-                ).fetchone()[0] or 0
-                check_expected(stream_id, expected_version, current)
-                last = conn.execute(
-                    "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
-                ).fetchone()
-                position, previous = last if last else (0, GENESIS)
-                now = time.time()
-                rows = []
-                for version, (event_type, schema_version, data, metadata) in enumerate(
-                    encoded, current + 1
-                ):
-                    position += 1
-                    previous = chain_hash(
-                        previous, position, stream_id, version, event_type, schema_version,
-                        now, data, metadata,
-                    )
-                    rows.append(
-                        (position, stream_id, version, event_type, schema_version, data,
-                         metadata, now, previous)
-                    )
-                conn.executemany(INSERT, rows)
+                versions = {}
+                for stream_id in stream_ids(prepared):
+                    (version,) = conn.execute(STREAM_VERSION, (stream_id,)).fetchone()
+                    versions[stream_id] = version or 0
+                last = conn.execute(LAST_ROW).fetchone()
+                head, previous = last if last else (0, GENESIS)
+                rows = build_rows(prepared, versions, head, previous, time.time())
+                self._insert(conn, rows)
                 conn.execute("COMMIT")
             finally:
                 if conn.in_transaction:
@@ -210,54 +209,67 @@ class SQLiteEventStore(EventStore):
         with self._appended:
             self._append_count += 1
             self._appended.notify_all()
-        return position
+        return rows[-1][0]
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, rows: list[StoredRow]) -> None:
+        """Whole chunks as multi-row INSERTs (one statement step per 100 rows instead of
+        one per row, about a quarter less time in SQLite at batches of 1,000), the rest
+        row by row."""
+        whole = len(rows) - len(rows) % INSERT_CHUNK
+        flat = itertools.chain.from_iterable
+        for start in range(0, whole, INSERT_CHUNK):
+            conn.execute(INSERT_MANY, list(flat(rows[start:start + INSERT_CHUNK])))
+        if whole < len(rows):
+            conn.executemany(INSERT, rows[whole:])
 
     def stream_version(self, stream_id: str) -> int:
         conn = self._conn()
         with self._errors():
-            row = conn.execute(
-                "SELECT MAX(version) FROM events WHERE stream_id = ?", (stream_id,)
-            ).fetchone()
-        return row[0] or 0
+            (version,) = conn.execute(STREAM_VERSION, (stream_id,)).fetchone()
+        return int(version or 0)
 
-    def read_stream(self, stream_id: str, from_version: int = 1) -> Iterator[RecordedEvent]:
-        check_int("from_version", from_version, minimum=0)
-        return self._pages(
-            f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version >= ?"
-            " AND position > ? ORDER BY position LIMIT ?",
-            (stream_id, from_version),
-            after=0,
-        )
+    def read_stream(
+        self,
+        stream_id: str,
+        after: int = 0,
+        limit: int | None = None,
+        backwards: bool = False,
+        *,
+        from_version: int | None = None,
+    ) -> Iterator[RecordedEvent]:
+        after = stream_start(after, from_version)
+        check_limit(limit)
+        if backwards:
+            sql = (f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version > ?"
+                   " AND version < ? ORDER BY version DESC LIMIT ?")
+            return paged(lambda key, size: self._fetch(sql, (stream_id, after, key, size)),
+                         NO_UPPER_BOUND, limit, VERSION, PAGE_SIZE)
+        sql = (f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version > ?"
+               " ORDER BY version LIMIT ?")
+        return paged(lambda key, size: self._fetch(sql, (stream_id, key, size)),
+                     after, limit, VERSION, PAGE_SIZE)
 
-    def read_all(self, after: int = 0, until: int | None = None) -> Iterator[RecordedEvent]:
+    def read_all(
+        self, after: int = 0, until: int | None = None, limit: int | None = None
+    ) -> Iterator[RecordedEvent]:
         check_int("after", after, minimum=0)
+        check_limit(limit)
         if until is None:
-            return self._pages(
-                f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
-                (),
-                after=after,
-            )
+            sql = f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+            return paged(lambda key, size: self._fetch(sql, (key, size)),
+                         after, limit, POSITION, PAGE_SIZE)
         check_int("until", until, minimum=0)
-        return self._pages(
-            f"SELECT {COLUMNS} FROM events WHERE position <= ? AND position > ?"
-            " ORDER BY position LIMIT ?",
-            (until,),
-            after=after,
-        )
+        bounded = (f"SELECT {COLUMNS} FROM events WHERE position > ? AND position <= ?"
+                   " ORDER BY position LIMIT ?")
+        return paged(lambda key, size: self._fetch(bounded, (key, until, size)),
+                     after, limit, POSITION, PAGE_SIZE)
 
-    def _pages(self, sql: str, params: tuple, after: int) -> Iterator[RecordedEvent]:
-        """Keyset pagination: each page is its own short read, so no reader holds the WAL."""
-        new, make, loads = tuple.__new__, RecordedEvent, decode
-        position = after
-        while True:
-            conn = self._conn()
-            with self._errors():
-                rows = conn.execute(sql, (*params, position, PAGE_SIZE)).fetchall()
-            for p, s, v, t, sv, d, m, r in rows:
-                yield new(make, (p, s, v, t, sv, loads(d), loads(m), r))
-            if len(rows) < PAGE_SIZE:
-                return
-            position = rows[-1][0]
+    def _fetch(self, sql: str, params: tuple[object, ...]) -> list[EventRow]:
+        conn = self._conn()
+        with self._errors():
+            rows: list[EventRow] = conn.execute(sql, params).fetchall()
+        return rows
 
     def head(self) -> int:
         conn = self._conn()
@@ -331,7 +343,7 @@ class SQLiteEventStore(EventStore):
             return [n for (n,) in conn.execute("SELECT name FROM snapshots ORDER BY name")]
 
     # -- blobs ------------------------------------------------------------------------
-    def put_blob(self, data: bytes) -> str:
+    def put_blob(self, data: bytes | bytearray | memoryview) -> str:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise StoreError(f"a blob must be bytes, not {type(data).__name__}")
         if self.read_only:
@@ -355,7 +367,7 @@ class SQLiteEventStore(EventStore):
                 f"blob {sha256} is missing from {self.path}: the project file is incomplete; "
                 "restore it from a backup"
             )
-        data = row[0]
+        data = bytes(row[0])
         if blob_hash(data) != sha256:
             raise BlobCorrupt(
                 f"blob {sha256} in {self.path} no longer matches its hash: the file is damaged; "
@@ -378,30 +390,22 @@ class SQLiteEventStore(EventStore):
         return None if row is None else bytes(row[0]).hex()
 
     def verify(self) -> Verification:
-        previous, expected, checked = GENESIS, 1, 0
-        conn = self._conn()
+        return verify_chain(self._stored_pages())
+
+    def _stored_pages(self) -> Iterator[list[StoredRow]]:
+        position = 0
         while True:
+            conn = self._conn()
             with self._errors():
-                rows = conn.execute(
-                    f"SELECT {COLUMNS}, hash FROM events WHERE position >= ?"
+                rows: list[StoredRow] = conn.execute(
+                    f"SELECT {COLUMNS}, hash FROM events WHERE position > ?"
                     " ORDER BY position LIMIT ?",
-                    (expected, PAGE_SIZE),
+                    (position, PAGE_SIZE),
                 ).fetchall()
-            for position, stream_id, version, event_type, schema_version, data, meta, at, stored in rows:
-                if position != expected:
-                    return Verification(False, checked, expected, f"position {expected} is missing")
-                digest = chain_hash(
-                    previous, position, stream_id, version, event_type, schema_version, at,
-                    data, meta,
-                )
-                if digest != stored:
-                    return Verification(
-                        False, checked, position,
-                        "the row does not match its hash: it was edited or damaged after it was written",
-                    )
-                previous, expected, checked = stored, expected + 1, checked + 1
+            yield rows
             if len(rows) < PAGE_SIZE:
-                return Verification(True, checked)
+                return
+            position = rows[-1][0]
 
     def integrity_check(self) -> str:
         """SQLite's own page-level check: ``"ok"`` when the file is sound."""

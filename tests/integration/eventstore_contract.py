@@ -177,6 +177,100 @@ class EventStoreContract(abc.ABC):
         assert {e.stream_id for e in store.read_stream("a")} == {"a"}
         assert list(store.read_stream("missing")) == []
 
+    def test_read_stream_after_limit_and_backwards(self, store):
+        store.append("a", ticks(3), NO_STREAM)
+        store.append("b", ticks(3), NO_STREAM)
+        store.append("a", ticks(4), 3)
+        assert [e.version for e in store.read_stream("a", after=2)] == [3, 4, 5, 6, 7]
+        assert [e.position for e in store.read_stream("a", after=2, limit=2)] == [3, 7]
+        assert [e.version for e in store.read_stream("a", backwards=True)] == [7, 6, 5, 4, 3, 2, 1]
+        assert [e.version for e in store.read_stream("a", backwards=True, limit=1)] == [7]
+        assert [e.version for e in store.read_stream("a", after=4, backwards=True)] == [7, 6, 5]
+        assert list(store.read_stream("a", limit=0)) == []
+        assert list(store.read_stream("a", after=7)) == []
+        with pytest.raises(StoreError, match="limit"):
+            list(store.read_stream("a", limit=-1))
+        with pytest.raises(StoreError, match="after"):
+            list(store.read_stream("a", after=-1))
+
+    def test_read_stream_pages_forwards_and_backwards(self, store):
+        n = 25_123  # more than one page
+        store.append("long", ticks(n), NO_STREAM)
+        store.append("other", ticks(3), NO_STREAM)
+        assert [e.version for e in store.read_stream("long")] == list(range(1, n + 1))
+        assert [e.version for e in store.read_stream("long", backwards=True)] == list(range(n, 0, -1))
+        tail = list(store.read_stream("long", after=n - 21_000, limit=20_500))
+        assert [e.version for e in tail] == list(range(n - 20_999, n - 20_999 + 20_500))
+
+    def test_read_all_limit(self, store):
+        store.append("s", ticks(30), ANY)
+        assert [e.position for e in store.read_all(limit=3)] == [1, 2, 3]
+        assert [e.position for e in store.read_all(after=10, until=20, limit=4)] == [11, 12, 13, 14]
+        assert [e.position for e in store.read_all(after=27, limit=10)] == [28, 29, 30]
+        assert list(store.read_all(limit=0)) == []
+        with pytest.raises(StoreError, match="limit"):
+            list(store.read_all(limit=-2))
+
+    def test_read_all_limit_spans_pages(self, store):
+        store.append("s", ticks(25_000), ANY)
+        assert [e.position for e in store.read_all(after=3, limit=21_000)] == list(range(4, 21_004))
+
+    # -- batches over several streams ------------------------------------------------------
+    def test_append_batch_writes_several_streams_in_order(self, store):
+        store.append("a", ticks(1), NO_STREAM)
+        last = store.append_batch([
+            ("a", ticks(2, s="a"), 1),
+            ("b", ticks(3, s="b"), NO_STREAM),
+            ("a", ticks(1, s="a-again"), 3),  # sees the versions the entries before it leave
+        ])
+        assert last == 7
+        events = list(store.read_all())
+        assert [(e.position, e.stream_id, e.version) for e in events] == [
+            (1, "a", 1), (2, "a", 2), (3, "a", 3), (4, "b", 1), (5, "b", 2), (6, "b", 3), (7, "a", 4)
+        ]
+        assert store.verify().ok
+
+    def test_append_batch_is_all_or_nothing_across_streams(self, store):
+        store.append("a", ticks(1), NO_STREAM)
+        store.append("b", ticks(1), NO_STREAM)
+        with pytest.raises(ConcurrencyError) as info:
+            store.append_batch([("a", ticks(5), 1), ("b", ticks(1), NO_STREAM)])
+        assert info.value.stream_id == "b"
+        with pytest.raises(EventEncodingError):
+            store.append_batch([("a", ticks(5), 1), ("c", [NewEvent("Bad", {"x": object()})], ANY)])
+        with pytest.raises(ConcurrencyError):
+            store.append_batch([("a", ticks(1), 1), ("a", ticks(1), 1)])  # the second sees 2
+        assert store.head() == 2
+        assert store.stream_version("a") == 1
+        assert store.stream_version("c") == 0
+        assert store.append_batch([("a", ticks(1), 1), ("b", ticks(1), 1)]) == 4
+
+    def test_append_batch_edge_cases(self, store):
+        assert store.append_batch([]) == 0
+        assert store.append_batch([("a", [], NO_STREAM), ("b", [], 7)]) == 0
+        with pytest.raises(StoreError, match="tuple"):
+            store.append_batch([("a", ticks(1))])
+        with pytest.raises(StoreError, match="expected_version"):
+            store.append_batch([("a", ticks(1), ANY), ("b", ticks(1), -3)])
+        with pytest.raises(StoreError, match="list"):
+            store.append_batch("a")
+        assert store.head() == 0
+
+    def test_unusual_names_chain_and_verify(self, store):
+        """The fast hash-chain path must agree byte for byte with the definition."""
+        store.append_batch([
+            ('str\u00e9am "quoted" \\ \n ü 🦉', [
+                NewEvent('Typ"e', {"ü": "ß", "f": 1e-7, "big": 2**53 + 1}, {}, 7),
+                NewEvent("Other", {"nested": {"b": 1, "a": [None, True]}}),
+                NewEvent('Typ"e', {}, {"m": -0.0}),
+            ], NO_STREAM),
+            ("plain", ticks(2), ANY),
+        ])
+        assert store.verify().ok
+        (first, *_) = store.read_all()
+        assert first.stream_id == 'str\u00e9am "quoted" \\ \n ü 🦉'
+        assert first.schema_version == 7
+
     # -- concurrency ----------------------------------------------------------------------
     def test_threads_appending_concurrently_never_interleave_a_batch(self, store_url, store):
         def writer(name: str) -> None:
