@@ -66,7 +66,9 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
     names: tuple[str, ...] = ()
     if "class_names" in arrays:
         names = tuple(str(n) for n in np.asarray(arrays["class_names"]).ravel())
-    notes = ("the 'labels' array was ignored: labels come only from annotators",) if "labels" in arrays else ()
+    notes: tuple[str, ...] = (
+        ("the 'labels' array was ignored: labels come only from annotators",) if "labels" in arrays else ()
+    )
     if images.dtype != arrays["images"].dtype:
         notes += ("float pixels in [0, 1] were stored as 8-bit (0–255)",)
     return Dataset(images, source=f"npz file {p.name}", class_names=names, notes=notes)

@@ -8,16 +8,32 @@ person can act on; nothing is recorded for a change that changes nothing.
 from __future__ import annotations
 
 from functools import singledispatch
+from typing import Protocol
 
 from domain import commands as c
 from domain import events as ev
 from domain.errors import DomainError
-from domain.projections.labels import NO_LABEL
+from domain.projections.labels import NO_LABEL, LabelSet
+from domain.projections.project_info import ProjectInfo
+from domain.projections.undo import UndoHistory
 
 MAX_CLASS_NAME = 100
 
 
-def decide(state, command) -> list[ev.Event]:
+class DecisionState(Protocol):
+    """The read models a decider consults (``ProjectProjections`` has them)."""
+
+    @property
+    def info(self) -> ProjectInfo: ...
+
+    @property
+    def labels(self) -> LabelSet: ...
+
+    @property
+    def history(self) -> UndoHistory: ...
+
+
+def decide(state: DecisionState, command: c.Command) -> list[ev.Event]:
     """The events that carry out ``command`` on ``state`` (may be empty)."""
     if not isinstance(command, c.CreateProject) and not state.info.created:
         raise DomainError("this project has not been created yet: create it first")
@@ -25,12 +41,12 @@ def decide(state, command) -> list[ev.Event]:
 
 
 @singledispatch
-def _decide(command, state) -> list[ev.Event]:
+def _decide(command: object, state: DecisionState) -> list[ev.Event]:
     raise DomainError(f"unknown command {type(command).__name__}")
 
 
 @_decide.register
-def _(cmd: c.CreateProject, state) -> list[ev.Event]:
+def _(cmd: c.CreateProject, state: DecisionState) -> list[ev.Event]:
     if state.info.created:
         raise DomainError(f"the project {state.info.project_name!r} already exists")
     if not cmd.shape or cmd.shape[0] < 1:
@@ -44,7 +60,7 @@ def _(cmd: c.CreateProject, state) -> list[ev.Event]:
 
 
 @_decide.register
-def _(cmd: c.AssignLabel, state) -> list[ev.Event]:
+def _(cmd: c.AssignLabel, state: DecisionState) -> list[ev.Event]:
     sample = _check_sample(cmd.sample, state)
     label = resolve_class(cmd.label, state)
     previous = state.labels.label_of(sample)
@@ -54,7 +70,7 @@ def _(cmd: c.AssignLabel, state) -> list[ev.Event]:
 
 
 @_decide.register
-def _(cmd: c.RemoveLabel, state) -> list[ev.Event]:
+def _(cmd: c.RemoveLabel, state: DecisionState) -> list[ev.Event]:
     sample = _check_sample(cmd.sample, state)
     previous = state.labels.label_of(sample)
     if previous == NO_LABEL:
@@ -63,7 +79,7 @@ def _(cmd: c.RemoveLabel, state) -> list[ev.Event]:
 
 
 @_decide.register
-def _(cmd: c.AssignLabelToMany, state) -> list[ev.Event]:
+def _(cmd: c.AssignLabelToMany, state: DecisionState) -> list[ev.Event]:
     if not cmd.samples:
         raise DomainError("no samples are selected: select at least one sample to label")
     label = resolve_class(cmd.label, state)
@@ -76,14 +92,14 @@ def _(cmd: c.AssignLabelToMany, state) -> list[ev.Event]:
 
 
 @_decide.register
-def _(cmd: c.AddClass, state) -> list[ev.Event]:
+def _(cmd: c.AddClass, state: DecisionState) -> list[ev.Event]:
     names = state.info.class_names
     name = _check_class_name(cmd.name, names)
     return [ev.ClassAdded(len(names), name)]
 
 
 @_decide.register
-def _(cmd: c.RenameClass, state) -> list[ev.Event]:
+def _(cmd: c.RenameClass, state: DecisionState) -> list[ev.Event]:
     index = resolve_class(cmd.label, state)
     old = state.info.class_names[index]
     if cmd.new_name.strip() == old:
@@ -93,7 +109,7 @@ def _(cmd: c.RenameClass, state) -> list[ev.Event]:
 
 
 @_decide.register
-def _(cmd: c.Undo, state) -> list[ev.Event]:
+def _(cmd: c.Undo, state: DecisionState) -> list[ev.Event]:
     change = state.history.last_done(cmd.annotator)
     if change is None:
         raise DomainError(f"nothing to undo: {cmd.annotator} has no label changes left to undo")
@@ -109,7 +125,7 @@ def _(cmd: c.Undo, state) -> list[ev.Event]:
 
 
 @_decide.register
-def _(cmd: c.Redo, state) -> list[ev.Event]:
+def _(cmd: c.Redo, state: DecisionState) -> list[ev.Event]:
     change = state.history.last_undone(cmd.annotator)
     if change is None:
         raise DomainError(
@@ -124,7 +140,7 @@ def _(cmd: c.Redo, state) -> list[ev.Event]:
     return [ev.LabelChangeRedone(change.position, *_columns(kept))]
 
 
-def _columns(rows) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def _columns(rows: list[tuple[int, int, int]]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     if not rows:
         return (), (), ()
     samples, labels, previous = zip(*rows)
@@ -134,7 +150,7 @@ def _columns(rows) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
 # --- validation --------------------------------------------------------------
 
 
-def _check_sample(sample, state) -> int:
+def _check_sample(sample: object, state: DecisionState) -> int:
     n = state.info.sample_count
     if isinstance(sample, bool) or not isinstance(sample, int):
         raise DomainError(f"sample {sample!r} is not a sample number: use a whole number 0–{n - 1}")
@@ -145,7 +161,7 @@ def _check_sample(sample, state) -> int:
     return sample
 
 
-def resolve_class(label: int | str, state) -> int:
+def resolve_class(label: int | str, state: DecisionState) -> int:
     """A class number from a name or a number; names win, so "3" means the class
     named "3" if there is one, else class number 3."""
     names = state.info.class_names
@@ -180,7 +196,7 @@ def _check_class_name(name: str, existing: tuple[str, ...]) -> str:
 
 
 def _check_unique(names: tuple[str, ...]) -> None:
-    seen = set()
+    seen: set[str] = set()
     for n in names:
         if n in seen:
             raise DomainError(f"class {n!r} is listed twice: give each class one distinct name")

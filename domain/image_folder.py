@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from domain.images import IMAGE_SUFFIXES, Dataset, validate_images
 from domain.errors import DatasetError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
@@ -88,7 +92,7 @@ def _check_inside(real_root: Path, real: Path, shown: Path, root: Path) -> None:
         )
 
 
-def _read(root: Path, path: Path):
+def _read(root: Path, path: Path) -> tuple[Image.Image, bool]:
     from PIL import Image, UnidentifiedImageError
 
     try:

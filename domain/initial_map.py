@@ -57,4 +57,5 @@ def encode_map(coords: np.ndarray) -> bytes:
 
 
 def decode_map(blob: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(blob), allow_pickle=False)
+    coords: np.ndarray = np.load(io.BytesIO(blob), allow_pickle=False)
+    return coords

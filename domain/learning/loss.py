@@ -91,13 +91,13 @@ def _negative_elbos(model: SemiSupervisedVAE, unlabeled: jax.Array,
     pixels = model.encoder.pixels(images)  # W_x·x once per sample, whatever its class
     encoder_rows = model.encoder.classes[...]
     first = [(pixels[:batch][None] + encoder_rows[:, None, :]).reshape(classes * batch, -1)]
-    row_class = [jnp.repeat(jnp.arange(classes), batch)]
+    row_classes = [jnp.repeat(jnp.arange(classes), batch)]
     if labeled is not None:
         first.append(pixels[batch:] + encoder_rows[labeled.classes])
-        row_class.append(labeled.classes)
+        row_classes.append(labeled.classes)
     mu, log_var = model.encoder.from_first_layer(jnp.concatenate(first))
     z = mu + jnp.exp(0.5 * log_var) * jax.random.normal(key, mu.shape, mu.dtype)
-    row_class = jnp.concatenate(row_class)
+    row_class = jnp.concatenate(row_classes)
     logits = model.decoder.from_first_layer(model.decoder.latent(z)
                                             + model.decoder.classes[...][row_class])
     rec_unlabeled = bernoulli_nll(logits[:classes * batch].reshape(classes, batch, -1),

@@ -40,7 +40,10 @@ On the embedded MNIST set with 100 labels (10-NN, chance 0.10) this map scored
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import numpy as np
+from numpy.typing import NDArray
 
 # Root-mean-square radius of the style offset, in units of the anchor radius.
 STYLE_SCALE = 0.1
@@ -58,19 +61,20 @@ def principal_components(z_means: np.ndarray) -> np.ndarray:
     axes = eigenvectors[:, np.argsort(eigenvalues)[::-1][:2]]
     signs = np.sign(axes[np.argmax(np.abs(axes), axis=0), np.arange(axes.shape[1])])
     axes = axes * np.where(signs == 0, 1.0, signs)
-    projected = centred @ axes
+    projected: NDArray[np.float64] = centred @ axes
     if projected.shape[1] < 2:  # a single latent dimension: second axis is empty
         projected = np.pad(projected, ((0, 0), (0, 2 - projected.shape[1])))
     return projected.astype(np.float32)
 
 
-def _rotation(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
+def _rotation(current: np.ndarray, previous: np.ndarray) -> NDArray[np.float64]:
     """The orthogonal 2 x 2 R minimising ||current·R - previous||, both centred."""
     u, _, vt = np.linalg.svd(current.T @ previous)
-    return u @ vt
+    rotation: NDArray[np.float64] = u @ vt
+    return rotation
 
 
-def _usable(previous: np.ndarray | None, shape: tuple[int, ...]) -> bool:
+def _usable(previous: np.ndarray | None, shape: tuple[int, ...]) -> TypeGuard[np.ndarray]:
     return previous is not None and np.shape(previous) == shape \
         and bool(np.all(np.isfinite(previous)))
 
@@ -86,8 +90,8 @@ def align_to(current: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
         return np.asarray(current, dtype=np.float32)
     current64 = np.asarray(current, dtype=np.float64)
     previous64 = np.asarray(previous, dtype=np.float64)
-    a = current64 - current64.mean(axis=0)
-    b = previous64 - previous64.mean(axis=0)
+    a: NDArray[np.float64] = current64 - current64.mean(axis=0)
+    b: NDArray[np.float64] = previous64 - previous64.mean(axis=0)
     return (a @ _rotation(a, b)).astype(np.float32)
 
 
@@ -140,4 +144,5 @@ def neighbour_purity(points: np.ndarray, classes: np.ndarray, k: int = 10,
             = np.inf  # not its own neighbour
         nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
         same += int(np.sum(classes[nearest] == classes[rows, None]))
-    return same / (x.shape[0] * k)
+    purity: float = same / (x.shape[0] * k)
+    return purity

@@ -16,17 +16,17 @@ import jax.numpy as jnp
 from flax import nnx
 
 
-def _class_rows(rngs: nnx.Rngs, num_classes: int, width: int, fan_in: int) -> nnx.Param:
+def _class_rows(rngs: nnx.Rngs, num_classes: int, width: int, fan_in: int) -> nnx.Param[jax.Array]:
     # Scaled as the y-rows of a Linear layer whose input is [x; y] (LeCun normal).
     std = 1.0 / jnp.sqrt(fan_in)
     return nnx.Param(std * jax.random.normal(rngs.params(), (num_classes, width), jnp.float32))
 
 
-def _stack(rngs: nnx.Rngs, sizes: tuple[int, ...]) -> nnx.List:
+def _stack(rngs: nnx.Rngs, sizes: tuple[int, ...]) -> nnx.List[nnx.Linear]:
     return nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
 
 
-def _relu_through(layers: nnx.List, h: jax.Array) -> jax.Array:
+def _relu_through(layers: nnx.List[nnx.Linear], h: jax.Array) -> jax.Array:
     for layer in layers:
         h = nnx.relu(layer(h))
     return h

@@ -54,17 +54,20 @@ class ProgramStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
 
 
-def program_key(function: Any, store_salt: str, args: tuple, static: dict[str, Any]) -> str:
+def program_key(function: Any, store_salt: str, args: tuple[Any, ...], static: dict[str, Any]) -> str:
     """A name for the executable `function(*args, **static)` compiles to."""
     leaves, tree = jax.tree.flatten(args)
     avals = [(tuple(x.shape), str(x.dtype), bool(getattr(x, "weak_type", False))) for x in leaves]
     parts = (function.__module__, function.__qualname__, store_salt, repr(sorted(static.items())),
-             str(tree), repr(avals), jax.__version__, jaxlib.__version__, flax.__version__,
-             optax.__version__, jax.default_backend())
+             str(tree), repr(avals), jax.__version__,
+             jaxlib.__version__,  # type: ignore[attr-defined]  # jaxlib does not re-export it
+             flax.__version__, optax.__version__, jax.default_backend())
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def compiled(function: Any, store: ProgramStore | None, args: tuple, **static: Any) -> Callable:
+def compiled(
+    function: Any, store: ProgramStore | None, args: tuple[Any, ...], **static: Any
+) -> Callable[..., Any]:
     """`function` (a `jax.jit` function) compiled for `args` and `static`.
 
     With a store: the stored executable when there is one that loads and runs, else a
@@ -76,10 +79,10 @@ def compiled(function: Any, store: ProgramStore | None, args: tuple, **static: A
         return lambda *call_args: function(*call_args, **static)
     key = program_key(function, store.salt, args, static)
     data = store.get(key)
-    loaded = _loaded(data) if data is not None else None
+    loaded: Callable[..., Any] | None = _loaded(data) if data is not None else None
     if loaded is not None and _runs(loaded, args):
         return loaded
-    executable = function.lower(*args, **static).compile()
+    executable: jax.stages.Compiled = function.lower(*args, **static).compile()
     try:
         data = pickle.dumps(serialize(executable))
     except Exception:  # runs, but cannot be kept: the next process compiles it again
@@ -99,7 +102,7 @@ def _loaded(data: bytes) -> Any:
         return None
 
 
-def _runs(executable: Any, args: tuple) -> bool:
+def _runs(executable: Any, args: tuple[Any, ...]) -> bool:
     """Whether `executable` can be dispatched on `args`; donated inputs are copied first,
     so the caller's buffers survive whatever happens."""
     leaves, tree = jax.tree.flatten(args)
@@ -112,7 +115,8 @@ def _runs(executable: Any, args: tuple) -> bool:
         donated = [True] * len(leaves)
     trial = [jnp.array(leaf, copy=True) if copy else leaf for leaf, copy in zip(leaves, donated)]
     try:
-        jax.block_until_ready(executable(*jax.tree.unflatten(tree, trial)))
+        # jax.block_until_ready is not annotated.
+        jax.block_until_ready(executable(*jax.tree.unflatten(tree, trial)))  # type: ignore[no-untyped-call]
     except Exception as e:  # e.g. NOT_FOUND for a kernel the serialised program lacks
         return False
     return True

@@ -9,6 +9,7 @@ hashable: equal specs share one compilation); the loss weights are traced values
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
@@ -132,8 +133,8 @@ def _shift(images: jax.Array, shape: tuple[int, int], pixels: int, key: jax.Arra
     padded = jnp.pad(images.reshape(batch, height, width), ((0, 0), (pixels, pixels),
                                                              (pixels, pixels)))
     offsets = jax.random.randint(key, (batch, 2), 0, 2 * pixels + 1)
-    crop = jax.vmap(lambda image, at: jax.lax.dynamic_slice(image, (at[0], at[1]),
-                                                            (height, width)))
+    crop: Callable[[jax.Array, jax.Array], jax.Array] = jax.vmap(
+        lambda image, at: jax.lax.dynamic_slice(image, (at[0], at[1]), (height, width)))
     return crop(padded, offsets).reshape(batch, height * width)
 
 
@@ -162,7 +163,8 @@ def _one_step(spec: StepSpec, weights: LossWeights, images: jax.Array, labels: j
     unlabeled = images[jax.lax.dynamic_slice_in_dim(order, step * spec.batch_size,
                                                     spec.batch_size)]
     unlabeled_shifted = None
-    if spec.unlabeled_view and shifting:
+    # ``shifting`` implies an image shape; the repeated test is for the type checker.
+    if spec.unlabeled_view and shifting and spec.image_shape is not None:
         unlabeled_shifted = _shift(unlabeled, spec.image_shape, spec.augment_shift, keys[2])
         if spec.cutout > 0:
             unlabeled_shifted = _cut_out(unlabeled_shifted, spec.image_shape, spec.cutout,
@@ -175,7 +177,7 @@ def _one_step(spec: StepSpec, weights: LossWeights, images: jax.Array, labels: j
         rows = labeled_index[pick]
         x = images[rows]
         x_for_classifier = _shift(x, spec.image_shape, spec.augment_shift, keys[3]) \
-            if shifting else x
+            if shifting and spec.image_shape is not None else x
         labeled = LabeledBatch(x, x_for_classifier, labels[rows])
 
     def objective(params: Any) -> tuple[jax.Array, LossParts]:

@@ -122,12 +122,12 @@ def _evaluation_batches(images: jax.Array) -> tuple[jax.Array, int]:
 
 
 def _evaluator(model: ModelSpec, params: Any, images: jax.Array,
-               programs: ProgramStore | None) -> Callable:
+               programs: ProgramStore | None) -> Callable[..., Any]:
     padded, batch = _evaluation_batches(images)
     return compiled(evaluate_batch, programs, (params, padded[:batch]), spec=model)
 
 
-def _probabilities_and_z(evaluate_one: Callable, params: Any, images: jax.Array
+def _probabilities_and_z(evaluate_one: Callable[..., Any], params: Any, images: jax.Array
                          ) -> tuple[np.ndarray, np.ndarray]:
     count = images.shape[0]
     padded, batch = _evaluation_batches(images)
@@ -188,8 +188,8 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
     batch = min(config.batch_size, count)
     steps_per_epoch = count // batch
     previous = job.previous_map
-    steppers: dict[StepSpec, Callable] = {}  # the compiled step of each program shape
-    evaluate_one: Callable | None = None
+    steppers: dict[StepSpec, Callable[..., Any]] = {}  # the compiled step of each program shape
+    evaluate_one: Callable[..., Any] | None = None
     for epoch in range(job.epoch_offset + 1, job.epoch_offset + config.epochs + 1):
         if labels_for_epoch is not None:
             new_labels = labels_for_epoch(epoch)

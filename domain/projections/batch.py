@@ -14,6 +14,8 @@ from operator import attrgetter, itemgetter
 
 import numpy as np
 
+from domain.projections.recorded import Recorded
+
 _DATA = attrgetter("data")
 _META = attrgetter("metadata")
 _SAMPLE = itemgetter("sample")
@@ -21,7 +23,7 @@ _ANNOTATOR = itemgetter("annotator")
 
 
 class LabelRun:
-    def __init__(self, events: list) -> None:
+    def __init__(self, events: list[Recorded]) -> None:
         self.events = events
         self.samples = np.fromiter(map(_SAMPLE, map(_DATA, events)), np.int64, len(events))
         try:

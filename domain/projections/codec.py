@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from domain.errors import DomainError
 MAGIC = b"LLSNAP1\n"
 
 
-def pack(header: dict, arrays: dict[str, np.ndarray]) -> bytes:
+def pack(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     layout = {}
     chunks = []
     offset = 0
@@ -29,7 +30,7 @@ def pack(header: dict, arrays: dict[str, np.ndarray]) -> bytes:
     return b"".join([MAGIC, struct.pack("<Q", len(head)), head, *chunks])
 
 
-def unpack(payload: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+def unpack(payload: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     try:
         if not payload.startswith(MAGIC):
             raise ValueError("bad magic")

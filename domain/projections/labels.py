@@ -13,6 +13,7 @@ import numpy as np
 
 from domain.projections import codec
 from domain.projections.batch import LabelRun
+from domain.projections.recorded import Recorded
 
 NO_LABEL = -1
 
@@ -87,7 +88,7 @@ class LabelSet:
         who = int(self._who[sample])
         return self._annotators[who] if who >= 0 else None
 
-    def _copies(self):
+    def _copies(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # Readers get copies, so an array a view kept cannot change under it.
         if self._pending is not None:
             self._settle()
@@ -100,7 +101,7 @@ class LabelSet:
 
     # --- folding, one event at a time ----------------------------------------------
 
-    def _on_created(self, e) -> None:
+    def _on_created(self, e: Recorded) -> None:
         self._pending = None
         n = int(e.data["shape"][0])
         self._labels = np.full(n, NO_LABEL, dtype=np.int32)
@@ -109,7 +110,7 @@ class LabelSet:
         self._counts = np.zeros(len(e.data["class_names"]), dtype=np.int64)
         self._frozen = None
 
-    def _on_class_added(self, e) -> None:
+    def _on_class_added(self, e: Recorded) -> None:
         if self._pending is not None:
             self._settle()
         self._counts = np.append(self._counts, 0)
@@ -133,26 +134,26 @@ class LabelSet:
         self._who[sample] = aid
         self._when[sample] = at
 
-    def _stamp(self, e) -> tuple[int, float]:
+    def _stamp(self, e: Recorded) -> tuple[int, float]:
         m = e.metadata
         return self._annotator_id(m.get("annotator", "")), m.get("at") or e.recorded_at
 
-    def _on_assigned(self, e) -> None:
+    def _on_assigned(self, e: Recorded) -> None:
         self._set(e.data["sample"], e.data["label"], *self._stamp(e))
         self._frozen = None
 
-    def _on_removed(self, e) -> None:
+    def _on_removed(self, e: Recorded) -> None:
         self._set(e.data["sample"], NO_LABEL, *self._stamp(e))
         self._frozen = None
 
-    def _on_many_assigned(self, e) -> None:
+    def _on_many_assigned(self, e: Recorded) -> None:
         aid, at = self._stamp(e)
         label = e.data["label"]
         for s in e.data["samples"]:
             self._set(s, label, aid, at)
         self._frozen = None
 
-    def _on_reverted(self, e) -> None:
+    def _on_reverted(self, e: Recorded) -> None:
         aid, at = self._stamp(e)
         for s, label in zip(e.data["samples"], e.data["labels"]):
             self._set(s, label, aid, at)
@@ -174,6 +175,7 @@ class LabelSet:
 
     def _settle(self) -> None:
         pending, self._pending = self._pending, None
+        assert pending is not None  # callers settle only when something is pending
         samples = np.flatnonzero(pending != None)  # noqa: E711 (elementwise, not identity)
         events = pending[samples].tolist()
         ids = self._annotator_ids
@@ -189,7 +191,9 @@ class LabelSet:
         if self._pending is not None:
             self._settle()
         header = {"position": self.position, "annotators": self._annotators}
-        arrays = {"labels": self._labels, "who": self._who, "when": self._when, "counts": self._counts}
+        arrays: dict[str, np.ndarray] = {
+            "labels": self._labels, "who": self._who, "when": self._when, "counts": self._counts
+        }
         return codec.pack(header, arrays)
 
     @classmethod

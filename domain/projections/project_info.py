@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
+
+from domain.projections.recorded import Recorded
 
 
 class ProjectInfo:
@@ -39,7 +42,7 @@ class ProjectInfo:
         except ValueError:
             return None
 
-    def _on_created(self, e) -> None:
+    def _on_created(self, e: Recorded) -> None:
         d = e.data
         self.created = True
         self.project_name = d["name"]
@@ -50,19 +53,19 @@ class ProjectInfo:
         self.created_at = e.metadata.get("at") or e.recorded_at
         self.created_by = e.metadata.get("annotator", "")
 
-    def _on_branched(self, e) -> None:
+    def _on_branched(self, e: Recorded) -> None:
         self.parent_path = e.data["parent_path"]
         self.parent_position = e.data["parent_position"]
 
-    def _on_class_added(self, e) -> None:
+    def _on_class_added(self, e: Recorded) -> None:
         self.class_names = (*self.class_names, e.data["name"])
 
-    def _on_class_renamed(self, e) -> None:
+    def _on_class_renamed(self, e: Recorded) -> None:
         names = list(self.class_names)
         names[e.data["index"]] = e.data["new_name"]
         self.class_names = tuple(names)
 
-    def _fields(self) -> dict:
+    def _fields(self) -> dict[str, Any]:
         return {
             "position": self.position,
             "created": self.created,
@@ -88,7 +91,7 @@ class ProjectInfo:
             setattr(self, key, tuple(value) if isinstance(value, list) else value)
         return self
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         return self._fields()
 
 
@@ -112,7 +115,7 @@ class LatentMap:
         self.current: LatentMapRef | None = None
         self.handlers = {"LatentMapComputed": self._on_computed}
 
-    def _on_computed(self, e) -> None:
+    def _on_computed(self, e: Recorded) -> None:
         d = e.data
         self.current = LatentMapRef(
             d["map_sha256"], d["samples"], d["dims"], d["method"], d.get("run_id"), e.position

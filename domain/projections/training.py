@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from domain.projections.recorded import Recorded
 
 _STATUS = {
     "TrainingCompleted": "completed",
@@ -87,10 +90,10 @@ class TrainingRuns:
         return next(reversed(self.runs.values()), None)
 
     # -- folding ----------------------------------------------------------------------
-    def _on_configured(self, e) -> None:
+    def _on_configured(self, e: Recorded) -> None:
         self.config = dict(e.data["config"])
 
-    def _on_started(self, e) -> None:
+    def _on_started(self, e: Recorded) -> None:
         d = e.data
         self.runs[d["run_id"]] = TrainingRun(
             run_id=d["run_id"], status="running", config=dict(d["config"]), seed=d["seed"],
@@ -100,27 +103,27 @@ class TrainingRuns:
             continues=d.get("continues"),
         )
 
-    def _on_epoch(self, e) -> None:
+    def _on_epoch(self, e: Recorded) -> None:
         run = self.runs.get(e.data["run_id"])
         if run is not None:
             run.epochs.append(e.data["epoch"])
             run.metrics.append(dict(e.data["metrics"]))
             run.labels_positions.append(e.data["labels_position"])
 
-    def _on_checkpoint(self, e) -> None:
+    def _on_checkpoint(self, e: Recorded) -> None:
         d = e.data
         run = self.runs.get(d["run_id"])
         if run is not None:
             run.checkpoint, run.checkpoint_epoch = d["checkpoint_sha256"], d["epoch"]
         self.latest_checkpoint = ModelOutput(d["checkpoint_sha256"], d["run_id"], d["epoch"], e.position)
 
-    def _on_predictions(self, e) -> None:
+    def _on_predictions(self, e: Recorded) -> None:
         d = e.data
         self.latest_predictions = ModelOutput(
             d["predictions_sha256"], d["run_id"], d["epoch"], e.position, bool(d["meaningful"])
         )
 
-    def _on_end(self, e) -> None:
+    def _on_end(self, e: Recorded) -> None:
         run = self.runs.get(e.data["run_id"])
         if run is not None:
             run.status = _STATUS[e.type]
@@ -129,7 +132,9 @@ class TrainingRuns:
 
     # -- snapshots ---------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        out = lambda o: asdict(o) if o is not None else None  # noqa: E731
+        out: Callable[[ModelOutput | None], dict[str, Any] | None] = (
+            lambda o: asdict(o) if o is not None else None  # noqa: E731
+        )
         return json.dumps({
             "position": self.position,
             "config": self.config,

@@ -19,6 +19,7 @@ import numpy as np
 
 from domain.projections import codec
 from domain.projections.batch import LabelRun
+from domain.projections.recorded import Recorded
 
 UNDO_DEPTH = 1_000
 _WIDTH = 4  # position, sample, label, previous
@@ -41,8 +42,8 @@ class UndoHistory:
     def __init__(self, depth: int = UNDO_DEPTH) -> None:
         self.position = 0
         self.depth = depth
-        self._done: dict[str, array] = {}
-        self._undone: dict[str, array] = {}
+        self._done: dict[str, array[int]] = {}
+        self._undone: dict[str, array[int]] = {}
         self._bulk: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.handlers = {
             "LabelAssigned": self._on_assigned,
@@ -68,12 +69,12 @@ class UndoHistory:
     def redo_depth(self, annotator: str) -> int:
         return len(self._undone.get(annotator, ())) // _WIDTH
 
-    def _top(self, stack: array | None) -> LabelChange | None:
+    def _top(self, stack: array[int] | None) -> LabelChange | None:
         if not stack:
             return None
         return self._change(stack[-_WIDTH:])
 
-    def _change(self, rec) -> LabelChange:
+    def _change(self, rec: array[int]) -> LabelChange:
         position, sample, label, previous = rec
         if sample == _BULK:
             samples, prev = self._bulk[position]
@@ -82,7 +83,7 @@ class UndoHistory:
 
     # --- folding ---------------------------------------------------------------
 
-    def _push_new(self, e, sample: int, label: int, previous: int) -> None:
+    def _push_new(self, e: Recorded, sample: int, label: int, previous: int) -> None:
         name = e.metadata.get("annotator", "")
         done = self._done.get(name)
         if done is None:
@@ -125,26 +126,26 @@ class UndoHistory:
         if trimmed:
             self._forget_unreferenced_bulk()
 
-    def _on_assigned(self, e) -> None:
+    def _on_assigned(self, e: Recorded) -> None:
         d = e.data
         self._push_new(e, d["sample"], d["label"], d["previous"])
 
-    def _on_removed(self, e) -> None:
+    def _on_removed(self, e: Recorded) -> None:
         d = e.data
         self._push_new(e, d["sample"], -1, d["previous"])
 
-    def _on_many_assigned(self, e) -> None:
+    def _on_many_assigned(self, e: Recorded) -> None:
         d = e.data
         self._bulk[e.position] = (tuple(d["samples"]), tuple(d["previous"]))
         self._push_new(e, _BULK, d["label"], -1)
 
-    def _on_undone(self, e) -> None:
+    def _on_undone(self, e: Recorded) -> None:
         self._move(e, self._done, self._undone)
 
-    def _on_redone(self, e) -> None:
+    def _on_redone(self, e: Recorded) -> None:
         self._move(e, self._undone, self._done)
 
-    def _move(self, e, source: dict[str, array], target: dict[str, array]) -> None:
+    def _move(self, e: Recorded, source: dict[str, array[int]], target: dict[str, array[int]]) -> None:
         name = e.metadata.get("annotator", "")
         stack = source.get(name)
         change = e.data["change"]
@@ -198,7 +199,9 @@ class UndoHistory:
         self._bulk = {p: (tuple(s), tuple(prev)) for p, s, prev in header["bulk"]}
         return self
 
-    def state(self) -> tuple:
+    def state(
+        self,
+    ) -> tuple[int, dict[str, list[int]], dict[str, list[int]], dict[int, tuple[tuple[int, ...], ...]]]:
         """Everything this projection knows, for comparisons in tests."""
         return (
             self.position,
@@ -218,7 +221,7 @@ def _kept_after(before: int, pushed: int, depth: int) -> int:
     return depth + (total - (2 * depth + 1)) % (depth + 1)
 
 
-def _as_numpy(stack: array | None) -> np.ndarray:
+def _as_numpy(stack: array[int] | None) -> np.ndarray:
     if not stack:
         return np.zeros(0, dtype=np.int64)
     return np.frombuffer(stack.tobytes(), dtype=np.int64)
