@@ -34,6 +34,8 @@ def measure(runner: str, seconds: float) -> dict:
 
     from app.project.bootstrap import bootstrap
     from app.training.service import TrainingService
+    from app.ui.training_runners import qt_runners
+    from app.ui.training_signals import TrainingSignals
     from domain import commands
 
     qt = QApplication.instance() or QApplication([])
@@ -46,7 +48,8 @@ def measure(runner: str, seconds: float) -> dict:
     for label in range(10):
         project.execute(commands.AssignLabelToMany(samples=tuple(int(s) for s in samples[truth[samples] == label]),
                                                    label=label))
-    service = TrainingService(project)
+    service = TrainingService(project, runners=qt_runners())
+    signals = TrainingSignals(service)
     lateness: list[float] = []
     clock = QElapsedTimer()
     state = {"last": None, "measuring": False, "epochs": 0}
@@ -66,8 +69,8 @@ def measure(runner: str, seconds: float) -> dict:
     timer = QTimer()
     timer.setInterval(TICK_MS)
     timer.timeout.connect(tick)
-    service.epoch_recorded.connect(on_epoch)
-    service.run_ended.connect(lambda _: qt.quit())
+    signals.epoch_recorded.connect(on_epoch)
+    signals.run_ended.connect(lambda _: qt.quit())
     clock.start()
     timer.start()
     service.start({}, 1000, runner=runner)

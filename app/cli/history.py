@@ -7,13 +7,33 @@ and the first problem as one line on stderr, and exits 2.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from app.project.errors import ProjectError
 
+if TYPE_CHECKING:
+    from app.history.timeline import History
+    from app.project.bootstrap import Application
+    from eventstore import EventStore
 
-def add_commands(add, position_type) -> None:
+
+class AddCommand(Protocol):
+    """The ``add`` of ``app.cli.main.build_parser``: registers one subcommand."""
+
+    def __call__(
+        self,
+        name: str,
+        handler: Callable[[argparse.Namespace, Application], int],
+        help_text: str,
+        common_options: bool = True,
+    ) -> argparse.ArgumentParser: ...
+
+
+def add_commands(add: AddCommand, position_type: Callable[[str], int]) -> None:
     p = add("branch", cmd_branch, "create a new project file holding this one's history up to a position")
     p.add_argument("path", metavar="PATH.ledger")
     p.add_argument("--at", metavar="POSITION", type=position_type, required=True,
@@ -39,7 +59,7 @@ def add_commands(add, position_type) -> None:
     p.add_argument("--blobs", metavar="DIR", help="the folder `export --events OUT.jsonl --blobs DIR` wrote")
 
 
-def cmd_branch(args, app) -> int:
+def cmd_branch(args: argparse.Namespace, app: Application) -> int:
     from app.history.branching import branch
 
     target = branch(app.projects, args.path, args.at, args.new_path)
@@ -47,13 +67,15 @@ def cmd_branch(args, app) -> int:
     return 0
 
 
-def cmd_log(args, app) -> int:
+def cmd_log(args: argparse.Namespace, app: Application) -> int:
     from app.history.timeline import History
 
     if args.type is not None and args.type not in app.registry:
         raise ProjectError(f"unknown event type {args.type!r}: choose one of {', '.join(app.registry.type_names)}")
     with app.projects.open_log(args.path, read_only=True) as store:
-        history = History(store, app.registry, path=store.path, extra_parts=app.projects.extra_projections)
+        # Only the SQLite store has a ``path``; EventStore does not declare one (yet).
+        history = History(store, app.registry, path=store.path,  # type: ignore[attr-defined]
+                          extra_parts=app.projects.extra_projections)
         try:
             _print_log(history, args)
         except BrokenPipeError:  # `ledgerlab log … | head`: the reader has seen enough
@@ -61,7 +83,7 @@ def cmd_log(args, app) -> int:
     return 0
 
 
-def _print_log(history, args) -> None:
+def _print_log(history: History, args: argparse.Namespace) -> None:
     import orjson
 
     from app.cli.reports import iso_time
@@ -78,7 +100,7 @@ def _print_log(history, args) -> None:
                   f"{row.type:<19}  {row.summary}\n")
 
 
-def cmd_verify(args, app) -> int:
+def cmd_verify(args: argparse.Namespace, app: Application) -> int:
     with app.projects.open_log(args.path, read_only=True) as store:
         if args.rerun is not None:
             return _rerun(args, app, store)
@@ -93,7 +115,7 @@ def cmd_verify(args, app) -> int:
     return 2
 
 
-def _rerun(args, app, store) -> int:
+def _rerun(args: argparse.Namespace, app: Application, store: EventStore) -> int:
     from app.history.rerun import rerun
 
     report = rerun(store, app.registry, app.projects.extra_projections, args.rerun,
@@ -111,7 +133,7 @@ def _rerun(args, app, store) -> int:
     return 2
 
 
-def cmd_import_events(args, app) -> int:
+def cmd_import_events(args: argparse.Namespace, app: Application) -> int:
     from app.history.portability import import_events
 
     target, events, blobs = import_events(app.projects, args.events, args.new_path, args.blobs)

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
 
 from app.cli.reports import classes_text, describe_event, shape_text, summary
+
+if TYPE_CHECKING:
+    from app.project.bootstrap import Application
+    from app.project.live import Project
+    from domain.events import Event
 
 PROG = "ledgerlab"
 
@@ -20,7 +27,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line instead of usage + message
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
         raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
@@ -64,8 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name, handler, help_text, common_options=True):
-        p = sub.add_parser(name, parents=[common] if common_options else [], help=help_text, description=help_text)
+    def add(
+        name: str,
+        handler: Callable[[argparse.Namespace, Application], int],
+        help_text: str,
+        common_options: bool = True,
+    ) -> argparse.ArgumentParser:
+        # typeshed wants parents of the subparsers' own class; argparse takes any parser.
+        p = sub.add_parser(name, parents=[common] if common_options else [],  # type: ignore[list-item]
+                           help=help_text, description=help_text)
         p.set_defaults(handler=handler)
         return p
 
@@ -182,7 +196,7 @@ def _out(text: str = "") -> None:
 # --- handlers ------------------------------------------------------------------------
 
 
-def cmd_new(args, app) -> int:
+def cmd_new(args: argparse.Namespace, app: Application) -> int:
     from domain.dataset import load_dataset, load_mnist
 
     dataset = load_dataset(args.dataset) if args.dataset else load_mnist(app.settings.resources_dir)
@@ -198,7 +212,9 @@ def cmd_new(args, app) -> int:
     return 0
 
 
-def _change(args, app, action) -> int:
+def _change(
+    args: argparse.Namespace, app: Application, action: Callable[[Project], list[Event]]
+) -> int:
     with app.projects.open(args.path) as project:
         events = action(project)
         if not events:
@@ -208,47 +224,47 @@ def _change(args, app, action) -> int:
     return 0
 
 
-def cmd_label(args, app) -> int:
+def cmd_label(args: argparse.Namespace, app: Application) -> int:
     return _change(args, app, lambda p: p.assign_label(args.sample, args.label))
 
 
-def cmd_label_many(args, app) -> int:
+def cmd_label_many(args: argparse.Namespace, app: Application) -> int:
     return _change(args, app, lambda p: p.assign_label_to_many(args.samples, args.label))
 
 
-def cmd_unlabel(args, app) -> int:
+def cmd_unlabel(args: argparse.Namespace, app: Application) -> int:
     return _change(args, app, lambda p: p.remove_label(args.sample))
 
 
-def cmd_undo(args, app) -> int:
+def cmd_undo(args: argparse.Namespace, app: Application) -> int:
     return _change(args, app, lambda p: p.undo())
 
 
-def cmd_redo(args, app) -> int:
+def cmd_redo(args: argparse.Namespace, app: Application) -> int:
     return _change(args, app, lambda p: p.redo())
 
 
-def cmd_add_class(args, app) -> int:
+def cmd_add_class(args: argparse.Namespace, app: Application) -> int:
     return _change(args, app, lambda p: p.add_class(args.name))
 
 
-def cmd_rename_class(args, app) -> int:
+def cmd_rename_class(args: argparse.Namespace, app: Application) -> int:
     return _change(args, app, lambda p: p.rename_class(args.label, args.new_name))
 
 
-def cmd_info(args, app) -> int:
+def cmd_info(args: argparse.Namespace, app: Application) -> int:
     with app.projects.open(args.path) as project:
         _print_summary(project, args.json)
     return 0
 
 
-def cmd_replay(args, app) -> int:
+def cmd_replay(args: argparse.Namespace, app: Application) -> int:
     with app.projects.open(args.path, as_of=args.until) as project:
         _print_summary(project, args.json)
     return 0
 
 
-def cmd_export(args, app) -> int:
+def cmd_export(args: argparse.Namespace, app: Application) -> int:
     from app.project.errors import ProjectError
     from app.history.export import export_events, export_labels
 
@@ -271,7 +287,7 @@ def cmd_export(args, app) -> int:
     return 0
 
 
-def cmd_demo(args, app) -> int:
+def cmd_demo(args: argparse.Namespace, app: Application) -> int:
     from pathlib import Path
 
     from app.ui.demo import run_demo  # Qt is loaded only here
@@ -282,7 +298,7 @@ def cmd_demo(args, app) -> int:
     return run_demo(app, screenshot=screenshot, labels=args.labels, epochs=args.epochs, runner=args.runner)
 
 
-def cmd_gui(args, app) -> int:
+def cmd_gui(args: argparse.Namespace, app: Application) -> int:
     try:
         from app.ui import launch  # Qt is loaded only here
     except ImportError as exc:
@@ -294,7 +310,7 @@ def cmd_gui(args, app) -> int:
 # --- presentation ----------------------------------------------------------------------
 
 
-def _print_summary(project, as_json: bool) -> None:
+def _print_summary(project: Project, as_json: bool) -> None:
     data = summary(project)
     if as_json:
         import json

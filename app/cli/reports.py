@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from app.history.summaries import summarize
 
+if TYPE_CHECKING:
+    from app.project.live import Project
+    from domain.events import Event
 
-def summary(project) -> dict:
+
+def summary(project: Project) -> dict[str, Any]:
     info, labels = project.info, project.labels
     counts = labels.counts.tolist() if info.created else []
     latent = project.state.latent_map.current
@@ -31,7 +36,7 @@ def summary(project) -> dict:
     }
 
 
-def runs(project) -> list[dict]:
+def runs(project: Project) -> list[dict[str, Any]]:
     """Training runs, oldest first: status, epochs completed and the last epoch's metrics."""
     training = getattr(project.state, "training", None)
     if training is None:
@@ -52,12 +57,12 @@ def runs(project) -> list[dict]:
     ]
 
 
-def describe_event(event, names) -> str:
+def describe_event(event: Event, names: tuple[str, ...]) -> str:
     """One line for a domain event (see ``app/summaries.py``, shared with the history)."""
     return summarize(event.type_name, event.to_data(), names)
 
 
-def shape_text(shape: tuple) -> str:
+def shape_text(shape: tuple[int, ...]) -> str:
     if not shape:
         return "no dataset"
     n, *rest = shape
@@ -65,7 +70,7 @@ def shape_text(shape: tuple) -> str:
     return f"{n} samples {rest[0]}×{rest[1]} {kind}"
 
 
-def classes_text(names: tuple) -> str:
+def classes_text(names: tuple[str, ...]) -> str:
     return ", ".join(f"{i}={n}" for i, n in enumerate(names)) or "(none yet: add some with `ledgerlab add-class`)"
 
 

@@ -11,11 +11,16 @@ import argparse
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.project.errors import ProjectError
 from app.training.lease import TrainingLease
 from app.training.recorder import RunRecorder, recover_interrupted
+from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunStarted
+
+if TYPE_CHECKING:
+    from app.project.bootstrap import Application
+    from app.project.live import Project
 
 RUNNER_CHOICES = ("inline", "thread", "process")
 
@@ -40,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: the user cache folder, or LEDGERLAB_CACHE_DIR)")
 
 
-def config_from(args, project) -> dict[str, Any]:
+def config_from(args: argparse.Namespace, project: Project) -> dict[str, Any]:
     """The project's last configuration (or the defaults), overridden by the flags given."""
     from domain.learning.config import TrainingConfig
 
@@ -58,7 +63,7 @@ def config_from(args, project) -> dict[str, Any]:
     return config
 
 
-def cmd_train(args, app) -> int:
+def cmd_train(args: argparse.Namespace, app: Application) -> int:
     args.cache = args.cache or app.settings.compilation_cache
     with app.projects.open(args.path) as project:
         config = config_from(args, project)
@@ -67,15 +72,18 @@ def cmd_train(args, app) -> int:
         return _train_with_runner(args, project, config)
 
 
-def _progress_line(run_id: str, epoch: int, last: int, metrics: dict) -> str:
+def _progress_line(run_id: str, epoch: int, last: int, metrics: dict[str, Any]) -> str:
     acc = metrics.get("accuracy")
     acc_text = "—" if acc is None else f"{acc:.1%}"
     return (f"run {run_id}  epoch {epoch}/{last}  loss {metrics['loss']:.3f}  "
             f"labeled acc {acc_text}  {metrics['seconds']:.1f} s")
 
 
-def _train_inline(args, project, config) -> int:
+def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, Any]) -> int:
+    from app.training.allocator import keep_freed_memory
     from app.training.execution import execute
+
+    keep_freed_memory()  # this process trains: the process-wide setting of a training process
 
     lease = TrainingLease(project.path)
     if not lease.acquire():
@@ -108,21 +116,35 @@ def _train_inline(args, project, config) -> int:
         lease.release()
 
 
-def _train_with_runner(args, project, config) -> int:
+def _train_with_runner(args: argparse.Namespace, project: Project, config: dict[str, Any]) -> int:
     from PySide6.QtCore import QCoreApplication, QTimer
 
     from app.training.service import TrainingService
+    from app.ui.training_runners import qt_runners  # the Qt runners need Qt's event loop
 
     qt = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
-    service = TrainingService(project, compilation_cache=args.cache)
-    outcome: dict[str, Any] = {}
-    service.epoch_recorded.connect(lambda e: print(_progress_line(
-        e["run_id"], e["epoch"], args.epochs, e["metrics"]), flush=True))
-    service.run_ended.connect(lambda e: (outcome.update(e), qt.quit()))
+    service = TrainingService(project, runners=qt_runners(), compilation_cache=args.cache)
+    ended: list[RunEnded] = []
+
+    class Printer:
+        def on_run_started(self, notice: RunStarted) -> None: ...
+
+        def on_progress(self, progress: Progress) -> None: ...
+
+        def on_log_line(self, notice: LogLine) -> None: ...
+
+        def on_epoch_recorded(self, notice: EpochRecorded) -> None:
+            print(_progress_line(notice.run_id, notice.epoch, args.epochs, notice.metrics), flush=True)
+
+        def on_run_ended(self, notice: RunEnded) -> None:
+            ended.append(notice)
+            qt.quit()
+
+    service.subscribe(Printer())
     stop_requested = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
     poll = QTimer()  # Python signal handlers run only when the interpreter gets control
-    poll.timeout.connect(lambda: stop_requested.is_set() and service.stop())
+    poll.timeout.connect(lambda: service.stop() if stop_requested.is_set() else None)
     poll.start(100)
     try:
         service.start(config, args.epochs, runner=args.runner, continue_run=args.continue_run)
@@ -131,7 +153,9 @@ def _train_with_runner(args, project, config) -> int:
         poll.stop()
         signal.signal(signal.SIGINT, previous)
         service.shutdown()
-    status = outcome.get("status")
-    print(f"run {outcome.get('run_id')} {status}{': ' + outcome['message'] if outcome.get('message') else ''}",
-          file=sys.stderr if status != "completed" else sys.stdout)
-    return {"completed": 0, "stopped": 130}.get(status, 1)
+    if not ended:
+        return 1
+    end = ended[0]
+    print(f"run {end.run_id} {end.status}{': ' + end.message if end.message else ''}",
+          file=sys.stderr if end.status != "completed" else sys.stdout)
+    return {"completed": 0, "stopped": 130}.get(end.status, 1)

@@ -11,23 +11,29 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from app.project.errors import ProjectError
 from app.history.ledger_files import copy_events, new_ledger
 from app.project.projections import PROJECT_STREAM, build_projections
+from app.project.service import ProjectService
 from domain.blob_references import blob_references
-from domain.events import EventRegistry, ProjectBranched
+from domain.events import Event, EventRegistry, ProjectBranched
 from domain.training_events import TrainingInterrupted, run_stream
-from eventstore import EventStore, NewEvent
+from eventstore import EventStore, NewEvent, RecordedEvent
 
 
-def branch(service, parent_path: str | os.PathLike[str], at: int, new_path: str | os.PathLike[str]) -> Path:
+def branch(
+    service: ProjectService, parent_path: str | os.PathLike[str], at: int, new_path: str | os.PathLike[str]
+) -> Path:
     """``ledgerlab branch PATH --at POSITION NEW``: the parent is opened read-only."""
     with service.open_log(parent_path, read_only=True) as store:
-        return branch_store(store, service.registry, service.extra_projections, store.path, at, new_path,
-                            annotator=service.annotator, make_store=service.new_log)
+        # Only the SQLite store has a ``path``; EventStore does not declare one (yet).
+        return branch_store(store, service.registry, service.extra_projections,
+                            store.path,  # type: ignore[attr-defined]
+                            at, new_path, annotator=service.annotator, make_store=service.new_log)
 
 
 def branch_store(
@@ -40,7 +46,7 @@ def branch_store(
     *,
     annotator: str,
     clock: Callable[[], float] = time.time,
-    make_store=None,
+    make_store: Callable[[Path], EventStore] | None = None,
 ) -> Path:
     head = parent.head()
     if not 1 <= at <= head:
@@ -67,7 +73,7 @@ def branch_store(
     return target
 
 
-def _with_blobs(parent: EventStore, store: EventStore, until: int):
+def _with_blobs(parent: EventStore, store: EventStore, until: int) -> Iterator[RecordedEvent]:
     """The parent's events up to ``until``, each after the blobs it references are copied."""
     for e in parent.read_all(until=until):
         for sha, _ in blob_references(e.type, e.data):
@@ -76,5 +82,5 @@ def _with_blobs(parent: EventStore, store: EventStore, until: int):
         yield e
 
 
-def _new(event, metadata: dict) -> NewEvent:
+def _new(event: Event, metadata: dict[str, Any]) -> NewEvent:
     return NewEvent(event.type_name, event.to_data(), metadata, event.schema_version)

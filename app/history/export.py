@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def export_events(project: Project, out: str | os.PathLike[str]) -> int:
         raise ProjectError(f"{target}: export events to a .jsonl file")
     count = 0
 
-    def lines():
+    def lines() -> Iterator[bytes]:
         nonlocal count
         for e in project.events():
             count += 1
@@ -83,7 +84,7 @@ def export_events(project: Project, out: str | os.PathLike[str]) -> int:
     return count
 
 
-def _write(target: Path, chunks) -> None:
+def _write(target: Path, chunks: Iterable[bytes]) -> None:
     folder = target.parent
     if not folder.is_dir():
         raise ProjectError(f"cannot write {target}: the folder {folder} does not exist")

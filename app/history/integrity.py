@@ -8,7 +8,7 @@ models rebuilt from zero at its position. One read of the log does the last two.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from app.project import snapshots as history_snapshots
@@ -17,7 +17,7 @@ from domain.blob_references import BLOB_FIELDS, blob_references
 from domain.errors import DomainError
 from domain.events import EventRegistry
 from domain.projections import ProjectProjections, codec
-from eventstore import BlobCorrupt, BlobNotFound, EventStore, Snapshot
+from eventstore import BlobCorrupt, BlobNotFound, EventStore, RecordedEvent, Snapshot
 
 
 @dataclass
@@ -45,7 +45,7 @@ def verify_project(store: EventStore, registry: EventRegistry, extra_parts: tupl
     snapshot_problem = None
     head = store.head()
 
-    def noting_blobs(events):
+    def noting_blobs(events: Iterable[RecordedEvent]) -> Iterator[RecordedEvent]:
         for e in events:
             if e.type in BLOB_FIELDS:
                 for sha, kind in blob_references(e.type, e.data):

@@ -12,11 +12,11 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from app.project.errors import ProjectError
-from eventstore import EventStore, open_store
+from eventstore import EventStore, RecordedEvent, open_store
 
 SUFFIX = ".ledger"
 
@@ -37,7 +37,9 @@ def checked_target(path: str | os.PathLike[str]) -> Path:
 
 
 @contextlib.contextmanager
-def new_ledger(path: str | os.PathLike[str], make_store=None) -> Iterator[tuple[EventStore, Path]]:
+def new_ledger(
+    path: str | os.PathLike[str], make_store: Callable[[Path], EventStore] | None = None
+) -> Iterator[tuple[EventStore, Path]]:
     """Yield (an empty store, the final path); on success the file appears at the path.
     ``make_store(path)`` creates the store (default: ``open_store(path, create=True)``)."""
     target = checked_target(path)
@@ -66,7 +68,7 @@ def new_ledger(path: str | os.PathLike[str], make_store=None) -> Iterator[tuple[
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def copy_events(source_events, target: EventStore, batch: int = 10_000) -> int:
+def copy_events(source_events: Iterable[RecordedEvent], target: EventStore, batch: int = 10_000) -> int:
     """Append recorded events to ``target`` in order, stream by stream, keeping their
     types, schema versions, data and metadata; returns the target's head.
 
@@ -75,13 +77,15 @@ def copy_events(source_events, target: EventStore, batch: int = 10_000) -> int:
     ``recorded_at`` are the target's own (it is a new chain of the same events)."""
     from eventstore import NewEvent
 
-    pending: list = []
-    stream, first_version = None, 0
+    pending: list[NewEvent] = []
+    stream: str | None = None
+    first_version = 0
     head = target.head()
 
     def flush() -> int:
         if not pending:
             return head
+        assert stream is not None  # set with the first pending event
         return target.append(stream, pending, first_version - 1)
 
     for e in source_events:

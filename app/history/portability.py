@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import orjson
@@ -19,6 +20,7 @@ import orjson
 from app.project.errors import ProjectError
 from app.history.ledger_files import copy_events, new_ledger
 from app.project.projections import build_projections
+from app.project.service import ProjectService
 from domain.blob_references import blob_references
 from domain.errors import DomainError
 from eventstore import ConcurrencyError, RecordedEvent
@@ -26,7 +28,9 @@ from eventstore import ConcurrencyError, RecordedEvent
 _FIELDS = RecordedEvent._fields
 
 
-def export_blobs(events, read_blob, folder: str | os.PathLike[str]) -> int:
+def export_blobs(
+    events: Iterable[RecordedEvent], read_blob: Callable[[str], bytes], folder: str | os.PathLike[str]
+) -> int:
     """Write every blob the events reference to ``folder/<sha256>``; returns how many."""
     target = Path(folder).expanduser()
     if not target.parent.is_dir():
@@ -37,7 +41,7 @@ def export_blobs(events, read_blob, folder: str | os.PathLike[str]) -> int:
         raise ProjectError(f"cannot create {target} ({exc.strerror}); choose another place") from exc
     if not target.is_dir():
         raise ProjectError(f"{target} is not a folder: give --blobs a folder")
-    written = set()
+    written: set[str] = set()
     for e in events:
         for sha, _ in blob_references(e.type, e.data):
             if sha in written:
@@ -49,7 +53,8 @@ def export_blobs(events, read_blob, folder: str | os.PathLike[str]) -> int:
     return len(written)
 
 
-def import_events(service, events_file: str | os.PathLike[str], new_path: str | os.PathLike[str],
+def import_events(service: ProjectService, events_file: str | os.PathLike[str],
+                  new_path: str | os.PathLike[str],
                   blobs: str | os.PathLike[str] | None = None) -> tuple[Path, int, int]:
     """Create ``new_path`` from an event export; returns (path, events, blobs)."""
     source = Path(events_file).expanduser()
@@ -61,7 +66,7 @@ def import_events(service, events_file: str | os.PathLike[str], new_path: str | 
                            "`ledgerlab export --events OUT.jsonl --blobs DIR` wrote")
     needed: dict[str, int] = {}
     with new_ledger(new_path, service.new_log) as (store, target):
-        def events():
+        def events() -> Iterator[RecordedEvent]:
             for number, e in enumerate(_read(source), 1):
                 if e.position != number:
                     raise ProjectError(f"{source} line {number}: position {e.position} where {number} was "
@@ -86,7 +91,7 @@ def import_events(service, events_file: str | os.PathLike[str], new_path: str | 
     return target, count, len(needed)
 
 
-def _read(source: Path):
+def _read(source: Path) -> Iterator[RecordedEvent]:
     with source.open("rb") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():

@@ -16,14 +16,19 @@ import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.project.errors import ProjectError
 from app.project.projections import build_projections
+from domain.events import EventRegistry
 from domain.initial_map import decode_map
 from domain.training_events import run_stream
 from eventstore import EventStore
+
+if TYPE_CHECKING:
+    from app.training.spec import EpochOutput
 
 WALL_CLOCK = frozenset({"seconds", "samples_per_s", "evaluation_seconds"})
 
@@ -41,7 +46,7 @@ class RerunReport:
         return not self.differences
 
 
-def rerun(store: EventStore, registry, extra_parts: tuple[type, ...], run_id: str,
+def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[type, ...], run_id: str,
           on_epoch: Callable[[int, int], None] | None = None) -> RerunReport:
     from app.training.execution import LiveLabels, execute
     from app.training.recorder import library_versions
@@ -91,13 +96,16 @@ def rerun(store: EventStore, registry, extra_parts: tuple[type, ...], run_id: st
                 break
             feed(epochs[i + 1]["labels_position"])
     finally:
-        outputs.close()
+        # ``execute`` is a generator but declares ``Iterator``; the fix belongs there.
+        outputs.close()  # type: ignore[attr-defined]
     if report.epochs < len(epochs):
         report.differences.append(f"the rerun ended after {report.epochs} of the {len(epochs)} recorded epochs")
     return report
 
 
-def _recorded(store, registry, extra_parts, run_id: str):
+def _recorded(
+    store: EventStore, registry: EventRegistry, extra_parts: tuple[type, ...], run_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[int, str]]:
     """(TrainingStarted data, EpochCompleted data in order, {epoch: checkpoint sha})."""
     events = list(store.read_stream(run_stream(run_id)))
     started = next((e.data for e in events if e.type == "TrainingStarted"), None)
@@ -113,7 +121,9 @@ def _recorded(store, registry, extra_parts, run_id: str):
     return started, epochs, checkpoints
 
 
-def _compare(report: RerunReport, recorded: dict, output, checkpoints: dict[int, str]) -> None:
+def _compare(
+    report: RerunReport, recorded: dict[str, Any], output: EpochOutput, checkpoints: dict[int, str]
+) -> None:
     report.epochs += 1
     epoch = recorded["epoch"]
     if output.epoch != epoch:
@@ -132,7 +142,7 @@ def _compare(report: RerunReport, recorded: dict, output, checkpoints: dict[int,
                                       f"rerun {sha[:12]}…")
 
 
-def _comparable(metrics: dict) -> dict[str, float | None]:
+def _comparable(metrics: dict[str, Any]) -> dict[str, float | None]:
     """As recorded: wall-clock figures left out, non-finite values as None."""
     return {k: (None if v is None or not math.isfinite(v) else float(v))
             for k, v in metrics.items() if k not in WALL_CLOCK}

@@ -18,13 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from app.project import snapshots as history_snapshots
 from app.project.errors import ProjectError
 from app.project import projections
 from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME, build_projections
 from domain import commands as c
 from domain.decide import decide
-from domain.errors import DomainError
 from domain.events import Event, EventRegistry
 from domain.initial_map import decode_map
 from domain.projections import ProjectProjections

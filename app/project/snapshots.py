@@ -73,7 +73,9 @@ def payload(snapshot: Snapshot) -> bytes:
     return data
 
 
-def restore(snapshot: Snapshot | None, registry: EventRegistry, extra_parts: tuple[type, ...]):
+def restore(
+    snapshot: Snapshot | None, registry: EventRegistry, extra_parts: tuple[type, ...]
+) -> ProjectProjections | None:
     """The projections saved in ``snapshot``, or None when it is absent or unusable."""
     if snapshot is None:
         return None

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from app.training.allocator import keep_freed_memory
 from app.training.spec import EpochOutput, Progress, RunSpec
 
 PROGRESS_INTERVAL_S = 0.1  # about 10 progress updates a second, whatever the step rate
@@ -57,14 +56,14 @@ def execute(
     live: LiveLabels | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Iterator[EpochOutput]:
-    from domain.learning import TrainingConfig, TrainingJob, enable_compilation_cache, train
+    from domain.learning.config import TrainingConfig
+    from domain.learning.training import TrainingJob, train
 
+    # Compiled programs are kept between processes; JAX's own persistent cache is not
+    # used (executables compiled after a load from it cannot be kept: see
+    # domain.learning.programs). Process-wide settings (the allocator) are the business
+    # of a training process's entry point (the worker, the CLI), never of the window.
     programs = _program_store(spec.compilation_cache)
-    if spec.compilation_cache and programs is None:
-        # JAX's own cache only where no programs are kept: executables compiled in a
-        # process that loaded from it cannot be kept (domain.learning.programs).
-        enable_compilation_cache(spec.compilation_cache)
-    keep_freed_memory()  # a step's buffers are reused instead of page-faulted in again
     config = TrainingConfig.from_dict(spec.config)
     job = TrainingJob(
         images=spec.images, labels=spec.labels, config=config, num_classes=spec.num_classes,

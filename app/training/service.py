@@ -1,7 +1,9 @@
 """TrainingService: starts and stops runs of one project and records what they report.
 
-It lives on the GUI thread, which is the one writer of training events; runners only
-report through signals. Labels assigned while a run trains are handed to the runner and
+Qt-free. It lives on the thread that owns the project (the GUI thread, or the CLI's), which
+is the one writer of training events; runners only report (``runner.RunReports``), and
+listeners (the window's ``app.ui.training_signals``, the CLI) are told what was recorded
+through typed notices. Labels assigned while a run trains are handed to the runner and
 used from the next epoch on.
 """
 
@@ -10,14 +12,24 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from app.project.errors import ProjectError
+from app.project.live import Project, ProjectChange
 from app.training.lease import TrainingLease
 from app.training.recorder import RunRecorder, recover_interrupted
-from app.ui.training_runners import RUNNERS, TrainingRunner
+from app.training.runner import RunnerFactory, TrainingRunner
+from app.training.spec import (
+    EpochOutput,
+    EpochRecorded,
+    LogLine,
+    Progress,
+    RunEnded,
+    RunFailure,
+    RunStarted,
+)
 from domain.learning.config import ConfigError, TrainingConfig
 
 LOG_LINES_KEPT = 1_000
@@ -35,26 +47,43 @@ _LABELS = {
 _UNSET_MEANS = {"classifier_hidden_sizes": "same as Hidden sizes"}
 
 
-class TrainingService(QObject):
-    run_started = Signal(object)     # {"run_id", "epochs", "runner"}
-    progress = Signal(object)        # {"run_id", "epoch", "step", "steps", "eta_s"}
-    epoch_recorded = Signal(object)  # {"run_id", "epoch", "metrics"}
-    run_ended = Signal(object)       # {"run_id", "status", "message"}
-    log_line = Signal(object)        # {"run_id", "line"}
+class TrainingListener(Protocol):
+    """What the service tells about the runs it records."""
 
-    def __init__(self, project, *, compilation_cache: str | None = None,
-                 runners: dict[str, type[TrainingRunner]] | None = None,
-                 parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def on_run_started(self, notice: RunStarted) -> None: ...
+
+    def on_progress(self, progress: Progress) -> None: ...
+
+    def on_epoch_recorded(self, notice: EpochRecorded) -> None: ...
+
+    def on_run_ended(self, notice: RunEnded) -> None: ...
+
+    def on_log_line(self, notice: LogLine) -> None: ...
+
+
+class TrainingService:
+    def __init__(self, project: Project, *, runners: Mapping[str, RunnerFactory],
+                 compilation_cache: str | None = None) -> None:
         self.project = project
-        self._runners = runners or RUNNERS
+        self._runners = dict(runners)
         self._cache = compilation_cache
         self._lease = TrainingLease(project.path)
         self._runner: TrainingRunner | None = None
         self._recorder: RunRecorder | None = None
         self._logs: dict[str, collections.deque[str]] = {}
-        self._unsubscribe = None
+        self._listeners: list[TrainingListener] = []
+        self._unsubscribe: Callable[[], None] | None = None
         self.interrupted = recover_interrupted(project, self._lease)
+
+    def subscribe(self, listener: TrainingListener) -> Callable[[], None]:
+        """Tell ``listener`` about every run from now on; returns a function that stops it."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     # -- the interface the window uses ---------------------------------------------------
     def start(self, config: dict[str, Any], epochs: int, runner: str = "process",
@@ -77,16 +106,17 @@ class TrainingService(QObject):
         self._recorder = recorder
         run_id = recorder.run_id
         self._logs[run_id] = collections.deque(maxlen=LOG_LINES_KEPT)
-        self._runner = self._runners[runner](self)
-        self._connect(self._runner, run_id)
+        self._runner = self._runners[runner]()
         self._unsubscribe = self.project.subscribe(self._on_project_change)
-        self._runner.start(recorder.spec)
+        self._runner.start(recorder.spec, _Reports(self, run_id))
         self._log(run_id, f"run {run_id} started: {epochs} epochs, {runner} runner")
-        self.run_started.emit({"run_id": run_id, "epochs": epochs, "runner": runner})
+        notice = RunStarted(run_id, epochs, runner)
+        for listener in list(self._listeners):
+            listener.on_run_started(notice)
         return run_id
 
     def stop(self) -> None:
-        if self._runner is not None and self.is_running():
+        if self._runner is not None and self._recorder is not None and self.is_running():
             self._log(self._recorder.run_id, "stop requested")
             self._runner.stop()
 
@@ -138,39 +168,35 @@ class TrainingService(QObject):
             return
         if self.is_running():
             self._runner.stop()
-            if not self._runner.wait(SHUTDOWN_WAIT_MS) and hasattr(self._runner, "kill"):
+            if not self._runner.wait(SHUTDOWN_WAIT_MS):
                 self._runner.kill()
                 self._runner.wait(SHUTDOWN_WAIT_MS)
-            # Deliver what the runner's thread queued before it ended (its last epoch
-            # and its end), so nothing it finished is lost.
-            QCoreApplication.sendPostedEvents(self._runner)
-            QCoreApplication.sendPostedEvents(self)
-            if self.is_running():
+            # Deliver what the runner queued before it ended (its last epoch and its
+            # end), so nothing it finished is lost.
+            self._runner.deliver_pending()
+            if self._recorder is not None and self.is_running():
                 self._recorder.stopped("the window was closed during the run")
                 self._finish()
 
-    # -- from the runner -----------------------------------------------------------------------
-    def _connect(self, runner: TrainingRunner, run_id: str) -> None:
-        runner.progressed.connect(lambda p: self.progress.emit(p.as_dict()))
-        runner.epoch_finished.connect(self._on_epoch)
-        runner.finished.connect(lambda _: self._end("completed", ""))
-        runner.stopped.connect(lambda _: self._end("stopped", ""))
-        runner.failed.connect(self._on_failed)
-        runner.log_line.connect(lambda line: self._log(run_id, line))
+    # -- from the runner (through _Reports) ------------------------------------------------
+    def _on_progress(self, progress: Progress) -> None:
+        for listener in list(self._listeners):
+            listener.on_progress(progress)
 
-    def _on_epoch(self, output) -> None:
-        if not self.is_running():
+    def _on_epoch(self, output: EpochOutput) -> None:
+        if self._recorder is None or not self.is_running():
             return
         self._recorder.epoch(output)
-        self.epoch_recorded.emit({"run_id": output.run_id, "epoch": output.epoch,
-                                  "metrics": _finite(output.metrics)})
+        notice = EpochRecorded(output.run_id, output.epoch, _finite(output.metrics))
+        for listener in list(self._listeners):
+            listener.on_epoch_recorded(notice)
 
-    def _on_failed(self, info: dict) -> None:
-        if not self.is_running():
+    def _on_failed(self, failure: RunFailure) -> None:
+        if self._recorder is None or not self.is_running():
             return
-        self._recorder.failed(info["message"], info.get("exit_code"), info.get("signal"),
-                              tuple(info.get("stderr_tail") or ()))
-        self._end("failed", info["message"])
+        self._recorder.failed(failure.message, failure.exit_code, failure.signal,
+                              failure.stderr_tail)
+        self._end("failed", failure.message)
 
     def _end(self, status: str, message: str) -> None:
         recorder = self._recorder
@@ -180,7 +206,9 @@ class TrainingService(QObject):
             (recorder.completed if status == "completed" else recorder.stopped)()
         self._log(recorder.run_id, f"run {recorder.run_id} {status}{': ' + message if message else ''}")
         self._finish()
-        self.run_ended.emit({"run_id": recorder.run_id, "status": status, "message": message})
+        notice = RunEnded(recorder.run_id, status, message)
+        for listener in list(self._listeners):
+            listener.on_run_ended(notice)
 
     def _finish(self) -> None:
         if self._unsubscribe is not None:
@@ -188,15 +216,42 @@ class TrainingService(QObject):
             self._unsubscribe = None
         self._lease.release()
 
-    def _on_project_change(self, change) -> None:
+    def _on_project_change(self, change: ProjectChange) -> None:
         if change.samples and self._runner is not None and self.is_running():
             labels = self.project.labels.labels.copy()
             self._runner.update_labels(labels, self.project.position)
 
     def _log(self, run_id: str, line: str) -> None:
         self._logs.setdefault(run_id, collections.deque(maxlen=LOG_LINES_KEPT)).append(line)
-        self.log_line.emit({"run_id": run_id, "line": line})
+        notice = LogLine(run_id, line)
+        for listener in list(self._listeners):
+            listener.on_log_line(notice)
 
 
-def _finite(metrics: dict) -> dict:
+class _Reports:
+    """One run's reports, routed to the service (``runner.RunReports``)."""
+
+    def __init__(self, service: TrainingService, run_id: str) -> None:
+        self._service, self._run_id = service, run_id
+
+    def progressed(self, progress: Progress) -> None:
+        self._service._on_progress(progress)
+
+    def epoch_finished(self, output: EpochOutput) -> None:
+        self._service._on_epoch(output)
+
+    def finished(self) -> None:
+        self._service._end("completed", "")
+
+    def stopped(self) -> None:
+        self._service._end("stopped", "")
+
+    def failed(self, failure: RunFailure) -> None:
+        self._service._on_failed(failure)
+
+    def log_line(self, line: str) -> None:
+        self._service._log(self._run_id, line)
+
+
+def _finite(metrics: dict[str, float | None]) -> dict[str, float | None]:
     return {k: (v if v is None or math.isfinite(v) else None) for k, v in metrics.items()}

@@ -51,3 +51,43 @@ class Progress:
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "epoch": self.epoch, "step": self.step,
                 "steps": self.steps, "eta_s": self.eta_s}
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    """How a run failed, as its runner saw it."""
+
+    message: str
+    exit_code: int | None = None
+    signal: int | None = None
+    stderr_tail: tuple[str, ...] = ()
+
+
+# -- what the training service tells its listeners (the window, the CLI) ------------------
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: str
+    epochs: int
+    runner: str
+
+
+@dataclass(frozen=True)
+class EpochRecorded:
+    run_id: str
+    epoch: int
+    metrics: dict[str, float | None]  # non-finite values are None
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    run_id: str
+    status: str  # "completed", "stopped" or "failed"
+    message: str
+
+
+@dataclass(frozen=True)
+class LogLine:
+    run_id: str
+    line: str

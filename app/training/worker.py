@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from app.training import protocol
+from app.training.allocator import keep_freed_memory
 from app.training.execution import LiveLabels, execute
 
 
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m app.training.worker FOLDER", file=sys.stderr)
         return 2
     folder = Path(args[0])
+    keep_freed_memory()  # a step's buffers are reused instead of page-faulted in again
     spec = protocol.read_job(folder)
     stop = threading.Event()
     live = LiveLabels(spec.labels, spec.labels_position)

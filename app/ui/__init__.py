@@ -44,16 +44,15 @@ def qt_application():
 
 
 def training_factory(app):
-    """project -> TrainingService, as the composition root provides it; else the
-    service of ``app.training`` (imported on first use: it does not load JAX)."""
-    provided = getattr(app, "training_factory", None)
-    if provided is not None:
-        return provided
+    """project -> TrainingService with the window's runners; the service's module is
+    imported on first use (it does not load JAX)."""
 
     def build(project):
         from app.training.service import TrainingService
+        from app.ui.training_runners import qt_runners
 
-        return TrainingService(project, compilation_cache=app.settings.compilation_cache)
+        return TrainingService(project, runners=qt_runners(),
+                               compilation_cache=app.settings.compilation_cache)
 
     def preload() -> None:
         import app.training.service  # noqa: F401 -- imported off the GUI thread while a project opens

@@ -83,7 +83,7 @@ class Demo(QObject):
             return
         panel.fields["epochs"][1].setText(str(self.epochs))
         panel.runner.setCurrentIndex(max(0, panel.runner.findData(self.runner)))
-        panel.service.run_ended.connect(lambda info: self._finish(info["status"]))
+        panel.signals.run_ended.connect(lambda info: self._finish(info.status))
         panel.start()
         if panel.run_id is None:  # refused: the panel shows why
             self._finish(panel.config_error.text() or "not started")

@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.project.errors import ProjectError
+from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunStarted
+from app.ui.training_signals import TrainingSignals
 from domain.errors import DomainError
 from eventstore import StoreError
 
@@ -43,6 +45,8 @@ class TrainingPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.service = None
+        self.signals: TrainingSignals | None = None
+        self._epochs = 1
         self.run_id: str | None = None
         self.fields: dict[str, tuple[dict, QLineEdit, QLabel]] = {}
         self.series: dict[str, list[float]] = {}
@@ -125,9 +129,10 @@ class TrainingPanel(QWidget):
     # --- binding ------------------------------------------------------------------------
 
     def set_service(self, service) -> None:
-        if self.service is not None:
-            for signal, slot in self._connections():
-                signal.disconnect(slot)
+        if self.signals is not None:
+            self.signals.detach()
+            self.signals.deleteLater()
+            self.signals = None
         self.service = service
         self._build_form()
         self.unavailable.setVisible(service is None)
@@ -137,6 +142,7 @@ class TrainingPanel(QWidget):
             self._set_state("training unavailable")
             self.stop_button.setEnabled(False)
             return
+        self.signals = TrainingSignals(service, self)
         for signal, slot in self._connections():
             signal.connect(slot)
         running = service.is_running()
@@ -144,7 +150,7 @@ class TrainingPanel(QWidget):
         self._set_running(running)
 
     def _connections(self):
-        s = self.service
+        s = self.signals
         return ((s.run_started, self._on_started), (s.progress, self._on_progress),
                 (s.epoch_recorded, self._on_epoch), (s.run_ended, self._on_ended), (s.log_line, self._on_log))
 
@@ -243,63 +249,63 @@ class TrainingPanel(QWidget):
 
     # --- what the service reports -------------------------------------------------------
 
-    def _on_started(self, info: dict) -> None:
-        self.run_id = info["run_id"]
+    def _on_started(self, info: RunStarted) -> None:
+        self.run_id = info.run_id
         self.series = {key: [] for key in self.curves}
         self.epochs_done = []
         self._draw_curves()
         self.log.clear()
         for line in self.service.log_lines(self.run_id):
             self.log.appendPlainText(line)
-        self.progress.setRange(0, max(1, int(info["epochs"])))
+        self.progress.setRange(0, max(1, info.epochs))
         self.progress.setValue(0)
-        self.progress.setFormat(f"epoch 0 of {info['epochs']}")
+        self.progress.setFormat(f"epoch 0 of {info.epochs}")
         self.eta.setText("starting…")
-        self._epochs = int(info["epochs"])
+        self._epochs = info.epochs
         self._set_running(True)
-        self._set_state(f"training ({info['runner']} runner)")
+        self._set_state(f"training ({info.runner} runner)")
 
-    def _on_progress(self, info: dict) -> None:
-        if info.get("run_id") != self.run_id:
+    def _on_progress(self, info: Progress) -> None:
+        if info.run_id != self.run_id:
             return
-        steps = max(1, int(info.get("steps") or 1))
-        epochs = getattr(self, "_epochs", 1)
-        done = (int(info["epoch"]) - 1) + int(info.get("step", 0)) / steps
+        steps = max(1, info.steps or 1)
+        epochs = self._epochs
+        done = (info.epoch - 1) + info.step / steps
         self.progress.setRange(0, 1000)
         self.progress.setValue(int(1000 * min(1.0, max(0.0, done / epochs))))
-        self.progress.setFormat(f"epoch {info['epoch']} of {epochs} · step {info.get('step', 0)}/{steps}")
-        eta = info.get("eta_s")
+        self.progress.setFormat(f"epoch {info.epoch} of {epochs} · step {info.step}/{steps}")
+        eta = info.eta_s
         self.eta.setText("ETA estimating…" if eta is None else f"ETA {_duration(eta)}")
 
-    def _on_epoch(self, info: dict) -> None:
-        if info.get("run_id") != self.run_id:
+    def _on_epoch(self, info: EpochRecorded) -> None:
+        if info.run_id != self.run_id:
             return
-        metrics = info["metrics"]
-        self.epochs_done.append(int(info["epoch"]))
+        metrics = info.metrics
+        self.epochs_done.append(info.epoch)
         for key in self.curves:
             value = metrics.get(key)
             self.series[key].append(float("nan") if value is None else float(value))
         accuracy = metrics.get("accuracy")
         if accuracy is not None:
-            self._set_state(f"training: epoch {info['epoch']}, accuracy {accuracy:.0%}")
+            self._set_state(f"training: epoch {info.epoch}, accuracy {accuracy:.0%}")
         if not self._redraw.isActive():
             self._redraw.start()
 
-    def _on_ended(self, info: dict) -> None:
-        if info.get("run_id") != self.run_id:
+    def _on_ended(self, info: RunEnded) -> None:
+        if info.run_id != self.run_id:
             return
         self._draw_curves()
         self._set_running(False)
-        status, message = info["status"], info.get("message", "")
+        status, message = info.status, info.message
         self.eta.setText(f"{status}{': ' + message if message else ''}")
         if status == "completed":
             self.progress.setValue(self.progress.maximum())
         self._set_state(f"last run {status}")
         self._validate()
 
-    def _on_log(self, info: dict) -> None:
-        if info.get("run_id") == self.run_id or self.run_id is None:
-            self.log.appendPlainText(info["line"])
+    def _on_log(self, info: LogLine) -> None:
+        if info.run_id == self.run_id or self.run_id is None:
+            self.log.appendPlainText(info.line)
 
     def _draw_curves(self) -> None:
         epochs, series = self.epochs_done, self.series

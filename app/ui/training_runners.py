@@ -1,10 +1,12 @@
-"""Two ways to run the one training loop, behind one Qt interface.
+"""Two ways to run the one training loop from the window, both Qt (the one Qt adapter
+the training service is given; ``app.training.runner.TrainingRunner`` is the interface).
 
 ``ThreadRunner`` iterates ``execution.execute`` in a ``QThread`` (through the application's
 one ``BackgroundJob``); ``ProcessRunner`` runs the same function in a worker process
 (``python -m app.training.worker``) over a ``QProcess``, so a crash, a kill or an
 out-of-memory in training can never take the window down. Neither writes to the project:
-they report by signals, and the ``TrainingService`` records.
+they report through signals that reach the service's ``RunReports`` on the GUI thread, and
+the ``TrainingService`` records.
 """
 
 from __future__ import annotations
@@ -18,34 +20,50 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from app.ui.background import BackgroundJob
 from app.training import protocol
 from app.training.execution import LiveLabels
-from app.training.spec import EpochOutput, Progress, RunSpec
+from app.training.runner import RunReports, TrainingRunner
+from app.training.spec import EpochOutput, Progress, RunFailure, RunSpec
 
 STDERR_TAIL = 20
 STOP_GRACE_MS = 5_000  # after a stop request, how long before the worker is killed
 
 
-class TrainingRunner(QObject):
-    """What every runner offers: ``start(spec)``, ``stop()`` (ends at the next step),
-    ``update_labels(labels, position)`` (used from the next epoch on), ``is_running()``
-    and ``wait(ms)``; and these signals, always delivered on the GUI thread."""
+class QtRunner(QObject):
+    """A ``TrainingRunner`` whose reports travel as signals, delivered on the GUI thread
+    and handed to the service's ``RunReports``."""
 
     started = Signal(object)         # run id
     progressed = Signal(object)      # Progress
     epoch_finished = Signal(object)  # EpochOutput
     finished = Signal(object)        # run id: every planned epoch done
     stopped = Signal(object)         # run id: stopped at a step boundary
-    failed = Signal(object)          # {"message", "exit_code", "signal", "stderr_tail"}
+    failed = Signal(object)          # RunFailure
     log_line = Signal(object)        # str
 
     name = "runner"
 
+    def start(self, spec: RunSpec, reports: RunReports) -> None:
+        self.progressed.connect(reports.progressed)
+        self.epoch_finished.connect(reports.epoch_finished)
+        self.finished.connect(lambda _: reports.finished())
+        self.stopped.connect(lambda _: reports.stopped())
+        self.failed.connect(reports.failed)
+        self.log_line.connect(reports.log_line)
+        self._start(spec)
 
-class ThreadRunner(TrainingRunner):
+    def _start(self, spec: RunSpec) -> None:
+        raise NotImplementedError
+
+    def deliver_pending(self) -> None:
+        # What the run's thread or process queued before it ended (its last epoch, its end).
+        QCoreApplication.sendPostedEvents()
+
+
+class ThreadRunner(QtRunner):
     name = "thread"
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -53,7 +71,7 @@ class ThreadRunner(TrainingRunner):
         self._job: BackgroundJob | None = None
         self._live: LiveLabels | None = None
 
-    def start(self, spec: RunSpec) -> None:
+    def _start(self, spec: RunSpec) -> None:
         from app.training.execution import execute  # JAX loads in this process only now
 
         self._live = LiveLabels(spec.labels, spec.labels_position)
@@ -74,10 +92,10 @@ class ThreadRunner(TrainingRunner):
         self._job = BackgroundJob(job, self)
         self._job.progressed.connect(self._on_item)
         self._job.succeeded.connect(lambda status: self._ended(spec.run_id, status))
-        self._job.failed.connect(lambda exc: self.failed.emit({
-            "message": f"{type(exc).__name__}: {exc}", "exit_code": None, "signal": None,
-            "stderr_tail": getattr(exc, "__traceback_text__", "").splitlines()[-STDERR_TAIL:],
-        }))
+        self._job.failed.connect(lambda exc: self.failed.emit(RunFailure(
+            f"{type(exc).__name__}: {exc}",
+            stderr_tail=tuple(getattr(exc, "__traceback_text__", "").splitlines()[-STDERR_TAIL:]),
+        )))
         self._job.finished.connect(lambda: self._cancelled_end(spec.run_id))
         self._run_id, self._reported = spec.run_id, False
         self._job.start()
@@ -104,6 +122,10 @@ class ThreadRunner(TrainingRunner):
         if self._job is not None:
             self._job.cancel()
 
+    def kill(self) -> None:
+        """A thread cannot be killed: it ends at its next step, as on ``stop``."""
+        self.stop()
+
     def update_labels(self, labels: np.ndarray, position: int) -> None:
         if self._live is not None:
             self._live.update(labels, position)
@@ -115,7 +137,7 @@ class ThreadRunner(TrainingRunner):
         return self._job is None or self._job.wait(ms)
 
 
-class ProcessRunner(TrainingRunner):
+class ProcessRunner(QtRunner):
     name = "process"
 
     def __init__(self, parent: QObject | None = None, python: str = sys.executable) -> None:
@@ -133,7 +155,7 @@ class ProcessRunner(TrainingRunner):
     def pid(self) -> int | None:
         return int(self._process.processId()) if self._process is not None else None
 
-    def start(self, spec: RunSpec) -> None:
+    def _start(self, spec: RunSpec) -> None:
         self._run_id = spec.run_id
         self._folder = Path(tempfile.mkdtemp(prefix=f"ledgerlab-run-{spec.run_id}-"))  # 0700
         protocol.write_job(self._folder, spec)
@@ -210,8 +232,7 @@ class ProcessRunner(TrainingRunner):
         self._cleanup()
 
     def _report_failure(self, message: str, exit_code: int | None, sig: int | None) -> None:
-        self.failed.emit({"message": message, "exit_code": exit_code, "signal": sig,
-                          "stderr_tail": list(self._stderr)})
+        self.failed.emit(RunFailure(message, exit_code, sig, tuple(self._stderr)))
 
     def _cleanup(self) -> None:
         if self._folder is not None:
@@ -257,4 +278,6 @@ def _signal_message(number: int) -> str:
     return f"the training process was killed by {name}{hint}"
 
 
-RUNNERS = {"thread": ThreadRunner, "process": ProcessRunner}
+def qt_runners() -> dict[str, type[TrainingRunner]]:
+    """The runners the window (and ``ledgerlab train --runner``) can start."""
+    return {"thread": ThreadRunner, "process": ProcessRunner}

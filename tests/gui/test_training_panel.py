@@ -1,9 +1,12 @@
-"""The training panel driven by a stand-in service emitting the TrainingService signals
-(the real service has its own tests): form validation, start/stop, live progress."""
+"""The training panel driven by a stand-in service that tells its listeners what the
+TrainingService would (the real service has its own tests): form validation,
+start/stop, live progress."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
+
+from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunStarted
 
 FIELDS = [
     {"name": "epochs", "label": "Epochs", "type": "int", "default": 3},
@@ -12,15 +15,26 @@ FIELDS = [
 ]
 
 
-class FakeTrainingService(QObject):
-    run_started = Signal(object)
-    progress = Signal(object)
-    epoch_recorded = Signal(object)
-    run_ended = Signal(object)
-    log_line = Signal(object)
+class _Notices:
+    """``emit(fields)`` tells every listener the notice those fields make."""
 
+    def __init__(self, service, method: str, notice: type) -> None:
+        self._service, self._method, self._notice = service, method, notice
+
+    def emit(self, fields: dict) -> None:
+        notice = self._notice(**fields)
+        for listener in list(self._service.listeners):
+            getattr(listener, self._method)(notice)
+
+
+class FakeTrainingService:
     def __init__(self, project=None) -> None:
-        super().__init__()
+        self.listeners: list = []
+        self.run_started = _Notices(self, "on_run_started", RunStarted)
+        self.progress = _Notices(self, "on_progress", Progress)
+        self.epoch_recorded = _Notices(self, "on_epoch_recorded", EpochRecorded)
+        self.run_ended = _Notices(self, "on_run_ended", RunEnded)
+        self.log_line = _Notices(self, "on_log_line", LogLine)
         self.started: list[tuple] = []
         self.stops = 0
         self.running = False
@@ -35,6 +49,10 @@ class FakeTrainingService(QObject):
 
     def stop(self) -> None:
         self.stops += 1
+
+    def subscribe(self, listener):
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
 
     def is_running(self) -> bool:
         return self.running
@@ -159,8 +177,12 @@ def test_the_demo_labels_trains_and_saves_a_screenshot(qtbot, make_session, tmp_
 def test_the_real_settings_form_starts_valid_and_an_empty_optional_field_means_unset(
         qtbot, make_session, project_path):
     from app.training.service import TrainingService
+    from app.ui.training_runners import qt_runners
 
-    session, _ = open_with_training(qtbot, make_session, project_path, TrainingService)
+    def real(project):
+        return TrainingService(project, runners=qt_runners())
+
+    session, _ = open_with_training(qtbot, make_session, project_path, real)
     panel = session.window.training
     assert panel.start_button.isEnabled(), panel.config_error.text()
     edit = panel.fields["classifier_hidden_sizes"][1]

@@ -12,6 +12,8 @@ import pytest
 
 from app.project.errors import ProjectError
 from app.training.service import TrainingService
+from app.ui.training_runners import qt_runners
+from app.ui.training_signals import TrainingSignals
 from domain import commands
 
 from .training_fixtures import TINY, comparable, make_project, run_events, stripes
@@ -28,21 +30,21 @@ def project(tmp_path):
 
 @pytest.fixture
 def service(qtbot, project):
-    service = TrainingService(project)
+    service = TrainingService(project, runners=qt_runners())
     yield service
     service.shutdown()
 
 
 def train_to_end(qtbot, service, runner, epochs=2, config=TINY, **kw) -> dict:
-    with qtbot.waitSignal(service.run_ended, timeout=120_000) as ended:
+    with qtbot.waitSignal(TrainingSignals(service).run_ended, timeout=120_000) as ended:
         service.start(dict(config), epochs, runner=runner, **kw)
     return ended.args[0]
 
 
 def test_a_run_records_its_events_in_order(qtbot, service, project):
     ended = train_to_end(qtbot, service, "process")
-    assert ended["status"] == "completed"
-    types = [e.type for e in run_events(project, ended["run_id"])]
+    assert ended.status == "completed"
+    types = [e.type for e in run_events(project, ended.run_id)]
     # a checkpoint every CHECKPOINT_EVERY epochs, and always for the run's last epoch
     assert types == [
         "TrainingStarted",
@@ -50,9 +52,9 @@ def test_a_run_records_its_events_in_order(qtbot, service, project):
         "EpochCompleted", "CheckpointSaved", "LatentMapComputed", "PredictionsComputed",
         "TrainingCompleted",
     ]
-    run = project.state.training.get(ended["run_id"])
+    run = project.state.training.get(ended.run_id)
     assert run.status == "completed" and run.epochs == [1, 2]
-    assert project.state.training.latest_predictions.run_id == ended["run_id"]
+    assert project.state.training.latest_predictions.run_id == ended.run_id
     predictions = project.predictions()
     assert predictions.shape == (64, 3)
     assert abs(float(predictions.sum(axis=1).mean()) - 1.0) < 1e-4
@@ -63,11 +65,11 @@ def test_thread_and_process_runners_give_identical_results(qtbot, tmp_path):
     for runner in ("thread", "process"):
         (tmp_path / runner).mkdir()
         _, project = make_project(tmp_path / runner)
-        service = TrainingService(project)
+        service = TrainingService(project, runners=qt_runners())
         try:
             ended = train_to_end(qtbot, service, runner)
-            assert ended["status"] == "completed", ended
-            run = project.state.training.get(ended["run_id"])
+            assert ended.status == "completed", ended
+            run = project.state.training.get(ended.run_id)
             results[runner] = ([comparable(m) for m in run.metrics], run.checkpoint)
         finally:
             service.shutdown()
@@ -79,7 +81,7 @@ def test_a_second_start_is_refused_clearly(qtbot, service):
     service.start(dict(TINY), 50, runner="process")
     with pytest.raises(ProjectError, match="already training"):
         service.start(dict(TINY), 2, runner="thread")
-    with qtbot.waitSignal(service.run_ended, timeout=60_000):
+    with qtbot.waitSignal(TrainingSignals(service).run_ended, timeout=60_000):
         service.stop()
 
 
@@ -90,20 +92,20 @@ def test_another_process_training_the_project_blocks_a_start(qtbot, tmp_path, pr
     assert other.acquire()
     try:
         with pytest.raises(ProjectError, match="another window or process"):
-            TrainingService(project).start(dict(TINY), 2, runner="thread")
+            TrainingService(project, runners=qt_runners()).start(dict(TINY), 2, runner="thread")
     finally:
         other.release()
 
 
 @pytest.mark.parametrize("runner", ["process", "thread"])
 def test_stop_ends_the_run_within_a_second_and_keeps_the_checkpoint(qtbot, service, project, runner):
-    with qtbot.waitSignal(service.epoch_recorded, timeout=120_000):
+    with qtbot.waitSignal(TrainingSignals(service).epoch_recorded, timeout=120_000):
         run_id = service.start(dict(TINY), 100_000, runner=runner)
-    with qtbot.waitSignal(service.run_ended, timeout=10_000) as ended:
+    with qtbot.waitSignal(TrainingSignals(service).run_ended, timeout=10_000) as ended:
         asked = time.monotonic()
         service.stop()
     took = time.monotonic() - asked
-    assert ended.args[0]["status"] == "stopped"
+    assert ended.args[0].status == "stopped"
     assert took < 1.0, f"stopping took {took:.2f} s"
     run = project.state.training.get(run_id)
     assert run.status == "stopped" and run.checkpoint is not None
@@ -112,11 +114,11 @@ def test_stop_ends_the_run_within_a_second_and_keeps_the_checkpoint(qtbot, servi
 
 def test_a_killed_worker_becomes_training_failed_and_labels_survive(qtbot, service, project):
     labels_before = project.labels.labels.copy()
-    with qtbot.waitSignal(service.epoch_recorded, timeout=120_000):
+    with qtbot.waitSignal(TrainingSignals(service).epoch_recorded, timeout=120_000):
         run_id = service.start(dict(TINY), 100_000, runner="process")
-    with qtbot.waitSignal(service.run_ended, timeout=10_000) as ended:
+    with qtbot.waitSignal(TrainingSignals(service).run_ended, timeout=10_000) as ended:
         os.kill(service.runner.pid, signal.SIGKILL)
-    assert ended.args[0]["status"] == "failed"
+    assert ended.args[0].status == "failed"
     failed = run_events(project, run_id)[-1]
     assert failed.type == "TrainingFailed"
     assert failed.data["signal"] == signal.SIGKILL
@@ -124,7 +126,7 @@ def test_a_killed_worker_becomes_training_failed_and_labels_survive(qtbot, servi
     assert (project.labels.labels == labels_before).all()
     assert project.verify().ok
     # the window (this process) is alive and can train again
-    assert train_to_end(qtbot, service, "process")["status"] == "completed"
+    assert train_to_end(qtbot, service, "process").status == "completed"
 
 
 def test_a_worker_exception_becomes_training_failed_with_its_message(qtbot, service, project):
@@ -138,8 +140,8 @@ def test_a_worker_exception_becomes_training_failed_with_its_message(qtbot, serv
         TrainingStopped("damaged", 2),
     ], 0)
     ended = train_to_end(qtbot, service, "process", continue_run=True)
-    assert ended["status"] == "failed"
-    failed = run_events(project, ended["run_id"])[-1]
+    assert ended.status == "failed"
+    failed = run_events(project, ended.run_id)[-1]
     assert failed.type == "TrainingFailed"
     assert failed.data["exit_code"] == 1
     assert failed.data["message"]  # the worker's own exception text
@@ -149,14 +151,14 @@ def test_a_worker_exception_becomes_training_failed_with_its_message(qtbot, serv
 def test_labels_assigned_during_a_run_are_used_from_the_next_epoch(qtbot, service, project):
     _, truth = stripes()
     start_position = project.position
-    with qtbot.waitSignal(service.epoch_recorded, timeout=120_000):
+    with qtbot.waitSignal(TrainingSignals(service).epoch_recorded, timeout=120_000):
         run_id = service.start(dict(TINY), 100_000, runner="process")
     for sample in range(6, 30):
         project.execute(commands.AssignLabel(sample=sample, label=int(truth[sample])))
     labeled_position = project.position
     qtbot.waitUntil(lambda: any(
         p >= labeled_position for p in project.state.training.get(run_id).labels_positions), timeout=60_000)
-    with qtbot.waitSignal(service.run_ended, timeout=10_000):
+    with qtbot.waitSignal(TrainingSignals(service).run_ended, timeout=10_000):
         service.stop()
     run = project.state.training.get(run_id)
     assert run.labels_positions[0] == start_position
@@ -166,7 +168,7 @@ def test_labels_assigned_during_a_run_are_used_from_the_next_epoch(qtbot, servic
 
 
 def test_closing_mid_run_stops_the_worker_and_records_the_stop(qtbot, service, project):
-    with qtbot.waitSignal(service.epoch_recorded, timeout=120_000):
+    with qtbot.waitSignal(TrainingSignals(service).epoch_recorded, timeout=120_000):
         run_id = service.start(dict(TINY), 100_000, runner="process")
     pid = service.runner.pid
     service.shutdown()
@@ -191,15 +193,15 @@ def test_a_run_whose_app_was_killed_is_recovered_and_can_continue(qtbot, tmp_pat
         trainer.stderr.close()
     project.refresh()
     (run,) = project.state.training.running
-    service = TrainingService(project)  # opening the project in the window
+    service = TrainingService(project, runners=qt_runners())  # opening the project in the window
     try:
         assert service.interrupted == [run.run_id]
         assert project.state.training.get(run.run_id).status == "interrupted"
         done_epochs = project.state.training.get(run.run_id).checkpoint_epoch
         config = dict(project.state.training.get(run.run_id).config)
         ended = train_to_end(qtbot, service, "process", config=config, continue_run=True)
-        assert ended["status"] == "completed"
-        resumed = project.state.training.get(ended["run_id"])
+        assert ended.status == "completed"
+        resumed = project.state.training.get(ended.run_id)
         assert resumed.continues == run.run_id
         assert resumed.epochs == [done_epochs + 1, done_epochs + 2]
     finally:
