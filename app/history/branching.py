@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app.project.errors import ProjectError
 from app.history.ledger_files import copy_events, new_ledger
+from app.project.errors import ProjectError
+from app.project.mapper import to_record
 from app.project.projections import PROJECT_STREAM, build_projections
 from app.project.service import ProjectService
 from domain.blob_references import blob_references
@@ -83,4 +84,4 @@ def _with_blobs(parent: EventStore, store: EventStore, until: int) -> Iterator[R
 
 
 def _new(event: Event, metadata: dict[str, Any]) -> NewEvent:
-    return NewEvent(event.type_name, event.to_data(), metadata, event.schema_version)
+    return to_record(event, metadata)

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from app.project.errors import ProjectError
 from app.project import projections
+from app.project.errors import ProjectError
+from app.project.mapper import to_records
 from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME, build_projections
 from domain import commands as c
 from domain.decide import decide
 from domain.events import Event, EventRegistry
 from domain.initial_map import decode_map
 from domain.projections import ProjectProjections
-from eventstore import ANY, ConcurrencyError, EventStore, NewEvent, RecordedEvent
-
+from eventstore import ANY, ConcurrencyError, EventStore, RecordedEvent
 
 _SAMPLE_EVENTS = {"LabelAssigned", "LabelRemoved"}
 _MANY_SAMPLE_EVENTS = {"LabelsAssigned", "LabelChangeUndone", "LabelChangeRedone"}
@@ -143,7 +143,7 @@ class Project:
                 return []
             annotator = getattr(command, "annotator", self.annotator)
             metadata = {"annotator": annotator, "at": self._clock(), "command": type(command).__name__}
-            batch = [NewEvent(e.type_name, e.to_data(), metadata, e.schema_version) for e in events]
+            batch = to_records(events, metadata)
             try:
                 self._store.append(PROJECT_STREAM, batch, self._state.stream_version)
             except ConcurrencyError:
@@ -188,7 +188,7 @@ class Project:
         if self.read_only:
             raise ProjectError(f"{self.path} is open read-only: nothing was recorded")
         metadata = {"annotator": self.annotator, "at": self._clock(), "command": "record"}
-        batch = [NewEvent(e.type_name, e.to_data(), metadata, e.schema_version) for e in events]
+        batch = to_records(events, metadata)
         position = self._store.append(stream_id, batch, expected_version)
         self.refresh()
         return position

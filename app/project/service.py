@@ -18,6 +18,7 @@ import numpy as np
 
 from app.project.errors import ProjectError
 from app.project.live import Project
+from app.project.mapper import to_records
 from app.project.projections import PROJECT_STREAM, build_projections
 from domain import commands as c
 from domain.dataset import Dataset, load_mnist
@@ -25,7 +26,13 @@ from domain.decide import decide
 from domain.events import EventRegistry, core_registry
 from domain.initial_map import encode_map, pca_map
 from domain.projections import ProjectProjections
-from eventstore import NO_STREAM, ConcurrencyError, EventStore, NewEvent, StoreError, open_store
+from eventstore import (
+    NO_STREAM,
+    ConcurrencyError,
+    EventStore,
+    StoreError,
+    open_store,
+)
 
 DEFAULT_PROJECT_FILE = "mnist10k.ledger"
 SUFFIX = ".ledger"
@@ -116,7 +123,7 @@ class ProjectService:
             store.put_blob(data)
             store.put_blob(map_blob)
             metadata = {"annotator": self.annotator, "at": self._clock(), "command": "CreateProject"}
-            batch = [NewEvent(e.type_name, e.to_data(), metadata, e.schema_version) for e in events]
+            batch = to_records(events, metadata)
             try:
                 store.append(PROJECT_STREAM, batch, NO_STREAM)
             except ConcurrencyError:
