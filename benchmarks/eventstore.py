@@ -1,26 +1,33 @@
 """Event store throughput and latency, side by side with the eventsourcing library.
 
-Peer: eventsourcing's ``SQLiteApplicationRecorder`` (BSD-3) on the same machine, same
-payloads (orjson-encoded), same durability (WAL, synchronous=FULL). Baseline for single
-appends: raw sqlite3 with the same pragmas, one INSERT per ``BEGIN IMMEDIATE``.
+Peers: eventsourcing's ``SQLiteApplicationRecorder`` and ``PostgresApplicationRecorder``
+(BSD-3) on the same machine, same payloads (orjson-encoded), same durability (SQLite WAL,
+synchronous=FULL; the same PostgreSQL server, started from the ``pgserver`` wheel, with
+its default synchronous_commit=on). Baseline for single appends: raw sqlite3 with the
+same pragmas, one INSERT per ``BEGIN IMMEDIATE``. Ours and the peer's alternate in
+rounds and ratios are medians of the rounds' ratios, so drift on a shared machine hits
+both alike.
 
-    python benchmarks/eventstore.py [--quick] [--no-record]
+    python benchmarks/eventstore.py [--quick] [--no-record] [--no-postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import sqlite3
+import statistics
 import tempfile
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import _report  # noqa: F401  (puts the repo root on sys.path)
 import orjson
 from _report import emit, percentile, record_section
 
-from eventstore import ANY, NewEvent, open_store
+from eventstore import ANY, NO_STREAM, NewEvent, open_store
 
 
 def payload(i: int) -> tuple[dict, dict]:
@@ -46,7 +53,7 @@ def ours_single(path: Path, n: int) -> list[float]:
     return times
 
 
-def ours_batched(path: Path, total: int, batch: int) -> float:
+def ours_batched(path: Path | str, total: int, batch: int) -> float:
     with open_store(path, create=True) as store:
         t = time.perf_counter()
         for start in range(0, total, batch):
@@ -54,7 +61,7 @@ def ours_batched(path: Path, total: int, batch: int) -> float:
         return total / (time.perf_counter() - t)
 
 
-def ours_read(path: Path) -> tuple[int, float]:
+def ours_read(path: Path | str) -> tuple[int, float]:
     with open_store(path) as store:
         t = time.perf_counter()
         n = 0
@@ -125,6 +132,132 @@ def peer_read(path: Path) -> tuple[int, float]:
     return n, rate
 
 
+# -- writer threads (eventsourcing's own concurrent test: 4 workers, jobs of 50 events) ----
+THREADS, JOB = 4, 50
+
+
+def ours_threads(url: str, jobs: int, create: bool = True) -> float:
+    with open_store(url, create=create) as store:
+        def job(k: int) -> None:
+            store.append(f"job-{uuid.uuid4().hex}", new_events(k * JOB, JOB), NO_STREAM)
+
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(job, range(THREADS)))  # warm up: one connection per thread
+            t = time.perf_counter()
+            list(pool.map(job, range(jobs)))
+            return jobs * JOB / (time.perf_counter() - t)
+
+
+def peer_threads(recorder, jobs: int) -> float:
+    def job(k: int) -> None:
+        recorder.insert_events(peer_events(k * JOB, JOB, uuid.uuid4(), 0))
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(job, range(THREADS)))
+        t = time.perf_counter()
+        list(pool.map(job, range(jobs)))
+        return jobs * JOB / (time.perf_counter() - t)
+
+
+def rounds(ours, peer, n: int) -> tuple[float, float, float]:
+    """Alternate ours and the peer ``n`` times; medians of rates and of per-round ratios."""
+    o, p = [], []
+    for r in range(n):
+        o.append(ours(r))
+        p.append(peer(r))
+    return statistics.median(o), statistics.median(p), statistics.median(a / b for a, b in zip(o, p))
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+def pg_server(folder: Path) -> str:
+    import pgserver
+
+    return pgserver.get_server(folder, cleanup_mode="stop").get_uri()
+
+
+def pg_url(uri: str, project: str) -> str:
+    return f"{uri}{'&' if '?' in uri else '?'}project={project}"
+
+
+def pg_peer(uri: str, schema: str, pool_size: int = 1):
+    import psycopg
+    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+    from psycopg import sql
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    socket_dir = uri.split("host=", 1)[1].split("&", 1)[0]
+    datastore = PostgresDatastore(
+        dbname="postgres", host=socket_dir, port=5432, user="postgres", password="",
+        schema=schema, pool_size=pool_size,
+    )
+    recorder = PostgresApplicationRecorder(datastore)
+    recorder.create_table()
+    return datastore, recorder
+
+
+def pg_peer_batched(uri: str, schema: str, total: int, batch: int) -> float:
+    datastore, recorder = pg_peer(uri, schema)
+    originator = uuid.uuid4()
+    t = time.perf_counter()
+    for start in range(0, total, batch):
+        recorder.insert_events(peer_events(start, batch, originator, start))
+    rate = total / (time.perf_counter() - t)
+    datastore.close()
+    return rate
+
+
+def pg_peer_threads(uri: str, schema: str, jobs: int) -> float:
+    datastore, recorder = pg_peer(uri, schema, pool_size=THREADS)
+    rate = peer_threads(recorder, jobs)
+    datastore.close()
+    return rate
+
+
+def pg_peer_read(uri: str, schema: str) -> tuple[int, float]:
+    datastore, recorder = pg_peer(uri, schema)
+    t = time.perf_counter()
+    n, start = 0, 1
+    while True:
+        page = recorder.select_notifications(start, 10_000)
+        for notification in page:
+            orjson.loads(notification.state)
+            n += 1
+        if len(page) < 10_000:
+            break
+        start = page[-1].id + 1
+    rate = n / (time.perf_counter() - t)
+    datastore.close()
+    return n, rate
+
+
+def postgres_section(folder: Path, quick: bool) -> dict:
+    uri = pg_server(folder)
+    n_rounds = 3
+    total = 10_000 if quick else 50_000
+    jobs = 40 if quick else 200
+    out: dict = {}
+    for size in (1, 100, 1000):
+        size_total = total // 50 if size == 1 else total
+        o, p, ratio = rounds(
+            lambda r: ours_batched(pg_url(uri, f"o{size}_{r}"), size_total, size),
+            lambda r: pg_peer_batched(uri, f"p{size}_{r}", size_total, size), n_rounds)
+        out[f"batch {size}"] = emit(bench="pg_batched_append", batch=size, ours_events_per_s=round(o),
+                                    peer_events_per_s=round(p), ratio=round(ratio, 2))
+    o, p, ratio = rounds(lambda r: ours_threads(pg_url(uri, f"ot{r}"), jobs),
+                         lambda r: pg_peer_threads(uri, f"pt{r}", jobs), n_rounds)
+    out["threads"] = emit(bench="pg_threads_append", threads=THREADS, job=JOB, jobs=jobs,
+                          ours_events_per_s=round(o), peer_events_per_s=round(p), ratio=round(ratio, 2))
+    read_total = 100_000 if quick else 300_000
+    ours_batched(pg_url(uri, "oread"), read_total, 1000)
+    pg_peer_batched(uri, "pread", read_total, 1000)
+    o, p, ratio = rounds(lambda r: ours_read(pg_url(uri, "oread"))[1],
+                         lambda r: pg_peer_read(uri, "pread")[1], n_rounds)
+    out["read"] = emit(bench="pg_read_all_decoded", events=read_total, ours_events_per_s=round(o),
+                       peer_events_per_s=round(p), ratio=round(ratio, 2))
+    return out
+
+
 # -- raw sqlite3 --------------------------------------------------------------------------
 def raw_single(path: Path, n: int) -> list[float]:
     conn = sqlite3.connect(path, isolation_level=None)
@@ -155,6 +288,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--no-record", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only (no pgserver)")
     args = parser.parse_args()
     singles = 500 if args.quick else 3000
     batched_total = 20_000 if args.quick else 200_000
@@ -173,10 +307,24 @@ def main() -> None:
 
         batched = {}
         for size in (10, 100, 1000):
-            ours = ours_batched(d / f"b{size}.ledger", batched_total, size)
-            peer = peer_batched(d / f"pb{size}.db", batched_total, size)
+            ours, peer, ratio = rounds(
+                lambda r: ours_batched(d / f"b{size}_{r}.ledger", batched_total // 3, size),
+                lambda r: peer_batched(d / f"pb{size}_{r}.db", batched_total // 3, size), 3)
             batched[size] = emit(bench="batched_append", batch=size, ours_events_per_s=round(ours),
-                                 peer_events_per_s=round(peer), ratio=round(ours / peer, 2))
+                                 peer_events_per_s=round(peer), ratio=round(ratio, 2))
+
+        jobs = 40 if args.quick else 200
+
+        def peer_threads_sqlite(r: int) -> float:
+            datastore, recorder = peer_recorder(d / f"pt{r}.db")
+            rate = peer_threads(recorder, jobs)
+            datastore.close()
+            return rate
+
+        ours, peer, ratio = rounds(lambda r: ours_threads(str(d / f"t{r}.ledger"), jobs),
+                                   peer_threads_sqlite, 5)
+        threads = emit(bench="threads_append", threads=THREADS, job=JOB, jobs=jobs,
+                       ours_events_per_s=round(ours), peer_events_per_s=round(peer), ratio=round(ratio, 2))
 
         ours_batched(d / "read.ledger", read_total, 1000)
         peer_batched(d / "pread.db", read_total, 1000)
@@ -185,6 +333,8 @@ def main() -> None:
         assert n_ours == n_peer == read_total
         read = emit(bench="read_all_decoded", events=read_total, ours_events_per_s=round(read_ours),
                     peer_events_per_s=round(read_peer), ratio=round(read_ours / read_peer, 2))
+
+        pg = {} if args.no_postgres else postgres_section(d / "pg", args.quick)
 
     if args.no_record:
         return
@@ -209,8 +359,22 @@ def main() -> None:
         target = "≥ 150,000/s" if size == 1000 else "≥ peer"
         lines.append(f"| batched append, batches of {size} (encoding included) | {b['ours_events_per_s']:,}/s | "
                      f"{b['peer_events_per_s']:,}/s | — | {b['ratio']}x | {target} |")
+    lines.append(f"| {THREADS} writer threads, jobs of {JOB} events, {threads['jobs']} jobs | "
+                 f"{threads['ours_events_per_s']:,}/s | {threads['peer_events_per_s']:,}/s | — | "
+                 f"{threads['ratio']}x | ≥ peer |")
     lines.append(f"| read_all of {read_total:,} events, decoded | {read['ours_events_per_s']:,}/s | "
                  f"{read['peer_events_per_s']:,}/s | — | {read['ratio']}x | ≥ 1,000,000/s |")
+    if pg:
+        lines += [
+            "",
+            "PostgreSQL 16.2 (pgserver wheel, Unix socket, same machine) against eventsourcing's "
+            "`PostgresApplicationRecorder` on the same server, same payloads; medians of 3 alternating rounds.",
+            "",
+            "| measure | ledgerlab | eventsourcing | ours / peer |",
+            "|---|---|---|---|",
+        ]
+        for name, b in pg.items():
+            lines.append(f"| {name} | {b['ours_events_per_s']:,}/s | {b['peer_events_per_s']:,}/s | {b['ratio']}x |")
     lines += [
         "",
         "Where the time goes: every row carries a sha256 chained over the previous row (tamper "

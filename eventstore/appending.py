@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .codec import Encoded, StoredRow, chain_rows, encode_batch
-from .errors import StoreError
+from .errors import ConcurrencyError, StoreError
 from .model import ExpectedVersion, NewEvent, StreamAppend
 from .validation import check_event, check_expected, check_expected_form
 
@@ -46,12 +46,16 @@ def prepare(appends: Sequence[StreamAppend]) -> list[PreparedAppend]:
         check_expected_form(expected)
         if not events:
             continue
+        plain = True  # every body a plain dict: the encoder need not look at its output
         for event in events:
-            if type(event) is not NewEvent:  # the common case costs one comparison
+            if type(event) is not NewEvent:  # the common case costs a few comparisons
                 check_event(event)
-            elif type(event.schema_version) is not int or not event.type or event.schema_version < 1:
+            elif (type(event.type) is not str or not event.type
+                  or type(event.schema_version) is not int or event.schema_version < 1):
                 check_event(event)
-        prepared.append(PreparedAppend(stream_id, expected, encode_batch(events)))
+            if type(event.data) is not dict or type(event.metadata) is not dict:
+                plain = False
+        prepared.append(PreparedAppend(stream_id, expected, encode_batch(events, plain)))
     return prepared
 
 
@@ -85,3 +89,32 @@ def build_rows(
         position += len(entry.encoded)
         current[entry.stream_id] = version + len(entry.encoded)
     return rows
+
+
+def build_group(
+    group: Sequence[Sequence[PreparedAppend]],
+    versions: Mapping[str, int],
+    head: int,
+    previous: bytes,
+    recorded_at: float,
+) -> tuple[list[StoredRow], list[int | ConcurrencyError]]:
+    """The rows of several appends committed together, each checked on its own.
+
+    An append whose expected version does not hold gets its ``ConcurrencyError`` as its
+    outcome and contributes no row; the others chain on as if it had not been made.
+    """
+    current = dict(versions)
+    rows: list[StoredRow] = []
+    outcomes: list[int | ConcurrencyError] = []
+    for prepared in group:
+        try:
+            mine = build_rows(prepared, current, head, previous, recorded_at)
+        except ConcurrencyError as exc:
+            outcomes.append(exc)
+            continue
+        for row in mine:
+            current[row[1]] = row[2]
+        head, previous = mine[-1][0], mine[-1][8]
+        rows.extend(mine)
+        outcomes.append(head)
+    return rows, outcomes

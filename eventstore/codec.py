@@ -47,12 +47,13 @@ def encode(event_type: str, what: str, value: Any) -> bytes:
 decode: Callable[[bytes], Any] = orjson.loads
 
 
-def encode_batch(events: Sequence[NewEvent]) -> list[Encoded]:
+def encode_batch(events: Sequence[NewEvent], dicts_checked: bool = False) -> list[Encoded]:
     """Encode ``(type, schema_version, data, metadata)`` for a whole batch.
 
     The fast path is one comprehension (a JSON object always starts with ``{``, which is
-    how it checks for dicts); only when it fails is the batch encoded again event by
-    event, to name the culprit in the error.
+    how it checks for dicts, unless the caller already saw that every body is a plain
+    ``dict``); only when it fails is the batch encoded again event by event, to name the
+    culprit in the error.
     """
     dumps, options, view = orjson.dumps, _OPTIONS, memoryview
     encoded: list[Encoded] | None
@@ -69,7 +70,9 @@ def encode_batch(events: Sequence[NewEvent]) -> list[Encoded]:
         ]
     except (TypeError, orjson.JSONEncodeError):
         encoded = None
-    if encoded is None or not all(d[:1] == b"{" and m[:1] == b"{" for _, _, d, m in encoded):
+    if encoded is None or not (
+        dicts_checked or all(d[:1] == b"{" and m[:1] == b"{" for _, _, d, m in encoded)
+    ):
         return [
             (e.type, e.schema_version, encode(e.type, "data", e.data), encode(e.type, "metadata", e.metadata))
             for e in events

@@ -33,7 +33,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .appending import build_rows, prepare, stream_ids
+from .appending import PreparedAppend, build_group, prepare, stream_ids
 from .base import EventStore
 from .codec import GENESIS, StoredRow, blob_hash, verify_chain
 from .errors import BlobCorrupt, BlobNotFound, NotALedger, SchemaTooNew, StoreError, StoreNotFound, StoreReadOnly
@@ -43,6 +43,7 @@ from .postgres_schema import COLUMNS, COPY_THRESHOLD, PAGE_SIZE, SCHEMA_VERSION,
 from .reading import POSITION, VERSION, EventRow, paged
 from .urls import PostgresTarget
 from .validation import check_int, check_limit, stream_start
+from .write_queue import Outcome, WriteQueue
 
 Connection = psycopg.Connection[Any]
 _NO_UPPER_BOUND = 2**62
@@ -74,7 +75,7 @@ class PostgresEventStore(EventStore):
         self._connections: list[tuple[Connection, threading.RLock]] = []
         self._connections_lock = threading.Lock()
         self._closed = False
-        self._write_lock = threading.Lock()
+        self._queue = WriteQueue()
         s = sql.Identifier(target.project)
         self._sql = _Statements(s)
         try:
@@ -203,19 +204,22 @@ class PostgresEventStore(EventStore):
             return self.head()
         if self.read_only:
             raise StoreReadOnly(f"project {self.project!r} at {self.url} is open read-only: nothing was written")
-        streams = stream_ids(prepared)
-        # This process's threads queue on a Python lock; other processes and machines on
-        # the table lock. Holding both keeps one connection per waiting thread idle, not
-        # one table-lock request per thread in the server's queue.
-        with self._write_lock, self._session() as conn, conn.transaction():
+        # This process's threads queue in the store (write_queue.py) and share commits;
+        # other processes and machines queue on the table lock.
+        return self._queue.submit(prepared, self._commit_group)
+
+    def _commit_group(self, group: Sequence[Sequence[PreparedAppend]]) -> list[Outcome]:
+        streams = stream_ids([p for prepared in group for p in prepared])
+        with self._session() as conn, conn.transaction():
             conn.execute(self._sql.lock)
             versions = dict(conn.execute(self._sql.versions, (streams,)).fetchall())
             last = conn.execute(self._sql.last_row).fetchone()
             head, previous = (int(last[0]), bytes(last[1])) if last else (0, GENESIS)
-            rows = build_rows(prepared, versions, head, previous, time.time())
-            self._insert(conn, rows)
-            conn.execute(self._sql.notify, (self._channel, str(rows[-1][0])))
-        return rows[-1][0]
+            rows, outcomes = build_group(group, versions, head, previous, time.time())
+            if rows:
+                self._insert(conn, rows)
+                conn.execute(self._sql.notify, (self._channel, str(rows[-1][0])))
+        return outcomes
 
     def _insert(self, conn: Connection, rows: list[StoredRow]) -> None:
         if len(rows) < COPY_THRESHOLD:

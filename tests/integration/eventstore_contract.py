@@ -148,6 +148,10 @@ class EventStoreContract(abc.ABC):
             store.append("", ticks(1), ANY)
         with pytest.raises(StoreError, match="NewEvent"):
             store.append("s", [{"type": "Tick"}], ANY)
+        with pytest.raises(StoreError, match="event type"):
+            store.append("s", [NewEvent(5, {})], ANY)
+        with pytest.raises(StoreError, match="schema_version"):
+            store.append("s", [NewEvent("T", {}, {}, True)], ANY)
         with pytest.raises(StoreError, match="after"):
             list(store.read_all(after=-1))
         assert store.head() == 0
@@ -293,6 +297,36 @@ class EventStoreContract(abc.ABC):
         events = list(store.read_all())
         assert [e.position for e in events] == list(range(1, 2 * 200 + 120 + 1))
         assert_batches_whole(events)
+
+    def test_queued_writers_are_checked_one_by_one(self, store):
+        """Appends that queue in one store and commit together still succeed or conflict
+        each on its own: one winner per expected version, the others untouched."""
+        store.append("same", ticks(1), NO_STREAM)
+        barrier = threading.Barrier(8)
+        outcomes: list[object] = []
+
+        def contend(k: int) -> None:
+            barrier.wait()
+            try:
+                if k % 2:
+                    outcomes.append(store.append(f"free{k}", ticks(2), NO_STREAM))
+                else:
+                    outcomes.append(store.append("same", ticks(3, k=k), 1))
+            except ConcurrencyError as exc:
+                outcomes.append(exc)
+
+        threads = [threading.Thread(target=contend, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        conflicts = [o for o in outcomes if isinstance(o, ConcurrencyError)]
+        assert len(conflicts) == 3 and all(c.stream_id == "same" for c in conflicts)
+        assert store.stream_version("same") == 4
+        assert all(store.stream_version(f"free{k}") == 2 for k in range(1, 8, 2))
+        assert store.head() == 1 + 3 + 4 * 2
+        assert sorted(o for o in outcomes if isinstance(o, int))[-1] == store.head()
+        assert store.verify().ok
 
     def test_processes_appending_concurrently_never_interleave_or_reuse_positions(self, store_url, store):
         writers = [spawn_writer(store_url, f"p{k}", 30, 7) for k in range(2)]
