@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from domain.learning import (TrainingConfig, TrainingJob, evaluate, latent_map,  # noqa: E402
-                             neighbour_purity, principal_components, train)
+from domain.learning.config import TrainingConfig  # noqa: E402
+from domain.learning.map_layout import latent_map, neighbour_purity, principal_components  # noqa: E402
+from domain.learning.training import TrainingJob, evaluate, train  # noqa: E402
 
 DATA = [ROOT / "resources" / "mnist10k.npz", Path("/work/shared/data/mnist10k.npz")]
 TRAINING_SAMPLES = 9_000

@@ -34,7 +34,7 @@ LABELS_PER_CLASS = 10
 
 def speed_config(**changes):
     """The default config without shift augmentation, which the peer does not have."""
-    from domain.learning import TrainingConfig
+    from domain.learning.config import TrainingConfig
 
     return TrainingConfig(**{"augment_shift": 0, **changes})
 
@@ -72,7 +72,7 @@ def _timed(work) -> float:
 
 
 def run_ours(epochs: int, **changes) -> dict:
-    from domain.learning import TrainingJob, train
+    from domain.learning.training import TrainingJob, train
 
     images, truth = embedded_set()
     config = speed_config(epochs=epochs, **changes)
@@ -174,7 +174,7 @@ def first_epoch_in_fresh_process(cache_dir: str) -> dict:
 
 def child_first_epoch(cache_dir: str) -> None:
     started = time.perf_counter()
-    from domain.learning import TrainingJob, train
+    from domain.learning.training import TrainingJob, train
 
     from app.training.programs import FolderProgramStore
 

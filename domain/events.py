@@ -16,11 +16,12 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from domain.errors import DomainError
 
-Upcaster = Callable[[dict], dict]
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+_E = TypeVar("_E", bound="Event")
 _NO_UPCASTERS: Mapping[int, Upcaster] = MappingProxyType({})
 
 
@@ -40,18 +41,18 @@ class Event:
         return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]):
+    def from_data(cls: type[_E], data: Mapping[str, Any]) -> _E:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: _freeze(v) for k, v in data.items() if k in names})
 
 
-def _to_json(value):
+def _to_json(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_to_json(v) for v in value]
     return value
 
 
-def _freeze(value):
+def _freeze(value: Any) -> Any:
     # Lists from JSON become tuples so decoded events stay hashable and immutable.
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
@@ -61,7 +62,7 @@ def _freeze(value):
 # --- project -----------------------------------------------------------------
 
 
-def _project_created_v1_to_v2(data: dict) -> dict:
+def _project_created_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     # v1 (the first draft of the format) called the class list "classes" and
     # did not describe where the dataset came from.
     new = {k: v for k, v in data.items() if k != "classes"}
@@ -246,7 +247,7 @@ class EventRegistry:
             )
         return cls
 
-    def upcast(self, type_name: str, schema_version: int, data: Mapping[str, Any]) -> dict:
+    def upcast(self, type_name: str, schema_version: int, data: Mapping[str, Any]) -> dict[str, Any]:
         """Data of any known version, brought up to the current version."""
         cls = self.class_for(type_name, schema_version)
         out = dict(data)

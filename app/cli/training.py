@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from app.project.errors import ProjectError
 from app.training.lease import TrainingLease
 from app.training.recorder import RunRecorder, recover_interrupted
-from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunStarted
 
 if TYPE_CHECKING:
     from app.project.bootstrap import Application
@@ -117,45 +116,8 @@ def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, 
 
 
 def _train_with_runner(args: argparse.Namespace, project: Project, config: dict[str, Any]) -> int:
-    from PySide6.QtCore import QCoreApplication, QTimer
+    from app.ui.console_training import train_in_event_loop  # the Qt runners need Qt's loop
 
-    from app.training.service import TrainingService
-    from app.ui.training_runners import qt_runners  # the Qt runners need Qt's event loop
-
-    qt = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
-    service = TrainingService(project, runners=qt_runners(), compilation_cache=args.cache)
-    ended: list[RunEnded] = []
-
-    class Printer:
-        def on_run_started(self, notice: RunStarted) -> None: ...
-
-        def on_progress(self, progress: Progress) -> None: ...
-
-        def on_log_line(self, notice: LogLine) -> None: ...
-
-        def on_epoch_recorded(self, notice: EpochRecorded) -> None:
-            print(_progress_line(notice.run_id, notice.epoch, args.epochs, notice.metrics), flush=True)
-
-        def on_run_ended(self, notice: RunEnded) -> None:
-            ended.append(notice)
-            qt.quit()
-
-    service.subscribe(Printer())
-    stop_requested = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
-    poll = QTimer()  # Python signal handlers run only when the interpreter gets control
-    poll.timeout.connect(lambda: service.stop() if stop_requested.is_set() else None)
-    poll.start(100)
-    try:
-        service.start(config, args.epochs, runner=args.runner, continue_run=args.continue_run)
-        qt.exec()
-    finally:
-        poll.stop()
-        signal.signal(signal.SIGINT, previous)
-        service.shutdown()
-    if not ended:
-        return 1
-    end = ended[0]
-    print(f"run {end.run_id} {end.status}{': ' + end.message if end.message else ''}",
-          file=sys.stderr if end.status != "completed" else sys.stdout)
-    return {"completed": 0, "stopped": 130}.get(end.status, 1)
+    return train_in_event_loop(project, config, epochs=args.epochs, runner=args.runner,
+                               continue_run=args.continue_run, compilation_cache=args.cache,
+                               progress_line=_progress_line)

@@ -22,6 +22,7 @@ from app.project.projections import PROJECT_STREAM, build_projections
 from app.project.service import ProjectService
 from domain.blob_references import blob_references
 from domain.events import Event, EventRegistry, ProjectBranched
+from domain.projections.project import ReadModelClass
 from domain.training_events import TrainingInterrupted, run_stream
 from eventstore import EventStore, NewEvent, RecordedEvent
 
@@ -40,7 +41,7 @@ def branch(
 def branch_store(
     parent: EventStore,
     registry: EventRegistry,
-    extra_parts: tuple[type, ...],
+    extra_parts: tuple[ReadModelClass, ...],
     parent_path: Path,
     at: int,
     new_path: str | os.PathLike[str],

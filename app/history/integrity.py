@@ -17,6 +17,7 @@ from domain.blob_references import BLOB_FIELDS, blob_references
 from domain.errors import DomainError
 from domain.events import EventRegistry
 from domain.projections import ProjectProjections, codec
+from domain.projections.project import ReadModelClass
 from eventstore import BlobCorrupt, BlobNotFound, EventStore, RecordedEvent, Snapshot
 
 
@@ -30,7 +31,7 @@ class IntegrityReport:
         return self.problem is None
 
 
-def verify_project(store: EventStore, registry: EventRegistry, extra_parts: tuple[type, ...] = (),
+def verify_project(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadModelClass, ...] = (),
                    progress: Callable[[int, int], None] | None = None) -> IntegrityReport:
     report = IntegrityReport()
     chain = store.verify()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import orjson
 
-from app.project.errors import ProjectError
 from app.history.ledger_files import copy_events, new_ledger
+from app.project.errors import ProjectError
 from app.project.projections import build_projections
 from app.project.service import ProjectService
 from domain.blob_references import blob_references

@@ -24,6 +24,7 @@ from app.project.errors import ProjectError
 from app.project.projections import build_projections
 from domain.events import EventRegistry
 from domain.initial_map import decode_map
+from domain.projections.project import ReadModelClass
 from domain.training_events import run_stream
 from eventstore import EventStore
 
@@ -46,7 +47,7 @@ class RerunReport:
         return not self.differences
 
 
-def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[type, ...], run_id: str,
+def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadModelClass, ...], run_id: str,
           on_epoch: Callable[[int, int], None] | None = None) -> RerunReport:
     from app.training.execution import LiveLabels, execute
     from app.training.recorder import library_versions
@@ -104,7 +105,7 @@ def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[type, .
 
 
 def _recorded(
-    store: EventStore, registry: EventRegistry, extra_parts: tuple[type, ...], run_id: str
+    store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadModelClass, ...], run_id: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[int, str]]:
     """(TrainingStarted data, EpochCompleted data in order, {epoch: checkpoint sha})."""
     events = list(store.read_stream(run_stream(run_id)))

@@ -36,7 +36,7 @@ def _metrics(m: dict[str, Any]) -> str:
 
 
 def _undo_redo(verb: str) -> Callable:
-    def describe(d, n) -> str:
+    def describe(d: dict[str, Any], n: Callable[[int], str]) -> str:
         moves = ", ".join(
             f"sample {s}: {n(p)} -> {n(lab)}" for s, lab, p in zip(d["samples"], d["labels"], d["previous"])
         )

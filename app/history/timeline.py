@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from app.history.index import HistoryIndex
+from app.history.summaries import summarize
 from app.project import snapshots as history_snapshots
 from app.project.errors import ProjectError
-from app.history.index import HistoryIndex
 from app.project.live import Project
 from app.project.projections import build_projections
-from app.history.summaries import summarize
 from domain.events import EventRegistry
+from domain.projections.project import ReadModelClass
 from eventstore import EventStore, RecordedEvent
 
 
@@ -49,7 +50,7 @@ class EpochMark:
 
 class History:
     def __init__(self, store: EventStore, registry: EventRegistry, *, path: Path,
-                 extra_parts: tuple[type, ...] = (), annotator: str = "") -> None:
+                 extra_parts: tuple[ReadModelClass, ...] = (), annotator: str = "") -> None:
         self._store = store
         self._registry = registry
         self._extra_parts = tuple(extra_parts)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +26,9 @@ from domain import commands as c
 from domain.decide import decide
 from domain.events import Event, EventRegistry
 from domain.initial_map import decode_map
-from domain.projections import ProjectProjections
-from eventstore import ANY, ConcurrencyError, EventStore, RecordedEvent
+from domain.projections import LabelSet, ProjectInfo, ProjectProjections
+from eventstore import ANY, ConcurrencyError, EventStore, RecordedEvent, Verification
+from eventstore.model import ExpectedVersion
 
 _SAMPLE_EVENTS = {"LabelAssigned", "LabelRemoved"}
 _MANY_SAMPLE_EVENTS = {"LabelsAssigned", "LabelChangeUndone", "LabelChangeRedone"}
@@ -82,11 +83,11 @@ class Project:
         return self._state
 
     @property
-    def info(self):
+    def info(self) -> ProjectInfo:
         return self._state.info
 
     @property
-    def labels(self):
+    def labels(self) -> LabelSet:
         return self._state.labels
 
     @property
@@ -119,7 +120,7 @@ class Project:
         """The recorded events after ``after`` up to this view's position."""
         return self._store.read_all(after=after, until=self.position)
 
-    def verify(self):
+    def verify(self) -> Verification:
         """Check the log's hash chain (``eventstore.Verification``)."""
         return self._store.verify()
 
@@ -129,7 +130,7 @@ class Project:
 
     # --- commands ---------------------------------------------------------------------
 
-    def execute(self, command) -> list[Event]:
+    def execute(self, command: c.Command) -> list[Event]:
         """Decide, append and catch up. Returns the events recorded (empty when the
         command changes nothing). Raises ``DomainError`` or ``ProjectError``."""
         if self.read_only:
@@ -165,7 +166,7 @@ class Project:
     def remove_label(self, sample: int) -> list[Event]:
         return self.execute(c.RemoveLabel(sample))
 
-    def assign_label_to_many(self, samples, label: int | str) -> list[Event]:
+    def assign_label_to_many(self, samples: Iterable[int], label: int | str) -> list[Event]:
         return self.execute(c.AssignLabelToMany(tuple(int(s) for s in samples), label))
 
     def add_class(self, name: str) -> list[Event]:
@@ -182,7 +183,7 @@ class Project:
 
     # --- facts the application records (training) ------------------------------------
 
-    def record(self, stream_id: str, events: list[Event], expected_version=ANY) -> int:
+    def record(self, stream_id: str, events: list[Event], expected_version: ExpectedVersion = ANY) -> int:
         """Append facts that no decider produces — a run's progress, reported by a runner
         and recorded by the application — then catch up. Returns the last position."""
         if self.read_only:
@@ -271,7 +272,7 @@ class Project:
     def __enter__(self) -> Project:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 

@@ -13,6 +13,7 @@ from app.project.errors import ProjectError
 from domain.errors import DomainError
 from domain.events import EventRegistry
 from domain.projections import ProjectProjections
+from domain.projections.project import ReadModelClass
 from eventstore import EventStore
 
 PROJECT_STREAM = "project"
@@ -24,7 +25,7 @@ def build_projections(
     store: EventStore,
     registry: EventRegistry,
     until: int | None = None,
-    extra_parts: tuple[type, ...] = (),
+    extra_parts: tuple[ReadModelClass, ...] = (),
     *,
     save_snapshot: bool = False,
 ) -> ProjectProjections:

@@ -26,6 +26,7 @@ from domain.decide import decide
 from domain.events import EventRegistry, core_registry
 from domain.initial_map import encode_map, pca_map
 from domain.projections import ProjectProjections
+from domain.projections.project import ReadModelClass
 from eventstore import (
     NO_STREAM,
     ConcurrencyError,
@@ -49,7 +50,7 @@ class ProjectService:
         store_factory: StoreFactory = open_store,
         clock: Callable[[], float] = time.time,
         resources_dir: Path | None = None,
-        extra_projections: tuple[type, ...] = (),
+        extra_projections: tuple[ReadModelClass, ...] = (),
     ) -> None:
         if not annotator or not annotator.strip():
             raise ProjectError("the annotator name is empty: give a name with --annotator")

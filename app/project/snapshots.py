@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from domain.errors import DomainError
 from domain.events import EventRegistry
 from domain.projections import ProjectProjections
+from domain.projections.project import ReadModelClass
 from eventstore import EventStore, Snapshot, StoreReadOnly
 
 PREFIX = "projections.v1@"
@@ -74,7 +75,7 @@ def payload(snapshot: Snapshot) -> bytes:
 
 
 def restore(
-    snapshot: Snapshot | None, registry: EventRegistry, extra_parts: tuple[type, ...]
+    snapshot: Snapshot | None, registry: EventRegistry, extra_parts: tuple[ReadModelClass, ...]
 ) -> ProjectProjections | None:
     """The projections saved in ``snapshot``, or None when it is absent or unusable."""
     if snapshot is None:
@@ -88,7 +89,7 @@ def restore(
 def build_checkpoints(
     store: EventStore,
     registry: EventRegistry,
-    extra_parts: tuple[type, ...] = (),
+    extra_parts: tuple[ReadModelClass, ...] = (),
     until: int | None = None,
     also: Callable[[list], None] | None = None,
 ) -> Iterator[tuple[int, int]]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import groupby, islice, takewhile
 from operator import attrgetter
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from domain.projections import codec
 from domain.projections.batch import LabelRun
 from domain.projections.labels import LabelSet
 from domain.projections.project_info import LatentMap, ProjectInfo
+from domain.projections.recorded import Recorded
 from domain.projections.undo import UNDO_DEPTH, UndoHistory
 
 SNAPSHOT_FORMAT = 1
@@ -38,9 +40,29 @@ class UpcastEvent(NamedTuple):
     version: int
     type: str
     schema_version: int
-    data: dict
-    metadata: dict
+    data: dict[str, Any]
+    metadata: Mapping[str, Any]
     recorded_at: float
+
+
+class ReadModel(Protocol):
+    """What a read model of another module offers to be folded with the core ones."""
+
+    name: str
+    position: int
+
+    @property
+    def handlers(self) -> dict[str, Callable[[Any], None]]: ...
+
+    def snapshot(self) -> bytes: ...
+
+
+class ReadModelClass(Protocol):
+    name: str
+
+    def __call__(self) -> ReadModel: ...
+
+    def restore(self, payload: bytes) -> ReadModel: ...
 
 
 class ProjectProjections:
@@ -59,7 +81,7 @@ class ProjectProjections:
         stream_id: str = "project",
         undo_depth: int = UNDO_DEPTH,
         batch_threshold: int = BATCH_THRESHOLD,
-        extra_parts: tuple[type, ...] = (),
+        extra_parts: tuple[ReadModelClass, ...] = (),
     ) -> None:
         self.registry = registry
         self.stream_id = stream_id
@@ -72,7 +94,7 @@ class ProjectProjections:
         self.history = UndoHistory(undo_depth)
         self.latent_map = LatentMap()
         self.extra_parts = tuple(extra_parts)
-        self.extras = {cls.name: cls() for cls in self.extra_parts}
+        self.extras: dict[str, Any] = {cls.name: cls() for cls in self.extra_parts}
         self._build_table()
 
     @property
@@ -86,7 +108,7 @@ class ProjectProjections:
         raise AttributeError(f"{type(self).__name__} has no read model {name!r}")
 
     def _build_table(self) -> None:
-        table: dict[str, tuple[int, tuple]] = {}
+        table: dict[str, tuple[int, tuple[Callable[[Any], None], ...]]] = {}
         for part in self.parts:
             for type_name, handler in part.handlers.items():
                 latest = self.registry.latest_version(type_name)
@@ -134,7 +156,7 @@ class ProjectProjections:
                 part.position = self.position
         return count
 
-    def _fold_each(self, run: list) -> None:
+    def _fold_each(self, run: list[Any]) -> None:
         table = self._table
         stream_id = self.stream_id
         for e in run:
@@ -148,7 +170,7 @@ class ProjectProjections:
                 self.stream_version = e.version
             self.position = e.position
 
-    def _fold_label_run(self, run: list) -> None:
+    def _fold_label_run(self, run: list[Any]) -> None:
         label_run = LabelRun(run)
         self.labels.fold_label_run(label_run)
         self.history.fold_label_run(label_run)
@@ -158,7 +180,7 @@ class ProjectProjections:
                 break
         self.position = run[-1].position
 
-    def _upcast(self, e) -> UpcastEvent:
+    def _upcast(self, e: Recorded) -> UpcastEvent:
         data = self.registry.upcast(e.type, e.schema_version, e.data)
         latest = self.registry.latest_version(e.type)
         return UpcastEvent(
@@ -185,7 +207,7 @@ class ProjectProjections:
         payload: bytes,
         registry: EventRegistry,
         batch_threshold: int = BATCH_THRESHOLD,
-        extra_parts: tuple[type, ...] = (),
+        extra_parts: tuple[ReadModelClass, ...] = (),
     ) -> ProjectProjections:
         header, parts = codec.unpack(payload)
         if header.get("format") != SNAPSHOT_FORMAT:
@@ -217,7 +239,7 @@ class ProjectProjections:
         stream_id: str = "project",
         undo_depth: int = UNDO_DEPTH,
         batch_threshold: int = BATCH_THRESHOLD,
-        extra_parts: tuple[type, ...] = (),
+        extra_parts: tuple[ReadModelClass, ...] = (),
     ) -> ProjectProjections:
         self = cls(registry, stream_id, undo_depth, batch_threshold, extra_parts)
         self.apply(events, until)

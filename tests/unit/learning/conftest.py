@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from domain.learning import TrainingConfig, TrainingJob
+from domain.learning.config import TrainingConfig
+from domain.learning.training import TrainingJob
 
 NUM_CLASSES = 3
 SAMPLES = 64

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from domain.learning import ConfigError, TrainingConfig
+from domain.learning.config import ConfigError, TrainingConfig
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

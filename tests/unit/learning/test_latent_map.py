@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain.learning import (align_to, class_map, latent_map, neighbour_purity,
-                             principal_components)
+from domain.learning.map_layout import (
+    align_to,
+    class_map,
+    latent_map,
+    neighbour_purity,
+    principal_components,
+)
 
 
 def _cloud(seed: int = 0) -> np.ndarray:

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import pytest
 
 from app.training.programs import FolderProgramStore
-from domain.learning import train
+from domain.learning.training import train
 
 
 class MemoryStore:

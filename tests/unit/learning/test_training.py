@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from flax import serialization
 
-from domain.learning import ConfigError, EpochResult, evaluate, train
+from domain.learning.config import ConfigError
+from domain.learning.training import EpochResult, evaluate, train
 
 from .conftest import NUM_CLASSES, SAMPLES
 
