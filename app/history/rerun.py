@@ -24,6 +24,7 @@ from app.project.errors import ProjectError
 from app.project.projections import build_projections
 from domain.events import EventRegistry
 from domain.initial_map import decode_map
+from domain.learning.config import TrainingConfig
 from domain.projections.project import ReadModelClass
 from domain.training_events import run_stream
 from eventstore import EventStore
@@ -68,7 +69,7 @@ def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadMod
         images=np.load(io.BytesIO(store.get_blob(started["dataset_sha256"])), allow_pickle=False),
         labels=state.labels.labels.copy(),
         labels_position=state.position,
-        config=dict(started["config"]),
+        config=TrainingConfig.from_dict(started["config"]),
         seed=int(started["seed"]),
         num_classes=len(state.info.class_names),
         epoch_offset=int(started.get("epoch_offset") or 0),
@@ -97,8 +98,7 @@ def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadMod
                 break
             feed(epochs[i + 1]["labels_position"])
     finally:
-        # ``execute`` is a generator but declares ``Iterator``; the fix belongs there.
-        outputs.close()  # type: ignore[attr-defined]
+        outputs.close()
     if report.epochs < len(epochs):
         report.differences.append(f"the rerun ended after {report.epochs} of the {len(epochs)} recorded epochs")
     return report

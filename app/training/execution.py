@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.training.spec import EpochOutput, Progress, RunSpec
+
+if TYPE_CHECKING:
+    from app.training.programs import FolderProgramStore
 
 PROGRESS_INTERVAL_S = 0.1  # about 10 progress updates a second, whatever the step rate
 
@@ -38,7 +42,7 @@ class LiveLabels:
             return (self._labels if fresh else None), self._position
 
 
-def _program_store(compilation_cache: str | None):
+def _program_store(compilation_cache: str | None) -> FolderProgramStore | None:
     """Compiled programs beside JAX's compilation cache (``…/jax-programs``), or none."""
     if not compilation_cache:
         return None
@@ -55,8 +59,7 @@ def execute(
     should_stop: Callable[[], bool],
     live: LiveLabels | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-) -> Iterator[EpochOutput]:
-    from domain.learning.config import TrainingConfig
+) -> Generator[EpochOutput, None, None]:
     from domain.learning.training import TrainingJob, train
 
     # Compiled programs are kept between processes; JAX's own persistent cache is not
@@ -64,7 +67,7 @@ def execute(
     # domain.learning.programs). Process-wide settings (the allocator) are the business
     # of a training process's entry point (the worker, the CLI), never of the window.
     programs = _program_store(spec.compilation_cache)
-    config = TrainingConfig.from_dict(spec.config)
+    config = spec.config
     job = TrainingJob(
         images=spec.images, labels=spec.labels, config=config, num_classes=spec.num_classes,
         seed=spec.seed, checkpoint=spec.checkpoint, epoch_offset=spec.epoch_offset,
@@ -74,7 +77,7 @@ def execute(
     used = {"position": spec.labels_position, "epoch": spec.epoch_offset + 1}
     clock = {"epoch_start": time.monotonic(), "last": 0.0}
 
-    def labels_for_epoch(epoch: int):
+    def labels_for_epoch(epoch: int) -> np.ndarray | None:
         labels, position = live.take()
         used["position"], used["epoch"] = position, epoch
         clock["epoch_start"] = time.monotonic()

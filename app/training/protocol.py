@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from app.training.spec import EpochOutput, RunSpec
+from domain.learning.config import TrainingConfig
 
 JOB_JSON, JOB_ARRAYS = "job.json", "job.npz"
 
@@ -27,9 +28,10 @@ def write_job(folder: Path, spec: RunSpec) -> None:
         arrays["previous_map"] = spec.previous_map
     if spec.checkpoint is not None:
         arrays["checkpoint"] = np.frombuffer(spec.checkpoint, dtype=np.uint8)
-    np.savez(folder / JOB_ARRAYS, **arrays)
+    np.savez(folder / JOB_ARRAYS, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     (folder / JOB_JSON).write_text(json.dumps({
-        "run_id": spec.run_id, "labels_position": spec.labels_position, "config": spec.config,
+        "run_id": spec.run_id, "labels_position": spec.labels_position,
+        "config": spec.config.to_dict(),
         "seed": spec.seed, "num_classes": spec.num_classes, "epoch_offset": spec.epoch_offset,
         "compilation_cache": spec.compilation_cache,
     }))
@@ -40,8 +42,9 @@ def read_job(folder: Path) -> RunSpec:
     with np.load(folder / JOB_ARRAYS, allow_pickle=False) as arrays:
         checkpoint = arrays["checkpoint"].tobytes() if "checkpoint" in arrays else None
         previous = arrays["previous_map"] if "previous_map" in arrays else None
+        config = TrainingConfig.from_dict(meta.pop("config"))
         return RunSpec(images=arrays["images"], labels=arrays["labels"], checkpoint=checkpoint,
-                       previous_map=previous, **meta)
+                       previous_map=previous, config=config, **meta)
 
 
 def write_epoch(folder: Path, output: EpochOutput) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Turns a run into events: the only code that writes training facts to the log.
 
 Runners (inline, QThread, QProcess) report; the application — through a
-``RunRecorder`` on the thread that owns the project — appends. Qt-free and JAX-free.
+``RunRecorder`` on the thread that owns the project — stores the blobs and appends what
+the domain's rules (``domain.runs``) decide. Qt-free and JAX-free.
 """
 
 from __future__ import annotations
@@ -14,28 +15,20 @@ from typing import Any
 import numpy as np
 
 from app.project.errors import ProjectError
+from app.project.live import Project
 from app.training.lease import TrainingLease
 from app.training.spec import EpochOutput, RunSpec
-from domain.events import LatentMapComputed
+from domain import runs
+from domain.errors import DomainError
+from domain.events import Event
 from domain.initial_map import encode_map
 from domain.learning.config import ConfigError, TrainingConfig
-from domain.training_events import (
-    CheckpointSaved,
-    EpochCompleted,
-    ModelConfigured,
-    PredictionsComputed,
-    TrainingCompleted,
-    TrainingFailed,
-    TrainingInterrupted,
-    TrainingStarted,
-    TrainingStopped,
-    run_stream,
-)
+from domain.training_events import CheckpointSaved, TrainingStarted, run_stream
 
 
 def library_versions() -> dict[str, str]:
     """Versions of what shapes the numbers, read without importing JAX."""
-    out = {}
+    out: dict[str, str] = {}
     for name in ("jax", "jaxlib", "flax", "optax", "numpy"):
         try:
             out[name] = metadata.version(name)
@@ -58,34 +51,19 @@ def checked_config(config: dict[str, Any], epochs: int | None = None) -> Trainin
         raise ProjectError(f"the training settings are not valid: {exc}") from None
 
 
-def recover_interrupted(project, lease: TrainingLease) -> list[str]:
-    """Record ``TrainingInterrupted`` for runs whose app died mid-run; return their ids.
-
-    A run counts as interrupted only when nobody holds the project's training lease:
-    a run going on in another window or process is left alone.
-    """
-    running = project.state.training.running
-    if not running or lease.someone_else_holds_it():
-        return []
-    for run in running:
-        project.record(
-            run_stream(run.run_id),
-            [TrainingInterrupted(run.run_id, len(run.epochs))],
-        )
-    return [run.run_id for run in running]
-
-
-CHECKPOINT_EVERY = 5
-"""Epochs between stored checkpoints. A checkpoint (weights and optimiser state, about
-19 MB for the default model) every epoch would grow a mailed project file by hundreds of
-MB per run; the last epoch of a run is always stored however the run ends, so only a
-hard kill of the app itself can lose up to CHECKPOINT_EVERY - 1 epochs of progress."""
+def recover_interrupted(project: Project, lease: TrainingLease) -> list[str]:
+    """Record ``TrainingInterrupted`` for runs whose app died mid-run; return their ids."""
+    events = runs.interrupted(project.state.training, someone_trains=bool(
+        project.state.training.running) and lease.someone_else_holds_it())
+    for event in events:
+        project.record(run_stream(event.run_id), [event])
+    return [event.run_id for event in events]
 
 
 class RunRecorder:
     """Begins a run, records each epoch atomically, and ends it — in that order."""
 
-    def __init__(self, project, spec: RunSpec, runner: str) -> None:
+    def __init__(self, project: Project, spec: RunSpec, runner: str) -> None:
         self.project = project
         self.spec = spec
         self.runner = runner
@@ -99,7 +77,7 @@ class RunRecorder:
     @classmethod
     def prepare(
         cls,
-        project,
+        project: Project,
         config: dict[str, Any],
         *,
         epochs: int | None = None,
@@ -109,67 +87,57 @@ class RunRecorder:
         compilation_cache: str | None = None,
     ) -> RunRecorder:
         """Validate, build the run's spec from the log, and record that it started."""
-        if project.read_only:
-            raise ProjectError("this view of the project is read-only: go back to now to train")
         cfg = checked_config(config, epochs)
         info, training = project.info, project.state.training
-        if training.running:
-            raise ProjectError(
-                f"run {training.running[0].run_id} is still training this project: "
-                "stop it first (one run at a time)"
-            )
-        checkpoint, offset, continues, previous_map = None, 0, None, project.latent_map()
-        if continue_run:
-            source = next((r for r in reversed(training.runs.values()) if r.checkpoint), None)
-            if source is None:
-                raise ProjectError("there is no earlier run with a checkpoint to continue from")
+        try:
+            source = runs.source_to_continue(training, read_only=project.read_only,
+                                             continue_run=continue_run)
+        except DomainError as exc:
+            raise ProjectError(str(exc)) from None
+        checkpoint, offset, continues = None, 0, None
+        if source is not None and source.checkpoint is not None:
             checkpoint = project.get_blob(source.checkpoint)
-            offset, continues = source.checkpoint_epoch, source.run_id
+            offset, continues = source.checkpoint_epoch or 0, source.run_id
         spec = RunSpec(
             run_id=secrets.token_hex(4),
             images=project.images(),
             labels=np.asarray(project.labels.labels, dtype=np.int32).copy(),
             labels_position=project.position,
-            config=cfg.to_dict(),
+            config=cfg,
             seed=cfg.seed if seed is None else int(seed),
             num_classes=len(info.class_names),
             epoch_offset=offset,
             checkpoint=checkpoint,
-            previous_map=previous_map,
+            previous_map=project.latent_map(),
             compilation_cache=compilation_cache,
         )
         recorder = cls(project, spec, runner)
-        started = [] if training.config == spec.config else [ModelConfigured(spec.config)]
-        started.append(TrainingStarted(
-            run_id=spec.run_id, config=spec.config, seed=spec.seed, epochs=cfg.epochs,
+        recorder._record(runs.run_started(training, TrainingStarted(
+            run_id=spec.run_id, config=cfg.to_dict(), seed=spec.seed, epochs=cfg.epochs,
             labels_position=spec.labels_position, dataset_sha256=info.dataset_sha256,
             versions=library_versions(), runner=runner, epoch_offset=offset,
             start_checkpoint=project.put_blob(checkpoint) if checkpoint else None,
             continues=continues,
-        ))
-        recorder._record(started)
+        )))
         return recorder
 
     def epoch(self, output: EpochOutput) -> None:
         """Store the epoch's blobs, then record its facts in one atomic append."""
         project = self.project
-        latent = project.put_blob(encode_map(output.latent_map))
         buffer = io.BytesIO()
         np.save(buffer, np.ascontiguousarray(output.probabilities, dtype=np.float32))
-        predictions = project.put_blob(buffer.getvalue())
         samples, classes = output.probabilities.shape
-        last_planned = self.spec.epoch_offset + self.spec.config["epochs"]
-        keep = output.epoch == last_planned or output.epoch % CHECKPOINT_EVERY == 0
-        self._record([
-            EpochCompleted(self.run_id, output.epoch, _json_metrics(output.metrics),
-                           output.labels_position, output.labeled),
-            *([self._checkpoint(output)] if keep else []),
-            LatentMapComputed(latent, samples, int(output.latent_map.shape[1]), "vae-class-polygon",
-                              self.run_id),
-            PredictionsComputed(self.run_id, output.epoch, predictions, samples, classes,
-                                output.meaningful),
-        ])
-        self._unsaved = None if keep else output
+        due = runs.checkpoint_due(output.epoch, self.spec.epoch_offset + self.spec.config.epochs)
+        self._record(runs.epoch_completed(runs.StoredEpoch(
+            run_id=self.run_id, epoch=output.epoch, metrics=output.metrics,
+            labels_position=output.labels_position, labeled=output.labeled,
+            map_sha256=project.put_blob(encode_map(output.latent_map)),
+            map_dims=int(output.latent_map.shape[1]),
+            predictions_sha256=project.put_blob(buffer.getvalue()),
+            samples=samples, classes=classes, meaningful=output.meaningful,
+            checkpoint=self._checkpoint(output) if due else None,
+        )))
+        self._unsaved = None if due else output
         self.epochs_recorded += 1
 
     def _checkpoint(self, output: EpochOutput) -> CheckpointSaved:
@@ -177,29 +145,22 @@ class RunRecorder:
         return CheckpointSaved(self.run_id, output.epoch, sha, len(output.checkpoint))
 
     def completed(self) -> None:
-        self._end(TrainingCompleted(self.run_id, self.epochs_recorded))
+        self._end(runs.Completed())
 
     def stopped(self, reason: str = "stopped by the user") -> None:
-        self._end(TrainingStopped(self.run_id, self.epochs_recorded, reason))
+        self._end(runs.Stopped(reason))
 
     def failed(self, message: str, exit_code: int | None = None, signal: int | None = None,
                stderr_tail: tuple[str, ...] = ()) -> None:
-        self._end(TrainingFailed(self.run_id, self.epochs_recorded, message, exit_code, signal,
-                                 tuple(stderr_tail)[-20:]))
+        self._end(runs.Failed(message, exit_code, signal, tuple(stderr_tail)))
 
-    def _end(self, event) -> None:
+    def _end(self, end: runs.RunEnd) -> None:
         if not self.ended:
             self.ended = True
             unsaved, self._unsaved = self._unsaved, None
-            self._record([*([self._checkpoint(unsaved)] if unsaved else []), event])
+            self._record(runs.run_ended(self.run_id, self.epochs_recorded, end,
+                                        self._checkpoint(unsaved) if unsaved else None))
 
-    def _record(self, events) -> None:
+    def _record(self, events: list[Event]) -> None:
         self.project.record(self.stream, events, self._version)
         self._version += len(events)
-
-
-def _json_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
-    out = {}
-    for key, value in metrics.items():
-        out[key] = None if value is None or not np.isfinite(value) else float(value)
-    return out

@@ -15,7 +15,6 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-
 from app.project.errors import ProjectError
 from app.project.live import Project, ProjectChange
 from app.training.lease import TrainingLease

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from domain.learning.config import TrainingConfig
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -18,13 +20,13 @@ class RunSpec:
     images: np.ndarray          # uint8, N×H×W (or N×D)
     labels: np.ndarray          # int32, -1 = unlabeled
     labels_position: int        # the log position those labels are as of
-    config: dict[str, Any]      # TrainingConfig.to_dict(), epochs included
+    config: TrainingConfig      # epochs included; built once, from the form or the CLI
     seed: int
     num_classes: int
     epoch_offset: int = 0
     checkpoint: bytes | None = None
     previous_map: np.ndarray | None = None
-    compilation_cache: str | None = None  # folder for JAX's persistent compilation cache
+    compilation_cache: str | None = None  # compiled programs are kept in ``…-programs``
 
 
 @dataclass(frozen=True)

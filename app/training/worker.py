@@ -20,7 +20,7 @@ from app.training.allocator import keep_freed_memory
 from app.training.execution import LiveLabels, execute
 
 
-def _say(**line) -> None:
+def _say(**line: object) -> None:
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         _say(event="failed", message=f"{type(exc).__name__}: {exc}")
         return 1
-    _say(event="completed" if epochs == spec.config["epochs"] else "stopped")
+    _say(event="completed" if epochs == spec.config.epochs else "stopped")
     return 0
 
 

@@ -75,7 +75,7 @@ class ThreadRunner(QtRunner):
         from app.training.execution import execute  # JAX loads in this process only now
 
         self._live = LiveLabels(spec.labels, spec.labels_position)
-        live, planned = self._live, spec.config["epochs"]
+        live, planned = self._live, spec.config.epochs
 
         def job(cancelled):
             queue: collections.deque[Progress] = collections.deque()

@@ -117,6 +117,6 @@ def _runs(executable: Any, args: tuple[Any, ...]) -> bool:
     try:
         # jax.block_until_ready is not annotated.
         jax.block_until_ready(executable(*jax.tree.unflatten(tree, trial)))  # type: ignore[no-untyped-call]
-    except Exception as e:  # e.g. NOT_FOUND for a kernel the serialised program lacks
+    except Exception:  # e.g. NOT_FOUND for a kernel the serialised program lacks
         return False
     return True

@@ -1,0 +1,152 @@
+"""The rules of a training run's life, as pure deciders.
+
+When a run may start (and what it continues from), which events an epoch's result
+becomes, when a checkpoint is due, and how a run's end (completed, stopped, failed,
+interrupted) is recorded. The application stores the blobs and appends what these
+functions return (``app.training.recorder``); nothing here touches a store, a thread
+or a file, so every rule is unit-tested on plain values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from domain.errors import DomainError
+from domain.events import Event, LatentMapComputed
+from domain.projections.training import TrainingRun, TrainingRuns
+from domain.training_events import (
+    CheckpointSaved,
+    EpochCompleted,
+    ModelConfigured,
+    PredictionsComputed,
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingInterrupted,
+    TrainingStarted,
+    TrainingStopped,
+)
+
+CHECKPOINT_EVERY = 5
+"""Epochs between stored checkpoints. A checkpoint (weights and optimiser state, about
+19 MB for the default model) every epoch would grow a mailed project file by hundreds of
+MB per run; the last epoch of a run is always stored however the run ends, so only a
+hard kill of the app itself can lose up to CHECKPOINT_EVERY - 1 epochs of progress."""
+
+MAP_METHOD = "vae-class-polygon"
+STDERR_LINES_KEPT = 20
+
+
+def source_to_continue(training: TrainingRuns, *, read_only: bool, continue_run: bool
+                       ) -> TrainingRun | None:
+    """Whether a run may start now, and which earlier run it continues (None: a fresh one).
+
+    Raises ``DomainError`` saying what to do when it may not.
+    """
+    if read_only:
+        raise DomainError("this view of the project is read-only: go back to now to train")
+    if training.running:
+        raise DomainError(
+            f"run {training.running[0].run_id} is still training this project: "
+            "stop it first (one run at a time)"
+        )
+    if not continue_run:
+        return None
+    source = next((r for r in reversed(training.runs.values()) if r.checkpoint), None)
+    if source is None:
+        raise DomainError("there is no earlier run with a checkpoint to continue from")
+    return source
+
+
+def run_started(training: TrainingRuns, started: TrainingStarted) -> list[Event]:
+    """A run's first events: its configuration when it is new, then that it started."""
+    new_config = training.config != started.config
+    return [*([ModelConfigured(started.config)] if new_config else []), started]
+
+
+def checkpoint_due(epoch: int, last_planned_epoch: int) -> bool:
+    """Every CHECKPOINT_EVERY epochs, and always at a run's last planned epoch."""
+    return epoch == last_planned_epoch or epoch % CHECKPOINT_EVERY == 0
+
+
+@dataclass(frozen=True)
+class StoredEpoch:
+    """An epoch's result once its blobs are stored: what the events refer to."""
+
+    run_id: str
+    epoch: int
+    metrics: Mapping[str, float | None]
+    labels_position: int
+    labeled: int
+    map_sha256: str
+    map_dims: int
+    predictions_sha256: str
+    samples: int
+    classes: int
+    meaningful: bool
+    checkpoint: CheckpointSaved | None  # present when a checkpoint was due
+
+
+def epoch_completed(stored: StoredEpoch) -> list[Event]:
+    """The events one epoch becomes, appended together so none is seen without the others."""
+    return [
+        EpochCompleted(stored.run_id, stored.epoch, finite_metrics(stored.metrics),
+                       stored.labels_position, stored.labeled),
+        *([stored.checkpoint] if stored.checkpoint is not None else []),
+        LatentMapComputed(stored.map_sha256, stored.samples, stored.map_dims, MAP_METHOD,
+                          stored.run_id),
+        PredictionsComputed(stored.run_id, stored.epoch, stored.predictions_sha256,
+                            stored.samples, stored.classes, stored.meaningful),
+    ]
+
+
+@dataclass(frozen=True)
+class Completed:
+    pass
+
+
+@dataclass(frozen=True)
+class Stopped:
+    reason: str = "stopped by the user"
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+    exit_code: int | None = None
+    signal: int | None = None
+    stderr_tail: tuple[str, ...] = ()
+
+
+RunEnd = Completed | Stopped | Failed
+
+
+def run_ended(run_id: str, epochs_recorded: int, end: RunEnd,
+              unsaved: CheckpointSaved | None = None) -> list[Event]:
+    """A run's last events: the checkpoint of its last epoch if that one was not stored
+    yet (so a run can always be continued from where it ended), then how it ended."""
+    last: Event
+    if isinstance(end, Completed):
+        last = TrainingCompleted(run_id, epochs_recorded)
+    elif isinstance(end, Stopped):
+        last = TrainingStopped(run_id, epochs_recorded, end.reason)
+    else:
+        last = TrainingFailed(run_id, epochs_recorded, end.message, end.exit_code, end.signal,
+                              tuple(end.stderr_tail)[-STDERR_LINES_KEPT:])
+    return [*([unsaved] if unsaved is not None else []), last]
+
+
+def interrupted(training: TrainingRuns, *, someone_trains: bool) -> list[TrainingInterrupted]:
+    """Runs recorded as running whose trainer is gone (nobody holds the project's training
+    lease): each is recorded as interrupted. A run going on elsewhere is left alone."""
+    if someone_trains:
+        return []
+    return [TrainingInterrupted(run.run_id, len(run.epochs)) for run in training.running]
+
+
+def finite_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    """Metrics as JSON can hold them: NaN and infinities become None."""
+    return {key: None if value is None or not math.isfinite(float(value)) else float(value)
+            for key, value in metrics.items()}
