@@ -13,7 +13,7 @@ registered at import time.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
@@ -36,6 +36,14 @@ class Event:
     type_name: ClassVar[str] = ""
     schema_version: ClassVar[int] = 1
     upcasters: ClassVar[Mapping[int, Upcaster]] = _NO_UPCASTERS
+    # Fields that hold the sha256 of a blob, and what that blob is ("latent map"): what
+    # verify checks and branch, export and import copy besides the events.
+    blob_fields: ClassVar[Mapping[str, str]] = MappingProxyType({})
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        """How the event reads in one line (``ledgerlab log``, the history panel);
+        class numbers are shown by ``names``."""
+        return self.type_name
 
     def to_data(self) -> dict[str, Any]:
         return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -44,6 +52,15 @@ class Event:
     def from_data(cls: type[_E], data: Mapping[str, Any]) -> _E:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: _freeze(v) for k, v in data.items() if k in names})
+
+
+def class_name(label: int, names: Sequence[str]) -> str:
+    """A class number as a person reads it: its name, or "(none)" for no label."""
+    return "(none)" if label < 0 else names[label] if label < len(names) else str(label)
+
+
+def short_sha(sha: str | None) -> str:
+    return (sha or "")[:12]
 
 
 def _to_json(value: Any) -> Any:
@@ -78,6 +95,7 @@ class ProjectCreated(Event):
     type_name: ClassVar[str] = "ProjectCreated"
     schema_version: ClassVar[int] = 2
     upcasters: ClassVar[Mapping[int, Upcaster]] = MappingProxyType({1: _project_created_v1_to_v2})
+    blob_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"dataset_sha256": "dataset"})
 
     name: str
     dataset_sha256: str
@@ -85,12 +103,19 @@ class ProjectCreated(Event):
     class_names: tuple[str, ...]
     source: str
 
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return (f"created {self.name!r}: {self.shape[0]} samples, "
+                f"classes {', '.join(self.class_names) or '(none)'}")
+
 
 @dataclass(frozen=True)
 class ClassAdded(Event):
     type_name: ClassVar[str] = "ClassAdded"
     index: int
     name: str
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"added class {self.index}={self.name}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +127,9 @@ class ClassRenamed(Event):
     old_name: str
     new_name: str
 
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"renamed class {self.index}: {self.old_name} -> {self.new_name}"
+
 
 @dataclass(frozen=True)
 class LatentMapComputed(Event):
@@ -109,11 +137,15 @@ class LatentMapComputed(Event):
     (float32, samples x dims). ``run_id`` is None for maps not made by a model."""
 
     type_name: ClassVar[str] = "LatentMapComputed"
+    blob_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"map_sha256": "latent map"})
     map_sha256: str
     samples: int
     dims: int
     method: str
     run_id: str | None = None
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"latent map ({self.method}" + (f", run {self.run_id})" if self.run_id else ")")
 
 
 # --- labels ------------------------------------------------------------------
@@ -129,12 +161,18 @@ class LabelAssigned(Event):
     label: int
     previous: int
 
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"sample {self.sample}: {class_name(self.previous, names)} -> {class_name(self.label, names)}"
+
 
 @dataclass(frozen=True)
 class LabelRemoved(Event):
     type_name: ClassVar[str] = "LabelRemoved"
     sample: int
     previous: int
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"sample {self.sample}: {class_name(self.previous, names)} -> (none)"
 
 
 @dataclass(frozen=True)
@@ -145,6 +183,9 @@ class LabelsAssigned(Event):
     samples: tuple[int, ...]
     label: int
     previous: tuple[int, ...]
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"{len(self.samples)} samples -> {class_name(self.label, names)}"
 
 
 @dataclass(frozen=True)
@@ -159,6 +200,9 @@ class LabelChangeUndone(Event):
     labels: tuple[int, ...]
     previous: tuple[int, ...]
 
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return _moves("undid", self.change, self.samples, self.labels, self.previous, names)
+
 
 @dataclass(frozen=True)
 class LabelChangeRedone(Event):
@@ -169,6 +213,9 @@ class LabelChangeRedone(Event):
     samples: tuple[int, ...]
     labels: tuple[int, ...]
     previous: tuple[int, ...]
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return _moves("redid", self.change, self.samples, self.labels, self.previous, names)
 
 
 # --- lineage -----------------------------------------------------------------
@@ -186,6 +233,17 @@ class ProjectBranched(Event):
     parent_position: int
     parent_head_hash: str
     parent_name: str = ""
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"branched from {self.parent_path} at position {self.parent_position}"
+
+
+def _moves(verb: str, change: int, samples: Sequence[int], labels: Sequence[int],
+           previous: Sequence[int], names: Sequence[str]) -> str:
+    moves = ", ".join(f"sample {s}: {class_name(p, names)} -> {class_name(lab, names)}"
+                      for s, lab, p in zip(samples, labels, previous))
+    return f"{verb} the change at position {change}" + (
+        f" ({moves})" if moves else " (changed since by others: nothing to put back)")
 
 
 CORE_EVENTS: tuple[type[Event], ...] = (
@@ -254,6 +312,23 @@ class EventRegistry:
         for v in range(schema_version, cls.schema_version):
             out = cls.upcasters[v](out)
         return out
+
+    def blob_references(self, type_name: str, data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """(sha256, kind) of every blob a recorded event refers to; nothing for a type
+        this release does not know (its blobs cannot be named, so they are not claimed)."""
+        cls = self._by_name.get(type_name)
+        for field_name, kind in (cls.blob_fields.items() if cls is not None else ()):
+            sha = data.get(field_name)
+            if sha:
+                yield sha, kind
+
+    def summarize(self, type_name: str, schema_version: int, data: Mapping[str, Any],
+                  names: Sequence[str] = ()) -> str:
+        """One line for a recorded event; its type name when it cannot be read."""
+        try:
+            return self.decode(type_name, schema_version, data).summary(names)
+        except (DomainError, KeyError, TypeError, IndexError, ValueError, AttributeError):
+            return type_name  # a foreign or damaged event
 
     def decode(self, type_name: str, schema_version: int, data: Mapping[str, Any]) -> Event:
         cls = self.class_for(type_name, schema_version)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from domain.images import IMAGE_SUFFIXES, Dataset, validate_images
 from domain.errors import DatasetError
+from domain.images import IMAGE_SUFFIXES, Dataset, validate_images
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -7,10 +7,12 @@ Blobs (checkpoints, predictions, maps) are referenced by sha256, never embedded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar
 
-from domain.events import Event
+from domain.events import Event, short_sha
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,10 @@ class ModelConfigured(Event):
 
     type_name: ClassVar[str] = "ModelConfigured"
     config: dict[str, Any]
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return "model configured: " + ", ".join(
+            f"{k}={v}" for k, v in sorted(self.config.items()) if k != "epochs")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class TrainingStarted(Event):
     """
 
     type_name: ClassVar[str] = "TrainingStarted"
+    blob_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"start_checkpoint": "starting checkpoint"})
     run_id: str
     config: dict[str, Any]
     seed: int
@@ -42,6 +49,10 @@ class TrainingStarted(Event):
     epoch_offset: int = 0
     start_checkpoint: str | None = None
     continues: str | None = None
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return (f"run {self.run_id} started: {self.epochs} epochs, seed {self.seed}, {self.runner} runner"
+                + (f", continues {self.continues}" if self.continues else ""))
 
 
 @dataclass(frozen=True)
@@ -55,14 +66,27 @@ class EpochCompleted(Event):
     labels_position: int
     labeled: int
 
+    def summary(self, names: Sequence[str] = ()) -> str:
+        m = self.metrics
+        parts = [f"loss {m['loss']:.3f}"] if m.get("loss") is not None else []
+        if m.get("accuracy") is not None:
+            parts.append(f"labeled acc {m['accuracy']:.1%}")
+        return (f"run {self.run_id} epoch {self.epoch}: {', '.join(parts) or 'no metrics'}, "
+                f"{self.labeled} labeled")
+
 
 @dataclass(frozen=True)
 class CheckpointSaved(Event):
     type_name: ClassVar[str] = "CheckpointSaved"
+    blob_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"checkpoint_sha256": "checkpoint"})
     run_id: str
     epoch: int
     checkpoint_sha256: str
     size: int
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return (f"run {self.run_id} checkpoint at epoch {self.epoch} "
+                f"({short_sha(self.checkpoint_sha256)}, {self.size:,} bytes)")
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,7 @@ class PredictionsComputed(Event):
     """
 
     type_name: ClassVar[str] = "PredictionsComputed"
+    blob_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"predictions_sha256": "predictions"})
     run_id: str
     epoch: int
     predictions_sha256: str
@@ -81,12 +106,19 @@ class PredictionsComputed(Event):
     classes: int
     meaningful: bool
 
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return (f"run {self.run_id} predictions at epoch {self.epoch}"
+                + ("" if self.meaningful else " (no labels yet)"))
+
 
 @dataclass(frozen=True)
 class TrainingCompleted(Event):
     type_name: ClassVar[str] = "TrainingCompleted"
     run_id: str
     epochs: int
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"run {self.run_id} completed after {self.epochs} epochs"
 
 
 @dataclass(frozen=True)
@@ -97,6 +129,9 @@ class TrainingStopped(Event):
     run_id: str
     epochs: int
     reason: str = "stopped by the user"
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"run {self.run_id} stopped after {self.epochs} epochs: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -111,6 +146,9 @@ class TrainingFailed(Event):
     signal: int | None = None
     stderr_tail: tuple[str, ...] = field(default_factory=tuple)
 
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"run {self.run_id} failed after {self.epochs} epochs: {self.message}"
+
 
 @dataclass(frozen=True)
 class TrainingInterrupted(Event):
@@ -119,6 +157,9 @@ class TrainingInterrupted(Event):
     type_name: ClassVar[str] = "TrainingInterrupted"
     run_id: str
     epochs: int
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        return f"run {self.run_id} interrupted after {self.epochs} epochs"
 
 
 TRAINING_EVENTS: tuple[type[Event], ...] = (

@@ -265,8 +265,8 @@ def cmd_replay(args: argparse.Namespace, app: Application) -> int:
 
 
 def cmd_export(args: argparse.Namespace, app: Application) -> int:
-    from app.project.errors import ProjectError
     from app.history.export import export_events, export_labels
+    from app.project.errors import ProjectError
 
     if not args.labels and not args.events:
         raise ProjectError("nothing to export: give --labels OUT.csv|OUT.json and/or --events OUT.jsonl")
@@ -282,7 +282,7 @@ def cmd_export(args: argparse.Namespace, app: Application) -> int:
         if args.blobs:
             from app.history.portability import export_blobs
 
-            n = export_blobs(project.events(), project.get_blob, args.blobs)
+            n = export_blobs(project.events(), app.registry, project.get_blob, args.blobs)
             _out(f"wrote {n} blobs to {args.blobs}")
     return 0
 

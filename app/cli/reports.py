@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from app.history.summaries import summarize
-
 if TYPE_CHECKING:
     from app.project.live import Project
     from domain.events import Event
@@ -58,8 +56,8 @@ def runs(project: Project) -> list[dict[str, Any]]:
 
 
 def describe_event(event: Event, names: tuple[str, ...]) -> str:
-    """One line for a domain event (see ``app/summaries.py``, shared with the history)."""
-    return summarize(event.type_name, event.to_data(), names)
+    """One line for a domain event (its class's ``summary``, as in the history)."""
+    return event.summary(names)
 
 
 def shape_text(shape: tuple[int, ...]) -> str:

@@ -116,7 +116,9 @@ def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, 
 
 
 def _train_with_runner(args: argparse.Namespace, project: Project, config: dict[str, Any]) -> int:
-    from app.ui.console_training import train_in_event_loop  # the Qt runners need Qt's loop
+    from app.ui.console_training import (
+        train_in_event_loop,  # the Qt runners need Qt's loop
+    )
 
     return train_in_event_loop(project, config, epochs=args.epochs, runner=args.runner,
                                continue_run=args.continue_run, compilation_cache=args.cache,

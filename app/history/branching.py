@@ -20,7 +20,6 @@ from app.project.errors import ProjectError
 from app.project.mapper import to_record
 from app.project.projections import PROJECT_STREAM, build_projections
 from app.project.service import ProjectService
-from domain.blob_references import blob_references
 from domain.events import Event, EventRegistry, ProjectBranched
 from domain.projections.project import ReadModelClass
 from domain.training_events import TrainingInterrupted, run_stream
@@ -60,7 +59,7 @@ def branch_store(
                            "choose a later position")
     parent_hash = parent.chain_hash(at) or ""
     with new_ledger(new_path, make_store) as (store, target):
-        copied = copy_events(_with_blobs(parent, store, at), store)
+        copied = copy_events(_with_blobs(parent, store, at, registry), store)
         if copied != at:
             raise ProjectError(f"{parent_path} has gaps before position {at} (copied {copied} events); "
                                "run `ledgerlab verify` on it")
@@ -75,10 +74,11 @@ def branch_store(
     return target
 
 
-def _with_blobs(parent: EventStore, store: EventStore, until: int) -> Iterator[RecordedEvent]:
+def _with_blobs(parent: EventStore, store: EventStore, until: int, registry: EventRegistry
+                ) -> Iterator[RecordedEvent]:
     """The parent's events up to ``until``, each after the blobs it references are copied."""
     for e in parent.read_all(until=until):
-        for sha, _ in blob_references(e.type, e.data):
+        for sha, _ in registry.blob_references(e.type, e.data):
             if not store.has_blob(sha):
                 store.put_blob(parent.get_blob(sha))  # get_blob re-hashes: no damaged copy
         yield e

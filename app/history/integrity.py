@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from app.project import snapshots as history_snapshots
 from app.project.projections import SNAPSHOT_NAME
-from domain.blob_references import BLOB_FIELDS, blob_references
 from domain.errors import DomainError
 from domain.events import EventRegistry
 from domain.projections import ProjectProjections, codec
@@ -48,9 +47,8 @@ def verify_project(store: EventStore, registry: EventRegistry, extra_parts: tupl
 
     def noting_blobs(events: Iterable[RecordedEvent]) -> Iterator[RecordedEvent]:
         for e in events:
-            if e.type in BLOB_FIELDS:
-                for sha, kind in blob_references(e.type, e.data):
-                    blobs.setdefault(sha, (e.position, kind, e.type))
+            for sha, kind in registry.blob_references(e.type, e.data):
+                blobs.setdefault(sha, (e.position, kind, e.type))
             yield e
 
     for stop in sorted({s.position for s in snapshots} | {head}):

@@ -21,15 +21,16 @@ from app.history.ledger_files import copy_events, new_ledger
 from app.project.errors import ProjectError
 from app.project.projections import build_projections
 from app.project.service import ProjectService
-from domain.blob_references import blob_references
 from domain.errors import DomainError
+from domain.events import EventRegistry
 from eventstore import ConcurrencyError, RecordedEvent
 
 _FIELDS = RecordedEvent._fields
 
 
 def export_blobs(
-    events: Iterable[RecordedEvent], read_blob: Callable[[str], bytes], folder: str | os.PathLike[str]
+    events: Iterable[RecordedEvent], registry: EventRegistry, read_blob: Callable[[str], bytes],
+    folder: str | os.PathLike[str],
 ) -> int:
     """Write every blob the events reference to ``folder/<sha256>``; returns how many."""
     target = Path(folder).expanduser()
@@ -43,7 +44,7 @@ def export_blobs(
         raise ProjectError(f"{target} is not a folder: give --blobs a folder")
     written: set[str] = set()
     for e in events:
-        for sha, _ in blob_references(e.type, e.data):
+        for sha, _ in registry.blob_references(e.type, e.data):
             if sha in written:
                 continue
             written.add(sha)
@@ -71,7 +72,7 @@ def import_events(service: ProjectService, events_file: str | os.PathLike[str],
                 if e.position != number:
                     raise ProjectError(f"{source} line {number}: position {e.position} where {number} was "
                                        "expected; the export is incomplete or reordered")
-                for sha, _ in blob_references(e.type, e.data):
+                for sha, _ in service.registry.blob_references(e.type, e.data):
                     if sha not in needed:
                         needed[sha] = e.position
                         store.put_blob(_blob(folder, sha, e.position))

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from app.history.index import HistoryIndex
-from app.history.summaries import summarize
 from app.project import snapshots as history_snapshots
 from app.project.errors import ProjectError
 from app.project.live import Project
@@ -111,7 +110,7 @@ class History:
     def row(self, e: RecordedEvent, names: tuple[str, ...] | None = None) -> HistoryRow:
         names = self.class_names() if names is None else names
         return HistoryRow(e.position, e.metadata.get("at") or e.recorded_at, e.metadata.get("annotator", ""),
-                          e.type, summarize(e.type, e.data, names), e.stream_id)
+                          e.type, self._registry.summarize(e.type, e.schema_version, e.data, names), e.stream_id)
 
     def class_names(self) -> tuple[str, ...]:
         head = self.head()

@@ -10,8 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Qt
 from PySide6.QtWidgets import QProgressDialog
 
-from app.ui.background import BackgroundJob
 from app.project.errors import ProjectError
+from app.ui.background import BackgroundJob
 from app.ui.main_window import MainWindow
 from app.ui.menus import Menus, RecentProjects
 from domain.errors import DomainError

@@ -20,13 +20,20 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import (
+    QCoreApplication,
+    QObject,
+    QProcess,
+    QProcessEnvironment,
+    QTimer,
+    Signal,
+)
 
-from app.ui.background import BackgroundJob
 from app.training import protocol
 from app.training.execution import LiveLabels
 from app.training.runner import RunReports, TrainingRunner
 from app.training.spec import EpochOutput, Progress, RunFailure, RunSpec
+from app.ui.background import BackgroundJob
 
 STDERR_TAIL = 20
 STOP_GRACE_MS = 5_000  # after a stop request, how long before the worker is killed

@@ -7,10 +7,9 @@ schema versions are upcast through the registry before any handler sees them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from itertools import groupby, islice, takewhile
 from operator import attrgetter
-from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np

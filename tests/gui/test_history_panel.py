@@ -16,7 +16,13 @@ from PySide6.QtWidgets import QFileDialog
 from app.project.projections import PROJECT_STREAM
 from domain.events import LatentMapComputed
 from domain.initial_map import encode_map
-from domain.training_events import EpochCompleted, PredictionsComputed, TrainingCompleted, TrainingStarted, run_stream
+from domain.training_events import (
+    EpochCompleted,
+    PredictionsComputed,
+    TrainingCompleted,
+    TrainingStarted,
+    run_stream,
+)
 from eventstore import NewEvent, open_store
 
 from .conftest import SAMPLES

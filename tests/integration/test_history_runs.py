@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from app.cli.main import main
-from app.history.timeline import History
 from app.history.ledger_files import copy_events
+from app.history.timeline import History
 from domain.learning.config import TrainingConfig
 from domain.training_events import ModelConfigured
 from eventstore import open_store

@@ -15,7 +15,6 @@ from domain.events import core_registry
 from domain.projections import ProjectProjections
 from domain.projections.project import UpcastEvent
 
-
 # A recorded event as the projections see it (the store's RecordedEvent has this shape).
 Recorded = UpcastEvent
 

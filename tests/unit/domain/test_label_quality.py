@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from domain.label_quality import (Disagreement, LabelChange, annotator_disagreements,
-                                  find_label_issues, out_of_sample_probabilities)
+from domain.label_quality import (
+    Disagreement,
+    LabelChange,
+    annotator_disagreements,
+    find_label_issues,
+    out_of_sample_probabilities,
+)
 
 
 def separable(classes: int = 5, per_class: int = 120, seed: int = 0
