@@ -36,7 +36,7 @@ def summary(project: Project) -> dict[str, Any]:
 
 def runs(project: Project) -> list[dict[str, Any]]:
     """Training runs, oldest first: status, epochs completed and the last epoch's metrics."""
-    training = getattr(project.state, "training", None)
+    training = project.state.extras.get("training")
     if training is None:
         return []
     return [

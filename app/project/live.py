@@ -22,6 +22,7 @@ from app.project import projections
 from app.project.errors import ProjectError
 from app.project.mapper import to_records
 from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME, build_projections
+from app.project.view import ProjectView
 from domain import commands as c
 from domain.decide import decide
 from domain.events import Event, EventRegistry
@@ -51,7 +52,9 @@ class ProjectChange:
 Listener = Callable[[ProjectChange], None]
 
 
-class Project:
+class Project(ProjectView):
+    """The live project: reads (``ProjectView``), commands, blobs and catch-up."""
+
     def __init__(
         self,
         store: EventStore,
@@ -142,7 +145,7 @@ class Project:
             events = decide(self._state, command)
             if not events:
                 return []
-            annotator = getattr(command, "annotator", self.annotator)
+            annotator = command.annotator if isinstance(command, (c.Undo, c.Redo)) else self.annotator
             metadata = {"annotator": annotator, "at": self._clock(), "command": type(command).__name__}
             batch = to_records(events, metadata)
             try:
@@ -205,8 +208,8 @@ class Project:
 
     def predictions(self) -> np.ndarray | None:
         """The latest model's class probabilities (float32, samples × classes), or None."""
-        latest = getattr(self._state, "training", None)
-        ref = latest.latest_predictions if latest is not None else None
+        training = self._state.extras.get("training")
+        ref = training.latest_predictions if training is not None else None
         if ref is None:
             return None
         return np.load(io.BytesIO(self._store.get_blob(ref.sha256)), allow_pickle=False)

@@ -14,8 +14,10 @@ from collections import OrderedDict
 import numpy as np
 
 from app.history.timeline import History
-from app.project.live import ProjectChange
+from app.project.live import Project, ProjectChange
+from app.project.view import ProjectView
 from domain.initial_map import decode_map
+from domain.projections import LabelSet, ProjectInfo, ProjectProjections
 
 BLOBS_KEPT = 8  # maps and predictions of recent positions: scrubbing an epoch range re-reads few
 
@@ -57,21 +59,37 @@ class BlobCache:
         return value
 
 
-class PastProject:
+class PastProject(ProjectView):
     """A read-only project as of a position; reads like the live one, so every view
     can show it. The dataset and decoded blobs come from the window's caches."""
 
-    def __init__(self, as_of, live, blobs: BlobCache) -> None:
+    def __init__(self, as_of: Project, live: Project, blobs: BlobCache) -> None:
         self._as_of = as_of
         self._live = live
         self._blobs = blobs
-
-    def __getattr__(self, name: str):
-        return getattr(self._as_of, name)
+        self.path = as_of.path
+        self.annotator = as_of.annotator
+        self.read_only = True
 
     @property
-    def read_only(self) -> bool:
-        return True
+    def position(self) -> int:
+        return self._as_of.position
+
+    @property
+    def event_count(self) -> int:
+        return self._as_of.event_count
+
+    @property
+    def state(self) -> ProjectProjections:
+        return self._as_of.state
+
+    @property
+    def info(self) -> ProjectInfo:
+        return self._as_of.info
+
+    @property
+    def labels(self) -> LabelSet:
+        return self._as_of.labels
 
     def images(self) -> np.ndarray:
         return self._live.images()  # a project's dataset never changes

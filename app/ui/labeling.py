@@ -23,6 +23,7 @@ from app.project.errors import ProjectError
 from app.ui import navigation, palette
 from domain import commands as c
 from domain.errors import DomainError
+from domain.events import LabelChangeRedone, LabelChangeUndone
 
 CONFIRM_ABOVE = 50  # a bulk label of more samples than this asks first
 NEXT_UNLABELED_KEY, MOST_UNCERTAIN_KEY = "N", "U"
@@ -155,7 +156,8 @@ class LabelingController(QObject):
 
     def _show_changed(self, events) -> None:
         """After an undo or redo, look at what changed: the person sees what came back."""
-        samples = [s for e in events or () for s in getattr(e, "samples", ())]
+        samples = [s for e in events or ()
+                   if isinstance(e, (LabelChangeUndone, LabelChangeRedone)) for s in e.samples]
         if len(samples) == 1:
             self.selection.select_one(samples[0])
         elif samples:

@@ -31,7 +31,6 @@ class LatestPredictions:
     def get(self) -> np.ndarray | None:
         """(samples × classes) float32, or None before any model has predicted."""
         if self._value is None and self._project is not None:
-            source = getattr(self._project, "predictions", None)
             # None is not kept: asking again is cheap while there are none.
-            self._value = source() if callable(source) else None
+            self._value = self._project.predictions()
         return self._value

@@ -21,6 +21,7 @@ from domain.projections.batch import LabelRun
 from domain.projections.labels import LabelSet
 from domain.projections.project_info import LatentMap, ProjectInfo
 from domain.projections.recorded import Recorded
+from domain.projections.training import TrainingRuns
 from domain.projections.undo import UNDO_DEPTH, UndoHistory
 
 SNAPSHOT_FORMAT = 1
@@ -71,7 +72,7 @@ class ProjectProjections:
     Other modules add read models without touching this one: ``extra_parts`` are
     classes with a no-argument constructor and the same protocol as the parts
     here (``name``, ``handlers``, ``position``, ``snapshot()``, ``restore(bytes)``);
-    each is reachable as an attribute named by its ``name`` (``state.training``).
+    each is in ``extras`` under its ``name``; the training runs are ``state.training``.
     """
 
     def __init__(
@@ -100,11 +101,14 @@ class ProjectProjections:
     def parts(self) -> tuple[Any, ...]:
         return (self.info, self.labels, self.history, self.latent_map, *self.extras.values())
 
-    def __getattr__(self, name: str) -> Any:
-        extras = self.__dict__.get("extras", {})
-        if name in extras:
-            return extras[name]
-        raise AttributeError(f"{type(self).__name__} has no read model {name!r}")
+    @property
+    def training(self) -> TrainingRuns:
+        """The training runs, folded when the composition root adds them (it always does;
+        a bare ProjectProjections, as some tools build, has none)."""
+        part = self.extras.get("training")
+        if not isinstance(part, TrainingRuns):
+            raise AttributeError(f"{type(self).__name__} was built without the training read model")
+        return part
 
     def _build_table(self) -> None:
         table: dict[str, tuple[int, tuple[Callable[[Any], None], ...]]] = {}
