@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from app.project.bootstrap import bootstrap  # noqa: E402
 from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME  # noqa: E402
-from domain.dataset import Dataset  # noqa: E402
+from domain.images import Dataset  # noqa: E402
 from domain.events import core_registry  # noqa: E402
 from domain.projections import ProjectProjections  # noqa: E402
 from eventstore import NewEvent, RecordedEvent, open_store  # noqa: E402

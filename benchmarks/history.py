@@ -25,7 +25,7 @@ from app.project.bootstrap import bootstrap  # noqa: E402
 from app.history.timeline import History  # noqa: E402
 from app.project.snapshots import CHECKPOINT_EVERY  # noqa: E402
 from app.history.integrity import verify_project  # noqa: E402
-from domain.dataset import Dataset  # noqa: E402
+from domain.images import Dataset  # noqa: E402
 from eventstore import open_store  # noqa: E402
 
 SAMPLES, CLASSES = 10_000, 10

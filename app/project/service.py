@@ -21,7 +21,8 @@ from app.project.live import Project
 from app.project.mapper import to_records
 from app.project.projections import PROJECT_STREAM, build_projections
 from domain import commands as c
-from domain.dataset import Dataset, load_mnist
+from domain.dataset import load_mnist
+from domain.images import Dataset
 from domain.decide import decide
 from domain.events import EventRegistry, core_registry
 from domain.initial_map import encode_map, pca_map

@@ -6,7 +6,7 @@ import numpy as np
 
 from app.project.bootstrap import bootstrap
 from domain import commands
-from domain.dataset import Dataset
+from domain.images import Dataset
 
 TINY = {"latent_size": 2, "hidden_sizes": [16], "batch_size": 16, "labeled_batch_size": 8,
         "classifier_weight": 10.0, "seed": 3, "epochs": 2}
