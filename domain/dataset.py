@@ -9,6 +9,7 @@ digits in ``true_labels`` for evaluation only.
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -81,6 +82,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                 f"cannot read {path} as a .npz file (it is not a zip archive); save it with "
                 "numpy.savez or choose another file"
             )
+        _check_sizes(path)
         with np.load(path, allow_pickle=False) as npz:
             if "images" not in npz.files:
                 found = ", ".join(npz.files) or "no arrays"
@@ -91,13 +93,65 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             return {name: npz[name] for name in npz.files}
     except DatasetError:
         raise
-    except ValueError as exc:
-        # numpy refuses object arrays without pickles; we never unpickle user files.
+    except MemoryError as exc:  # sizes are checked first; this is a real shortage
         raise DatasetError(
-            f"{path} holds arrays of Python objects ({exc}); save plain numeric arrays"
+            f"{path} is too big to load into this computer's memory; use a smaller dataset"
         ) from exc
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            # numpy refuses object arrays without pickles; we never unpickle user files.
+            raise DatasetError(
+                f"{path} holds arrays of Python objects; save plain numeric arrays"
+            ) from exc
+        raise DatasetError(f"cannot read {path} as a .npz file ({exc}); check the file") from exc
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise DatasetError(f"cannot read {path} as a .npz file ({exc}); check the file") from exc
+
+
+def _check_sizes(path: Path) -> None:
+    """Compare each array's header with the bytes stored for it, before numpy
+    allocates what the header claims: a damaged or hostile header could claim
+    petabytes (MemoryError), a cut-off file less data than its shape."""
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if not member.filename.endswith(".npy"):
+                continue
+            name = member.filename[: -len(".npy")]
+            with archive.open(member) as f:
+                try:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                except ValueError as exc:
+                    raise DatasetError(
+                        f"{path}: the header of array {name!r} is unreadable ({exc}); save the "
+                        "file again with numpy.savez"
+                    ) from exc
+                stored = member.file_size - f.tell()
+            if dtype.hasobject:
+                raise DatasetError(
+                    f"{path}: array {name!r} holds Python objects; save plain numeric arrays"
+                )
+            claimed = math.prod(shape) * dtype.itemsize
+            if claimed > stored:
+                raise DatasetError(
+                    f"{path}: array {name!r} is incomplete: its header claims shape "
+                    f"{tuple(shape)} ({_size(claimed)}) but the file holds {_size(stored)} of data "
+                    "(the file was cut off or damaged); save or copy it again"
+                )
+
+
+def _size(n: int) -> str:
+    if n < 1000:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("KB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 1000:
+            break
+    return f"{value:,.1f} {unit}"
 
 
 def load_image_folder(folder: str | os.PathLike[str]) -> Dataset:

@@ -7,6 +7,7 @@ person can act on; nothing is recorded for a change that changes nothing.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import singledispatch
 from typing import Protocol
 
@@ -51,6 +52,7 @@ def _(cmd: c.CreateProject, state: DecisionState) -> list[ev.Event]:
         raise DomainError(f"the project {state.info.project_name!r} already exists")
     if not cmd.shape or cmd.shape[0] < 1:
         raise DomainError("a project needs a dataset with at least one sample")
+    check_name("project name", cmd.name)
     names = tuple(_check_class_name(n, ()) for n in cmd.class_names)
     _check_unique(names)
     return [
@@ -102,14 +104,15 @@ def _(cmd: c.AddClass, state: DecisionState) -> list[ev.Event]:
 def _(cmd: c.RenameClass, state: DecisionState) -> list[ev.Event]:
     index = resolve_class(cmd.label, state)
     old = state.info.class_names[index]
-    if cmd.new_name.strip() == old:
+    if isinstance(cmd.new_name, str) and cmd.new_name.strip() == old:
         return []
-    others = tuple(n for i, n in enumerate(state.info.class_names) if i != index)
-    return [ev.ClassRenamed(index, old, _check_class_name(cmd.new_name, others))]
+    new_name = _check_class_name(cmd.new_name, state.info.class_names)
+    return [ev.ClassRenamed(index, old, new_name)]
 
 
 @_decide.register
 def _(cmd: c.Undo, state: DecisionState) -> list[ev.Event]:
+    check_name("annotator name", cmd.annotator)
     change = state.history.last_done(cmd.annotator)
     if change is None:
         raise DomainError(f"nothing to undo: {cmd.annotator} has no label changes left to undo")
@@ -126,6 +129,7 @@ def _(cmd: c.Undo, state: DecisionState) -> list[ev.Event]:
 
 @_decide.register
 def _(cmd: c.Redo, state: DecisionState) -> list[ev.Event]:
+    check_name("annotator name", cmd.annotator)
     change = state.history.last_undone(cmd.annotator)
     if change is None:
         raise DomainError(
@@ -182,10 +186,34 @@ def resolve_class(label: int | str, state: DecisionState) -> int:
     )
 
 
+# Names are shown one per line (``ledgerlab log``, error messages, the history panel):
+# control characters and line or paragraph separators would break those lines, and
+# lone surrogates cannot be stored as UTF-8.
+_FORBIDDEN_CATEGORIES = {"Cc": "a control character", "Zl": "a line separator",
+                         "Zp": "a paragraph separator", "Cs": "a lone surrogate"}
+
+
+def check_name(what: str, name: object) -> str:
+    """``name`` if it can be shown on one line; else a ``DomainError`` naming the
+    character and its place. ``what`` is how the message calls it ("class name")."""
+    if not isinstance(name, str):
+        raise DomainError(f"the {what} must be text, not {type(name).__name__}")
+    for place, char in enumerate(name, 1):
+        kind = _FORBIDDEN_CATEGORIES.get(unicodedata.category(char))
+        if kind is not None:
+            shown = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}.get(char, kind)
+            raise DomainError(
+                f"the {what} {name!r} contains {shown} (U+{ord(char):04X}, character {place}): "
+                "names are shown on one line, so remove it"
+            )
+    return name
+
+
 def _check_class_name(name: str, existing: tuple[str, ...]) -> str:
     text = name.strip() if isinstance(name, str) else ""
     if not text:
         raise DomainError("a class name cannot be empty: give the class a name")
+    check_name("class name", text)
     if len(text) > MAX_CLASS_NAME:
         raise DomainError(f"class name {text[:20]!r}… is too long: use at most {MAX_CLASS_NAME} characters")
     if text in existing:

@@ -67,7 +67,15 @@ def _image_files(root: Path) -> list[Path]:
     real_root = root.resolve()
     found = []
     seen_dirs = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+
+    def unreadable(exc: OSError) -> None:  # os.walk skips such folders silently otherwise
+        where = Path(exc.filename) if exc.filename else root
+        raise DatasetError(
+            f"cannot read the folder {where} ({exc.strerror or exc}); check its permissions "
+            "(every folder under the one you chose must be readable) or choose another folder"
+        )
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
         real_dir = Path(dirpath).resolve()
         _check_inside(real_root, real_dir, Path(dirpath), root)
         if real_dir in seen_dirs:  # a link back into the tree: read it once
@@ -100,6 +108,16 @@ def _read(root: Path, path: Path) -> tuple[Image.Image, bool]:
             img.load()
             grey = img.mode in _GREY_MODES
             return img.convert("L" if grey else "RGB"), grey
+    except Image.DecompressionBombError as exc:
+        raise DatasetError(
+            f"image {_rel(root, path)} in {root} is too large to read safely (more than "
+            f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels); shrink it or remove it from the folder"
+        ) from exc
+    except MemoryError as exc:
+        raise DatasetError(
+            f"image {_rel(root, path)} in {root} is too large for this computer's memory; "
+            "shrink it or remove it from the folder"
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DatasetError(
             f"cannot read image {_rel(root, path)} in {root} ({exc}); remove or replace the file"

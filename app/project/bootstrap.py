@@ -12,12 +12,15 @@ from pathlib import Path
 from app.project.errors import ProjectError
 from app.project.service import ProjectService
 from app.project.settings import (
+    ANNOTATOR_SETTING,
     Settings,
     default_annotator,
     default_cache_dir,
     default_data_dir,
 )
 from domain.dataset import default_resources_dir
+from domain.decide import check_name
+from domain.errors import DomainError
 from domain.events import EventRegistry, core_registry
 from domain.projections.training import TrainingRuns
 from domain.training_events import TRAINING_EVENTS
@@ -49,6 +52,11 @@ def bootstrap(
         resources_dir=resources_dir or default_resources_dir(),
         cache_dir=default_cache_dir(environ),
     )
+    try:  # the name goes into every event's metadata and onto one line of `log`
+        check_name("annotator name", settings.annotator)
+    except DomainError as exc:
+        source = "--annotator" if annotator is not None else f"${ANNOTATOR_SETTING} or the OS user name"
+        raise ProjectError(f"{exc} (it came from {source})") from None
     registry = registry or core_registry().extended(TRAINING_EVENTS)
     projects = ProjectService(
         annotator=settings.annotator,
