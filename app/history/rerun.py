@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.project.errors import ProjectError
+from app.project.mapper import from_record
 from app.project.projections import build_projections
 from domain.events import EventRegistry
 from domain.initial_map import decode_map
 from domain.learning.config import TrainingConfig
 from domain.projections.project import ReadModelClass
-from domain.training_events import run_stream
+from domain.training_events import CheckpointSaved, EpochCompleted, TrainingStarted, run_stream
 from eventstore import EventStore
 
 if TYPE_CHECKING:
@@ -57,23 +58,23 @@ def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadMod
     started, epochs, checkpoints = _recorded(store, registry, extra_parts, run_id)
     report = RerunReport(run_id)
     here = library_versions()
-    changed = {k: (v, here.get(k)) for k, v in (started.get("versions") or {}).items() if here.get(k) != v}
+    changed = {k: (v, here.get(k)) for k, v in started.versions.items() if here.get(k) != v}
     if changed:
         report.notes.append("recorded with other library versions ("
                             + ", ".join(f"{k} {a} here {b}" for k, (a, b) in changed.items())
                             + "): small differences are expected")
-    state = build_projections(store, registry, until=started["labels_position"], extra_parts=())
+    state = build_projections(store, registry, until=started.labels_position, extra_parts=())
     latent = state.latent_map.current
     spec = RunSpec(
         run_id=run_id,
-        images=np.load(io.BytesIO(store.get_blob(started["dataset_sha256"])), allow_pickle=False),
+        images=np.load(io.BytesIO(store.get_blob(started.dataset_sha256)), allow_pickle=False),
         labels=state.labels.labels.copy(),
         labels_position=state.position,
-        config=TrainingConfig.from_dict(started["config"]),
-        seed=int(started["seed"]),
+        config=TrainingConfig.from_dict(started.config),
+        seed=started.seed,
         num_classes=len(state.info.class_names),
-        epoch_offset=int(started.get("epoch_offset") or 0),
-        checkpoint=store.get_blob(started["start_checkpoint"]) if started.get("start_checkpoint") else None,
+        epoch_offset=started.epoch_offset,
+        checkpoint=store.get_blob(started.start_checkpoint) if started.start_checkpoint else None,
         previous_map=None if latent is None else decode_map(store.get_blob(latent.map_sha256)),
     )
     live = LiveLabels(spec.labels, spec.labels_position)
@@ -86,7 +87,7 @@ def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadMod
             state.apply(store.read_all(after=state.position, until=position))
         live.update(state.labels.labels.copy(), position)
 
-    feed(epochs[0]["labels_position"])
+    feed(epochs[0].labels_position)
     outputs = execute(spec, lambda: False, live)
     try:
         for i, output in enumerate(outputs):
@@ -96,7 +97,7 @@ def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadMod
                 on_epoch(i + 1, len(epochs))
             if i + 1 == len(epochs):
                 break
-            feed(epochs[i + 1]["labels_position"])
+            feed(epochs[i + 1].labels_position)
     finally:
         outputs.close()
     if report.epochs < len(epochs):
@@ -106,30 +107,30 @@ def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadMod
 
 def _recorded(
     store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadModelClass, ...], run_id: str
-) -> tuple[dict[str, Any], list[dict[str, Any]], dict[int, str]]:
-    """(TrainingStarted data, EpochCompleted data in order, {epoch: checkpoint sha})."""
-    events = list(store.read_stream(run_stream(run_id)))
-    started = next((e.data for e in events if e.type == "TrainingStarted"), None)
+) -> tuple[TrainingStarted, list[EpochCompleted], dict[int, str]]:
+    """(its TrainingStarted, its EpochCompleted in order, {epoch: checkpoint sha})."""
+    events = [from_record(record, registry) for record in store.read_stream(run_stream(run_id))]
+    started = next((e for e in events if isinstance(e, TrainingStarted)), None)
     if started is None:
         runs = build_projections(store, registry, extra_parts=extra_parts).extras.get("training")
         known = ", ".join(runs.runs) if runs is not None and runs.runs else "none"
         raise ProjectError(f"there is no run {run_id!r} in this project (runs: {known}); "
                            "`ledgerlab log PATH --type TrainingStarted` lists them")
-    epochs = [e.data for e in events if e.type == "EpochCompleted"]
+    epochs = [e for e in events if isinstance(e, EpochCompleted)]
     if not epochs:
         raise ProjectError(f"run {run_id} recorded no epoch: there is nothing to rerun")
-    checkpoints = {e.data["epoch"]: e.data["checkpoint_sha256"] for e in events if e.type == "CheckpointSaved"}
+    checkpoints = {e.epoch: e.checkpoint_sha256 for e in events if isinstance(e, CheckpointSaved)}
     return started, epochs, checkpoints
 
 
 def _compare(
-    report: RerunReport, recorded: dict[str, Any], output: EpochOutput, checkpoints: dict[int, str]
+    report: RerunReport, recorded: EpochCompleted, output: EpochOutput, checkpoints: dict[int, str]
 ) -> None:
     report.epochs += 1
-    epoch = recorded["epoch"]
+    epoch = recorded.epoch
     if output.epoch != epoch:
         report.differences.append(f"epoch numbers differ: recorded {epoch}, rerun {output.epoch}")
-    mine, theirs = _comparable(output.metrics), _comparable(recorded["metrics"])
+    mine, theirs = _comparable(output.metrics), _comparable(recorded.metrics)
     for key in sorted(set(mine) | set(theirs)):
         a, b = theirs.get(key), mine.get(key)
         if a != b:
