@@ -10,7 +10,7 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +18,8 @@ import orjson
 
 from app.project.errors import ProjectError
 from app.project.live import Project
+from eventstore import RecordedEvent
+from eventstore.codec import GENESIS, chain_hash, encode
 
 
 def label_rows(project: Project) -> list[dict]:
@@ -67,8 +69,15 @@ def export_labels(project: Project, out: str | os.PathLike[str]) -> int:
     return len(rows)
 
 
-def export_events(project: Project, out: str | os.PathLike[str]) -> int:
-    """Write the whole log, one JSON object per line (blobs are referenced by hash)."""
+def export_events(project: Project, out: str | os.PathLike[str],
+                  stored_hash: Callable[[int], str | None] | None = None) -> int:
+    """Write the whole log, one JSON object per line (blobs are referenced by hash).
+
+    Each line carries its event's chain ``hash``: sha256 over the previous line's hash
+    and this event, exactly as the store chains it, so ``import-events`` can tell an
+    export that was edited. With ``stored_hash(position)`` (the store's own chain), the
+    last hash is compared with the store's: equal means every line is what was
+    recorded; else nothing is written."""
     target = Path(out).expanduser()
     if target.suffix.lower() != ".jsonl":
         raise ProjectError(f"{target}: export events to a .jsonl file")
@@ -76,12 +85,26 @@ def export_events(project: Project, out: str | os.PathLike[str]) -> int:
 
     def lines() -> Iterator[bytes]:
         nonlocal count
+        previous, last = GENESIS, 0
         for e in project.events():
             count += 1
-            yield orjson.dumps(e._asdict()) + b"\n"
+            previous, last = event_hash(previous, e), e.position
+            yield orjson.dumps({**e._asdict(), "hash": previous.hex()}) + b"\n"
+        if stored_hash is not None and last and stored_hash(last) != previous.hex():
+            raise ProjectError(
+                f"{project.path}: the events read do not match the file's hash chain at position "
+                f"{last}: the log is damaged; nothing was exported. Run `ledgerlab verify "
+                f"{project.path}` to find the first damaged event")
 
     _write(target, lines())
     return count
+
+
+def event_hash(previous: bytes, e: RecordedEvent) -> bytes:
+    """The chain hash of a recorded event after ``previous``, as the store computes it
+    (its bodies encoded again canonically: the same bytes it hashed)."""
+    return chain_hash(previous, e.position, e.stream_id, e.version, e.type, e.schema_version,
+                      e.recorded_at, encode(e.type, "data", e.data), encode(e.type, "metadata", e.metadata))
 
 
 def _write(target: Path, chunks: Iterable[bytes]) -> None:

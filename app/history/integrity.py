@@ -35,7 +35,9 @@ def verify_project(store: EventStore, registry: EventRegistry, extra_parts: tupl
     report = IntegrityReport()
     chain = store.verify()
     if not chain.ok:
-        report.problem = f"hash chain broken at position {chain.position}: {chain.problem}"
+        position = chain.position or chain.checked + 1
+        report.problem = (f"hash chain broken at position {position}: {chain.problem}; "
+                          f"{_way_out(position)}")
         return report
     report.checked.append(f"hash chain intact: {chain.checked} events")
 
@@ -56,6 +58,11 @@ def verify_project(store: EventStore, registry: EventRegistry, extra_parts: tupl
             state.apply(noting_blobs(store.read_all(after=state.position, until=stop)))
         except DomainError as exc:
             report.problem = f"the log does not replay at position {state.position + 1}: {exc}"
+            return report
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # An intact chain over bytes that do not read back: written so, or by another program.
+            report.problem = (f"the event at position {state.position + 1} does not replay "
+                              f"({type(exc).__name__}: {exc}); {_way_out(state.position + 1)}")
             return report
         if progress is not None:
             progress(stop, head)
@@ -83,6 +90,59 @@ def verify_project(store: EventStore, registry: EventRegistry, extra_parts: tupl
         return report
     report.checked.append(f"snapshots equal a rebuild from zero: {len(snapshots)} checked")
     return report
+
+
+@dataclass(frozen=True)
+class Damage:
+    """The first event of a log that is not what was recorded or cannot be read."""
+
+    position: int
+    problem: str
+
+    def advice(self, path: str, *, suggest_verify: bool = True) -> str:
+        """One sentence: where, what, and the ways out (restore, branch before it)."""
+        keep = (f"keep the {self.position - 1} events before it with `ledgerlab branch {path} --at "
+                f"{self.position - 1} NEW.ledger`" if self.position > 1 else "create the project again")
+        check = f"; `ledgerlab verify {path}` checks the whole file" if suggest_verify else ""
+        return (f"{path}: the event at position {self.position} is damaged ({self.problem}); nothing "
+                f"was changed. Restore the file from a backup, or {keep}{check}")
+
+
+def find_damage(store: EventStore, registry: EventRegistry,
+                extra_parts: tuple[ReadModelClass, ...] = ()) -> Damage | None:
+    """The first damaged event: a break in the hash chain, else the first event that
+    cannot be decoded or folded into the read models. None when the log is sound.
+
+    For error paths (an unexpected error met while reading a project): it reads the
+    whole log, one event at a time."""
+    chain = store.verify()
+    if not chain.ok:
+        return Damage(chain.position or chain.checked + 1, chain.problem or "the hash chain is broken")
+    state = ProjectProjections(registry, "project", extra_parts=extra_parts)
+    events = store.read_all()
+    while True:
+        try:
+            e = next(events)
+        except StopIteration:
+            return None
+        except (ValueError, TypeError, KeyError) as exc:  # the stored bytes do not decode
+            return Damage(state.position + 1, f"its stored bytes no longer decode: {exc}")
+        try:
+            if e.type in registry:  # types of a newer module are kept, not judged
+                registry.decode(e.type, e.schema_version, e.data)
+            state.apply([e])
+        except DomainError as exc:
+            return Damage(e.position, f"{e.type}: {exc}")
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            return Damage(e.position, f"{e.type} does not fit the project: "
+                                      f"{type(exc).__name__}: {exc}")
+
+
+def _way_out(position: int) -> str:
+    if position <= 1:
+        return "restore the file from a backup"
+    return (f"restore the file from a backup, or keep the {position - 1} events before it with "
+            f"`ledgerlab branch PATH --at {position - 1} NEW.ledger`")
 
 
 def _stored_snapshots(store: EventStore) -> list[Snapshot]:
