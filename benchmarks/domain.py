@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 
 from app.project.bootstrap import bootstrap  # noqa: E402
 from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME  # noqa: E402
-from domain.images import Dataset  # noqa: E402
 from domain.events import core_registry  # noqa: E402
+from domain.images import Dataset  # noqa: E402
 from domain.projections import ProjectProjections  # noqa: E402
 from eventstore import NewEvent, RecordedEvent, open_store  # noqa: E402
 
@@ -50,8 +50,13 @@ def label_stream(n: int, seed: int = 0):
 
 
 def created_events(registry):
-    created = {"name": "bench", "dataset_sha256": "0" * 64, "shape": [SAMPLES, 28, 28],
-               "class_names": [str(d) for d in range(CLASSES)], "source": "benchmark"}
+    created = {
+        "name": "bench",
+        "dataset_sha256": "0" * 64,
+        "shape": [SAMPLES, 28, 28],
+        "class_names": [str(d) for d in range(CLASSES)],
+        "source": "benchmark",
+    }
     return [RecordedEvent(1, PROJECT_STREAM, 1, "ProjectCreated", 2, created, {}, 0.0)]
 
 
@@ -60,11 +65,18 @@ def bench_replay(n: int) -> None:
     events = created_events(registry)
     t0 = 1_795_000_000.0
     for i, (s, label, prev, who) in enumerate(label_stream(n), start=2):
-        events.append(RecordedEvent(
-            i, PROJECT_STREAM, i, "LabelAssigned", 1,
-            {"sample": s, "label": label, "previous": prev},
-            {"annotator": who, "at": t0 + i, "command": "AssignLabel"}, t0 + i,
-        ))
+        events.append(
+            RecordedEvent(
+                i,
+                PROJECT_STREAM,
+                i,
+                "LabelAssigned",
+                1,
+                {"sample": s, "label": label, "previous": prev},
+                {"annotator": who, "at": t0 + i, "command": "AssignLabel"},
+                t0 + i,
+            )
+        )
     best = float("inf")
     for _ in range(3):
         state = ProjectProjections(registry)
@@ -72,8 +84,14 @@ def bench_replay(n: int) -> None:
         state.apply(events)
         best = min(best, time.perf_counter() - start)
     rate = n / best
-    emit(bench="domain.replay", events=n, seconds=round(best, 4),
-         events_per_s=round(rate), target=1_000_000, ok=rate >= 1_000_000)
+    emit(
+        bench="domain.replay",
+        events=n,
+        seconds=round(best, 4),
+        events_per_s=round(rate),
+        target=1_000_000,
+        ok=rate >= 1_000_000,
+    )
 
 
 class TimedStore:
@@ -118,11 +136,18 @@ def bench_label_latency(folder: Path, n: int) -> None:
     appends_ms = np.array(appends) * 1e3
     overhead_ms = totals_ms - appends_ms
     p = lambda a, q: round(float(np.percentile(a, q)), 3)  # noqa: E731
-    emit(bench="domain.label_latency", commands=len(totals_ms),
-         total_p50_ms=p(totals_ms, 50), total_p99_ms=p(totals_ms, 99),
-         append_p50_ms=p(appends_ms, 50), append_p99_ms=p(appends_ms, 99),
-         overhead_p50_ms=p(overhead_ms, 50), overhead_p99_ms=p(overhead_ms, 99),
-         target_overhead_p99_ms=1.0, ok=p(overhead_ms, 99) <= 1.0)
+    emit(
+        bench="domain.label_latency",
+        commands=len(totals_ms),
+        total_p50_ms=p(totals_ms, 50),
+        total_p99_ms=p(totals_ms, 99),
+        append_p50_ms=p(appends_ms, 50),
+        append_p99_ms=p(appends_ms, 99),
+        overhead_p50_ms=p(overhead_ms, 50),
+        overhead_p99_ms=p(overhead_ms, 99),
+        target_overhead_p99_ms=1.0,
+        ok=p(overhead_ms, 99) <= 1.0,
+    )
 
 
 def bench_open(folder: Path, n: int) -> None:
@@ -135,8 +160,13 @@ def bench_open(folder: Path, n: int) -> None:
         batch = []
         t0 = time.time()
         for i, (s, label, prev, who) in enumerate(label_stream(n, seed=5)):
-            batch.append(NewEvent("LabelAssigned", {"sample": s, "label": label, "previous": prev},
-                                  {"annotator": who, "at": t0 + i * 1e-3, "command": "AssignLabel"}))
+            batch.append(
+                NewEvent(
+                    "LabelAssigned",
+                    {"sample": s, "label": label, "previous": prev},
+                    {"annotator": who, "at": t0 + i * 1e-3, "command": "AssignLabel"},
+                )
+            )
             if len(batch) == 10_000:
                 store.append(PROJECT_STREAM, batch, version)
                 version += len(batch)
@@ -150,8 +180,12 @@ def bench_open(folder: Path, n: int) -> None:
     with app.projects.open(path) as project:  # replays everything, then saves a snapshot
         opened = time.perf_counter() - start
         assert project.event_count == n + 2
-    emit(bench="domain.open_without_snapshot", events=n + 2, seconds=round(opened, 3),
-         events_per_s=round((n + 2) / opened))
+    emit(
+        bench="domain.open_without_snapshot",
+        events=n + 2,
+        seconds=round(opened, 3),
+        events_per_s=round((n + 2) / opened),
+    )
 
     best = float("inf")
     for _ in range(3):
@@ -161,8 +195,14 @@ def bench_open(folder: Path, n: int) -> None:
             assert project.event_count == n + 2
     with open_store(path) as store:
         size = len(store.load_snapshot(SNAPSHOT_NAME).payload)
-    emit(bench="domain.open_with_snapshot", events=n + 2, seconds=round(best, 4),
-         snapshot_bytes=size, target_s=0.3, ok=best <= 0.3)
+    emit(
+        bench="domain.open_with_snapshot",
+        events=n + 2,
+        seconds=round(best, 4),
+        snapshot_bytes=size,
+        target_s=0.3,
+        ok=best <= 0.3,
+    )
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ import argparse
 import sqlite3
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -138,6 +137,7 @@ THREADS, JOB = 4, 50
 
 def ours_threads(url: str, jobs: int, create: bool = True) -> float:
     with open_store(url, create=create) as store:
+
         def job(k: int) -> None:
             store.append(f"job-{uuid.uuid4().hex}", new_events(k * JOB, JOB), NO_STREAM)
 
@@ -188,8 +188,13 @@ def pg_peer(uri: str, schema: str, pool_size: int = 1):
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     socket_dir = uri.split("host=", 1)[1].split("&", 1)[0]
     datastore = PostgresDatastore(
-        dbname="postgres", host=socket_dir, port=5432, user="postgres", password="",
-        schema=schema, pool_size=pool_size,
+        dbname="postgres",
+        host=socket_dir,
+        port=5432,
+        user="postgres",
+        password="",
+        schema=schema,
+        pool_size=pool_size,
     )
     recorder = PostgresApplicationRecorder(datastore)
     recorder.create_table()
@@ -241,20 +246,43 @@ def postgres_section(folder: Path, quick: bool) -> dict:
         size_total = total // 50 if size == 1 else total
         o, p, ratio = rounds(
             lambda r: ours_batched(pg_url(uri, f"o{size}_{r}"), size_total, size),
-            lambda r: pg_peer_batched(uri, f"p{size}_{r}", size_total, size), n_rounds)
-        out[f"batch {size}"] = emit(bench="pg_batched_append", batch=size, ours_events_per_s=round(o),
-                                    peer_events_per_s=round(p), ratio=round(ratio, 2))
-    o, p, ratio = rounds(lambda r: ours_threads(pg_url(uri, f"ot{r}"), jobs),
-                         lambda r: pg_peer_threads(uri, f"pt{r}", jobs), n_rounds)
-    out["threads"] = emit(bench="pg_threads_append", threads=THREADS, job=JOB, jobs=jobs,
-                          ours_events_per_s=round(o), peer_events_per_s=round(p), ratio=round(ratio, 2))
+            lambda r: pg_peer_batched(uri, f"p{size}_{r}", size_total, size),
+            n_rounds,
+        )
+        out[f"batch {size}"] = emit(
+            bench="pg_batched_append",
+            batch=size,
+            ours_events_per_s=round(o),
+            peer_events_per_s=round(p),
+            ratio=round(ratio, 2),
+        )
+    o, p, ratio = rounds(
+        lambda r: ours_threads(pg_url(uri, f"ot{r}"), jobs),
+        lambda r: pg_peer_threads(uri, f"pt{r}", jobs),
+        n_rounds,
+    )
+    out["threads"] = emit(
+        bench="pg_threads_append",
+        threads=THREADS,
+        job=JOB,
+        jobs=jobs,
+        ours_events_per_s=round(o),
+        peer_events_per_s=round(p),
+        ratio=round(ratio, 2),
+    )
     read_total = 100_000 if quick else 300_000
     ours_batched(pg_url(uri, "oread"), read_total, 1000)
     pg_peer_batched(uri, "pread", read_total, 1000)
-    o, p, ratio = rounds(lambda r: ours_read(pg_url(uri, "oread"))[1],
-                         lambda r: pg_peer_read(uri, "pread")[1], n_rounds)
-    out["read"] = emit(bench="pg_read_all_decoded", events=read_total, ours_events_per_s=round(o),
-                       peer_events_per_s=round(p), ratio=round(ratio, 2))
+    o, p, ratio = rounds(
+        lambda r: ours_read(pg_url(uri, "oread"))[1], lambda r: pg_peer_read(uri, "pread")[1], n_rounds
+    )
+    out["read"] = emit(
+        bench="pg_read_all_decoded",
+        events=read_total,
+        ours_events_per_s=round(o),
+        peer_events_per_s=round(p),
+        ratio=round(ratio, 2),
+    )
     return out
 
 
@@ -278,14 +306,19 @@ def raw_single(path: Path, n: int) -> list[float]:
 
 def latency(name: str, times: list[float]) -> dict:
     return emit(
-        bench="single_append", impl=name, n=len(times),
-        p50_us=round(percentile(times, 50) * 1e6, 1), p99_us=round(percentile(times, 99) * 1e6, 1),
+        bench="single_append",
+        impl=name,
+        n=len(times),
+        p50_us=round(percentile(times, 50) * 1e6, 1),
+        p99_us=round(percentile(times, 99) * 1e6, 1),
         events_per_s=round(len(times) / sum(times)),
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--no-record", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only (no pgserver)")
@@ -302,16 +335,26 @@ def main() -> None:
             raw_t += raw_single(d / f"raw{r}.db", singles // 3)
             ours_t += ours_single(d / f"ours{r}.ledger", singles // 3)
             peer_t += peer_single(d / f"peer{r}.db", singles // 3)
-        single = {"raw sqlite3": latency("raw_sqlite3", raw_t), "ledgerlab": latency("ledgerlab", ours_t),
-                  "eventsourcing": latency("eventsourcing", peer_t)}
+        single = {
+            "raw sqlite3": latency("raw_sqlite3", raw_t),
+            "ledgerlab": latency("ledgerlab", ours_t),
+            "eventsourcing": latency("eventsourcing", peer_t),
+        }
 
         batched = {}
         for size in (10, 100, 1000):
             ours, peer, ratio = rounds(
                 lambda r: ours_batched(d / f"b{size}_{r}.ledger", batched_total // 3, size),
-                lambda r: peer_batched(d / f"pb{size}_{r}.db", batched_total // 3, size), 3)
-            batched[size] = emit(bench="batched_append", batch=size, ours_events_per_s=round(ours),
-                                 peer_events_per_s=round(peer), ratio=round(ratio, 2))
+                lambda r: peer_batched(d / f"pb{size}_{r}.db", batched_total // 3, size),
+                3,
+            )
+            batched[size] = emit(
+                bench="batched_append",
+                batch=size,
+                ours_events_per_s=round(ours),
+                peer_events_per_s=round(peer),
+                ratio=round(ratio, 2),
+            )
 
         jobs = 40 if args.quick else 200
 
@@ -321,18 +364,31 @@ def main() -> None:
             datastore.close()
             return rate
 
-        ours, peer, ratio = rounds(lambda r: ours_threads(str(d / f"t{r}.ledger"), jobs),
-                                   peer_threads_sqlite, 5)
-        threads = emit(bench="threads_append", threads=THREADS, job=JOB, jobs=jobs,
-                       ours_events_per_s=round(ours), peer_events_per_s=round(peer), ratio=round(ratio, 2))
+        ours, peer, ratio = rounds(
+            lambda r: ours_threads(str(d / f"t{r}.ledger"), jobs), peer_threads_sqlite, 5
+        )
+        threads = emit(
+            bench="threads_append",
+            threads=THREADS,
+            job=JOB,
+            jobs=jobs,
+            ours_events_per_s=round(ours),
+            peer_events_per_s=round(peer),
+            ratio=round(ratio, 2),
+        )
 
         ours_batched(d / "read.ledger", read_total, 1000)
         peer_batched(d / "pread.db", read_total, 1000)
         n_ours, read_ours = ours_read(d / "read.ledger")
         n_peer, read_peer = peer_read(d / "pread.db")
         assert n_ours == n_peer == read_total
-        read = emit(bench="read_all_decoded", events=read_total, ours_events_per_s=round(read_ours),
-                    peer_events_per_s=round(read_peer), ratio=round(read_ours / read_peer, 2))
+        read = emit(
+            bench="read_all_decoded",
+            events=read_total,
+            ours_events_per_s=round(read_ours),
+            peer_events_per_s=round(read_peer),
+            ratio=round(read_ours / read_peer, 2),
+        )
 
         pg = {} if args.no_postgres else postgres_section(d / "pg", args.quick)
 
@@ -357,13 +413,19 @@ def main() -> None:
     ]
     for size, b in batched.items():
         target = "≥ 150,000/s" if size == 1000 else "≥ peer"
-        lines.append(f"| batched append, batches of {size} (encoding included) | {b['ours_events_per_s']:,}/s | "
-                     f"{b['peer_events_per_s']:,}/s | — | {b['ratio']}x | {target} |")
-    lines.append(f"| {THREADS} writer threads, jobs of {JOB} events, {threads['jobs']} jobs | "
-                 f"{threads['ours_events_per_s']:,}/s | {threads['peer_events_per_s']:,}/s | — | "
-                 f"{threads['ratio']}x | ≥ peer |")
-    lines.append(f"| read_all of {read_total:,} events, decoded | {read['ours_events_per_s']:,}/s | "
-                 f"{read['peer_events_per_s']:,}/s | — | {read['ratio']}x | ≥ 1,000,000/s |")
+        lines.append(
+            f"| batched append, batches of {size} (encoding included) | {b['ours_events_per_s']:,}/s | "
+            f"{b['peer_events_per_s']:,}/s | — | {b['ratio']}x | {target} |"
+        )
+    lines.append(
+        f"| {THREADS} writer threads, jobs of {JOB} events, {threads['jobs']} jobs | "
+        f"{threads['ours_events_per_s']:,}/s | {threads['peer_events_per_s']:,}/s | — | "
+        f"{threads['ratio']}x | ≥ peer |"
+    )
+    lines.append(
+        f"| read_all of {read_total:,} events, decoded | {read['ours_events_per_s']:,}/s | "
+        f"{read['peer_events_per_s']:,}/s | — | {read['ratio']}x | ≥ 1,000,000/s |"
+    )
     if pg:
         lines += [
             "",
@@ -374,7 +436,9 @@ def main() -> None:
             "|---|---|---|---|",
         ]
         for name, b in pg.items():
-            lines.append(f"| {name} | {b['ours_events_per_s']:,}/s | {b['peer_events_per_s']:,}/s | {b['ratio']}x |")
+            lines.append(
+                f"| {name} | {b['ours_events_per_s']:,}/s | {b['peer_events_per_s']:,}/s | {b['ratio']}x |"
+            )
     lines += [
         "",
         "Where the time goes: every row carries a sha256 chained over the previous row (tamper "

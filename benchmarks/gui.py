@@ -72,8 +72,9 @@ def open_window(app, path: Path, settings_file: Path):
     from app.ui import training_factory
     from app.ui.session import Session
 
-    session = Session(app, QSettings(str(settings_file), QSettings.Format.IniFormat),
-                      training_factory=training_factory(app))
+    session = Session(
+        app, QSettings(str(settings_file), QSettings.Format.IniFormat), training_factory=training_factory(app)
+    )
     session.window.resize(*WINDOW_SIZE)
     session.window.show()
     loop = QEventLoop()
@@ -113,7 +114,6 @@ def bench_label(session, presses: int) -> tuple[list[float], list[float]]:
     import numpy as np
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
-
     from PySide6.QtWidgets import QApplication
 
     window = session.window
@@ -171,8 +171,22 @@ def bench_new_map(session, repeats: int) -> list[float]:
             coords = rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
             blob = encode_map(coords)
             digest = store.put_blob(blob)
-            store.append("project", [NewEvent("LatentMapComputed", {
-                "map_sha256": digest, "samples": n, "dims": 2, "method": "benchmark", "run_id": None})], ANY)
+            store.append(
+                "project",
+                [
+                    NewEvent(
+                        "LatentMapComputed",
+                        {
+                            "map_sha256": digest,
+                            "samples": n,
+                            "dims": 2,
+                            "method": "benchmark",
+                            "run_id": None,
+                        },
+                    )
+                ],
+                ANY,
+            )
             start = time.perf_counter()
             project.refresh()  # what the window's follow timer does
             viewport.repaint()
@@ -207,13 +221,19 @@ LAUNCH_CHILD = textwrap.dedent("""
 
 
 def bench_launch(path: Path, folder: Path, repeats: int) -> tuple[list[float], list[float], bool]:
-    code = LAUNCH_CHILD.format(root=str(_report.ROOT), data=str(folder), settings=str(folder / "launch.ini"),
-                               path=str(path))
+    code = LAUNCH_CHILD.format(
+        root=str(_report.ROOT), data=str(folder), settings=str(folder / "launch.ini"), path=str(path)
+    )
     shown, ready, jax_loaded = [], [], False
     for _ in range(repeats):
         start = time.time()
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             env={**os.environ, "QT_QPA_PLATFORM": os.environ["QT_QPA_PLATFORM"]})
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "QT_QPA_PLATFORM": os.environ["QT_QPA_PLATFORM"]},
+        )
         first, last, jax = out.stdout.split()
         shown.append((float(first) - start) * 1000)
         ready.append((float(last) - start) * 1000)
@@ -224,7 +244,9 @@ def bench_launch(path: Path, folder: Path, repeats: int) -> tuple[list[float], l
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
-    parser.add_argument("--history-only", action="store_true", help="only the history panel (records nothing)")
+    parser.add_argument(
+        "--history-only", action="store_true", help="only the history panel (records nothing)"
+    )
     args = parser.parse_args()
     presses, repeats, launches = (40, 4, 1) if args.quick else (600, 10, 5)
     history_sizes, moves = ((20_000, 100_000), 40) if args.quick else ((100_000, 1_000_000), 200)
@@ -238,7 +260,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ledgerlab-gui-bench-") as tmp:
         folder = Path(tmp)
         app = bootstrap(annotator="bench", data_dir=folder)
-        for samples in (() if args.history_only else (10_000, 100_000)):
+        for samples in () if args.history_only else (10_000, 100_000):
             path = create_project(folder, samples, app)
             shown, ready, jax = bench_launch(path, folder, launches)
             session = open_window(app, path, folder / f"{samples}.ini")
@@ -249,19 +271,31 @@ def main() -> None:
             session.window.close()
             session.shutdown()
             record = emit(
-                bench="gui", samples=samples, presses=presses,
-                label_p50_ms=round(percentile(label, 50), 2), label_p99_ms=round(percentile(label, 99), 2),
-                append_p50_ms=round(percentile(appends, 50), 2), append_p99_ms=round(percentile(appends, 99), 2),
-                window_p50_ms=round(percentile(window, 50), 2), window_p99_ms=round(percentile(window, 99), 2),
+                bench="gui",
+                samples=samples,
+                presses=presses,
+                label_p50_ms=round(percentile(label, 50), 2),
+                label_p99_ms=round(percentile(label, 99), 2),
+                append_p50_ms=round(percentile(appends, 50), 2),
+                append_p99_ms=round(percentile(appends, 99), 2),
+                window_p50_ms=round(percentile(window, 50), 2),
+                window_p99_ms=round(percentile(window, 99), 2),
                 load_average=round(os.getloadavg()[0], 1),
-                full_recolour_median_ms=round(median(recolour), 1), full_recolour_max_ms=round(max(recolour), 1),
-                new_map_median_ms=round(median(new_map), 1), new_map_max_ms=round(max(new_map), 1),
-                launch_window_shown_ms=round(median(shown)), launch_interactive_ms=round(median(ready)),
+                full_recolour_median_ms=round(median(recolour), 1),
+                full_recolour_max_ms=round(max(recolour), 1),
+                new_map_median_ms=round(median(new_map), 1),
+                new_map_max_ms=round(max(new_map), 1),
+                launch_window_shown_ms=round(median(shown)),
+                launch_interactive_ms=round(median(ready)),
                 jax_imported_at_launch=jax,
             )
             rows.append(record)
-        history = [gui_history.bench_history_window(app, folder / f"history{n}", n, moves, open_window,
-                                                    create_project) for n in history_sizes]
+        history = [
+            gui_history.bench_history_window(
+                app, folder / f"history{n}", n, moves, open_window, create_project
+            )
+            for n in history_sizes
+        ]
     if not args.quick and not args.history_only:
         record_section("gui", summary(rows, history))
 

@@ -35,12 +35,20 @@ def append_labels(path: Path, events: int, samples: int) -> float:
         for start in range(0, todo, 10_000):
             n = min(10_000, todo - start)
             batch = []
-            for i, (s, label, a) in enumerate(zip(rng.integers(0, samples, n).tolist(),
-                                                  rng.integers(0, 10, n).tolist(),
-                                                  rng.integers(0, len(ANNOTATORS), n).tolist())):
-                batch.append(NewEvent("LabelAssigned", {"sample": s, "label": label, "previous": current[s]},
-                                      {"annotator": ANNOTATORS[a], "at": t0 + (start + i) * 1e-3,
-                                       "command": "AssignLabel"}))
+            for i, (s, label, a) in enumerate(
+                zip(
+                    rng.integers(0, samples, n).tolist(),
+                    rng.integers(0, 10, n).tolist(),
+                    rng.integers(0, len(ANNOTATORS), n).tolist(),
+                )
+            ):
+                batch.append(
+                    NewEvent(
+                        "LabelAssigned",
+                        {"sample": s, "label": label, "previous": current[s]},
+                        {"annotator": ANNOTATORS[a], "at": t0 + (start + i) * 1e-3, "command": "AssignLabel"},
+                    )
+                )
                 current[s] = label
             store.append(PROJECT_STREAM, batch, version)
             version += n
@@ -100,11 +108,18 @@ def bench_history_window(app, folder: Path, events: int, moves: int, open_window
     session.window.close()
     session.shutdown()
     return emit(
-        bench="gui-history", events=head, moves=moves, build_s=round(built, 1), prepare_s=round(prepared, 1),
-        slider_p50_ms=round(percentile(slider, 50), 1), slider_p95_ms=round(percentile(slider, 95), 1),
+        bench="gui-history",
+        events=head,
+        moves=moves,
+        build_s=round(built, 1),
+        prepare_s=round(prepared, 1),
+        slider_p50_ms=round(percentile(slider, 50), 1),
+        slider_p95_ms=round(percentile(slider, 95), 1),
         slider_max_ms=round(max(slider), 1),
-        table_page_p50_ms=round(percentile(pages, 50), 1), table_page_p95_ms=round(percentile(pages, 95), 1),
-        table_rows_cached=cached, target_slider_p95_ms=50,
+        table_page_p50_ms=round(percentile(pages, 50), 1),
+        table_page_p95_ms=round(percentile(pages, 95), 1),
+        table_rows_cached=cached,
+        target_slider_p95_ms=50,
     )
 
 
@@ -121,12 +136,17 @@ def summary_rows(rows: list[dict]) -> list[str]:
         "|---|" + "---|" * len(rows) + "---|",
         "| slider move → all views updated (as-of state, map, labels, predictions, curves, viewer, "
         f"banner; map repainted; the table follows once the slider rests), p50 / p95 ({rows[0]['moves']} random positions) | "
-        + " | ".join(f"{r['slider_p50_ms']} / **{r['slider_p95_ms']} ms**" for r in rows) + " | p95 ≤ 50 ms at 1 M |",
+        + " | ".join(f"{r['slider_p50_ms']} / **{r['slider_p95_ms']} ms**" for r in rows)
+        + " | p95 ≤ 50 ms at 1 M |",
         "| history table scrolled to a random row → page fetched and shown, p50 / p95 | "
-        + " | ".join(f"{r['table_page_p50_ms']} / {r['table_page_p95_ms']} ms" for r in rows) + " | — |",
-        "| rows held by the table afterwards | " + " | ".join(f"{r['table_rows_cached']:,}" for r in rows) + " | — |",
+        + " | ".join(f"{r['table_page_p50_ms']} / {r['table_page_p95_ms']} ms" for r in rows)
+        + " | — |",
+        "| rows held by the table afterwards | "
+        + " | ".join(f"{r['table_rows_cached']:,}" for r in rows)
+        + " | — |",
         "| opening → history ready (snapshots + index, once per file) | "
-        + " | ".join(f"{r['prepare_s']} s" for r in rows) + " | — |",
+        + " | ".join(f"{r['prepare_s']} s" for r in rows)
+        + " | — |",
         "",
         "The slider applies a position 30 ms after the last move of a drag (debounce); the figure is "
         "the work after that. The views redraw only what differs from the state shown before "

@@ -16,15 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np  # noqa: E402
 from _report import emit, machine, percentile, record_section  # also puts the repo on sys.path
 from gui_history import append_labels  # one way to fill a log with label events
 
-import numpy as np  # noqa: E402
-
-from app.project.bootstrap import bootstrap  # noqa: E402
-from app.history.timeline import History  # noqa: E402
-from app.project.snapshots import CHECKPOINT_EVERY  # noqa: E402
 from app.history.integrity import verify_project  # noqa: E402
+from app.history.timeline import History  # noqa: E402
+from app.project.bootstrap import bootstrap  # noqa: E402
+from app.project.snapshots import CHECKPOINT_EVERY  # noqa: E402
 from domain.images import Dataset  # noqa: E402
 from eventstore import open_store  # noqa: E402
 
@@ -35,8 +34,9 @@ def build(folder: Path, events: int) -> tuple[object, Path, float]:
     app = bootstrap(annotator="bench", data_dir=folder)
     images = np.random.default_rng(1).integers(0, 256, (SAMPLES, 28, 28), dtype=np.uint8)
     path = folder / f"history-{events}.ledger"
-    app.projects.create(path, Dataset(images, source="benchmark noise",
-                                      class_names=tuple(str(d) for d in range(CLASSES)))).close()
+    app.projects.create(
+        path, Dataset(images, source="benchmark noise", class_names=tuple(str(d) for d in range(CLASSES)))
+    ).close()
     return app, path, append_labels(path, events, SAMPLES)
 
 
@@ -73,16 +73,25 @@ def bench(folder: Path, events: int, moves: int) -> dict:
         report = verify_project(store, app.registry, app.projects.extra_projections)
         verified = time.perf_counter() - t
         assert report.ok, report.problem
-        snapshot_bytes = sum(len(s.payload) for s in
-                             (store.load_snapshot(f"projections.v1@{k}") for k in range(CHECKPOINT_EVERY, head + 1, CHECKPOINT_EVERY))
-                             if s is not None)
+        snapshot_bytes = sum(
+            len(s.payload)
+            for s in (
+                store.load_snapshot(f"projections.v1@{k}")
+                for k in range(CHECKPOINT_EVERY, head + 1, CHECKPOINT_EVERY)
+            )
+            if s is not None
+        )
     result = {
         "events": events,
-        "slider_p50_ms": round(percentile(slider, 50), 1), "slider_p95_ms": round(percentile(slider, 95), 1),
-        "page_p50_ms": round(percentile(pages, 50), 2), "page_p95_ms": round(percentile(pages, 95), 2),
+        "slider_p50_ms": round(percentile(slider, 50), 1),
+        "slider_p95_ms": round(percentile(slider, 95), 1),
+        "page_p50_ms": round(percentile(pages, 50), 2),
+        "page_p95_ms": round(percentile(pages, 95), 2),
         "filtered_page_p95_ms": round(percentile(filtered, 95), 2),
-        "verify_s": round(verified, 2), "verify_s_per_million": round(verified * 1e6 / events, 2),
-        "prepare_s": round(prepared, 2), "snapshot_mb": round(snapshot_bytes / 1e6, 1),
+        "verify_s": round(verified, 2),
+        "verify_s_per_million": round(verified * 1e6 / events, 2),
+        "prepare_s": round(prepared, 2),
+        "snapshot_mb": round(snapshot_bytes / 1e6, 1),
         "file_mb": round(path.stat().st_size / 1e6, 1),
     }
     emit(bench="history", **result, target_slider_p95_ms=50, ok=result["slider_p95_ms"] <= 50)
@@ -100,8 +109,12 @@ def main() -> None:
     rows = "\n".join(
         f"| {r['events']:,} | {r['slider_p50_ms']} / **{r['slider_p95_ms']}** | {r['page_p50_ms']} / {r['page_p95_ms']} "
         f"| {r['filtered_page_p95_ms']} | {r['verify_s']} s ({r['verify_s_per_million']} s/M) | {r['prepare_s']} s "
-        f"| {r['snapshot_mb']} / {r['file_mb']} MB |" for r in results)
-    record_section("history", f"""## History
+        f"| {r['snapshot_mb']} / {r['file_mb']} MB |"
+        for r in results
+    )
+    record_section(
+        "history",
+        f"""## History
 
 `.venv/bin/python benchmarks/history.py` (`--quick` for a smoke run); JSON lines. Measured {machine()},
 **while other jobs shared the 2 cores**. Logs of `LabelAssigned` by three annotators over 10,000 samples;
@@ -117,7 +130,8 @@ most {CHECKPOINT_EVERY - 1:,} events read and folded. A page without a filter is
 gaps); filters use a two-column index (type, annotator per position) kept as a snapshot.
 Figures swing up to 2× with the load of the shared machine (the 100,000 row of a run can come out slower
 than the 1,000,000 one); `verify` is spread evenly over the chain, reading, folding and comparing snapshots.
-""")
+""",
+    )
 
 
 if __name__ == "__main__":

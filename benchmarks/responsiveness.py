@@ -46,8 +46,11 @@ def measure(runner: str, seconds: float) -> dict:
     rng = np.random.default_rng(0)
     samples = np.concatenate([rng.choice(np.flatnonzero(truth == c), 10, replace=False) for c in range(10)])
     for label in range(10):
-        project.execute(commands.AssignLabelToMany(samples=tuple(int(s) for s in samples[truth[samples] == label]),
-                                                   label=label))
+        project.execute(
+            commands.AssignLabelToMany(
+                samples=tuple(int(s) for s in samples[truth[samples] == label]), label=label
+            )
+        )
     service = TrainingService(project, runners=qt_runners())
     signals = TrainingSignals(service)
     lateness: list[float] = []
@@ -78,8 +81,11 @@ def measure(runner: str, seconds: float) -> dict:
     service.shutdown()
     project.close()
     return {
-        "runner": runner, "ticks": len(lateness), "epochs": state["epochs"],
-        "p50_ms": round(percentile(lateness, 50), 2), "p99_ms": round(percentile(lateness, 99), 2),
+        "runner": runner,
+        "ticks": len(lateness),
+        "epochs": state["epochs"],
+        "p50_ms": round(percentile(lateness, 50), 2),
+        "p99_ms": round(percentile(lateness, 99), 2),
         "max_ms": round(max(lateness), 2),
         "gui_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "jax_in_gui": "jax" in sys.modules,
@@ -87,7 +93,9 @@ def measure(runner: str, seconds: float) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--one", choices=["process", "thread"], help=argparse.SUPPRESS)
@@ -99,25 +107,34 @@ def main() -> None:
         return
     results = {}
     for runner in ("process", "thread"):
-        out = subprocess.run([sys.executable, __file__, "--one", runner, "--seconds", str(seconds)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", runner, "--seconds", str(seconds)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results[runner] = emit(bench="responsiveness", **json.loads(out.stdout.strip().splitlines()[-1]))
     if args.no_record:
         return
     p, t = results["process"], results["thread"]
-    record_section("responsiveness", "\n".join([
-        "## Responsiveness while training (`benchmarks/responsiveness.py`)",
-        "",
-        f"Measured {_report.machine()}: a 10 ms QTimer on the GUI thread during {seconds:.0f} s of "
-        "steady-state training (after the first, compiling epoch) on MNIST 10k with 100 labels.",
-        "",
-        "| runner | p50 lateness | p99 lateness | max | GUI peak RSS | JAX in GUI process | target |",
-        "|---|---|---|---|---|---|---|",
-        f"| process | {p['p50_ms']} ms | {p['p99_ms']} ms | {p['max_ms']} ms | {p['gui_peak_rss_mb']} MB | "
-        f"{p['jax_in_gui']} | p99 ≤ 20 ms, RSS ≤ 600 MB |",
-        f"| thread | {t['p50_ms']} ms | {t['p99_ms']} ms | {t['max_ms']} ms | {t['gui_peak_rss_mb']} MB | "
-        f"{t['jax_in_gui']} | p99 ≤ 50 ms |",
-    ]))
+    record_section(
+        "responsiveness",
+        "\n".join(
+            [
+                "## Responsiveness while training (`benchmarks/responsiveness.py`)",
+                "",
+                f"Measured {_report.machine()}: a 10 ms QTimer on the GUI thread during {seconds:.0f} s of "
+                "steady-state training (after the first, compiling epoch) on MNIST 10k with 100 labels.",
+                "",
+                "| runner | p50 lateness | p99 lateness | max | GUI peak RSS | JAX in GUI process | target |",
+                "|---|---|---|---|---|---|---|",
+                f"| process | {p['p50_ms']} ms | {p['p99_ms']} ms | {p['max_ms']} ms | {p['gui_peak_rss_mb']} MB | "
+                f"{p['jax_in_gui']} | p99 ≤ 20 ms, RSS ≤ 600 MB |",
+                f"| thread | {t['p50_ms']} ms | {t['p99_ms']} ms | {t['max_ms']} ms | {t['gui_peak_rss_mb']} MB | "
+                f"{t['jax_in_gui']} | p99 ≤ 50 ms |",
+            ]
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["eventstore", "domain", "train_speed", "label_efficiency", "active_learning", "responsiveness", "gui", "history"]
+ORDER = [
+    "eventstore",
+    "domain",
+    "train_speed",
+    "label_efficiency",
+    "active_learning",
+    "responsiveness",
+    "gui",
+    "history",
+]
 
 
 def main() -> int:

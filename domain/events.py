@@ -104,8 +104,10 @@ class ProjectCreated(Event):
     source: str
 
     def summary(self, names: Sequence[str] = ()) -> str:
-        return (f"created {self.name!r}: {self.shape[0]} samples, "
-                f"classes {', '.join(self.class_names) or '(none)'}")
+        return (
+            f"created {self.name!r}: {self.shape[0]} samples, "
+            f"classes {', '.join(self.class_names) or '(none)'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -238,12 +240,21 @@ class ProjectBranched(Event):
         return f"branched from {self.parent_path} at position {self.parent_position}"
 
 
-def _moves(verb: str, change: int, samples: Sequence[int], labels: Sequence[int],
-           previous: Sequence[int], names: Sequence[str]) -> str:
-    moves = ", ".join(f"sample {s}: {class_name(p, names)} -> {class_name(lab, names)}"
-                      for s, lab, p in zip(samples, labels, previous))
+def _moves(
+    verb: str,
+    change: int,
+    samples: Sequence[int],
+    labels: Sequence[int],
+    previous: Sequence[int],
+    names: Sequence[str],
+) -> str:
+    moves = ", ".join(
+        f"sample {s}: {class_name(p, names)} -> {class_name(lab, names)}"
+        for s, lab, p in zip(samples, labels, previous)
+    )
     return f"{verb} the change at position {change}" + (
-        f" ({moves})" if moves else " (changed since by others: nothing to put back)")
+        f" ({moves})" if moves else " (changed since by others: nothing to put back)"
+    )
 
 
 CORE_EVENTS: tuple[type[Event], ...] = (
@@ -317,13 +328,14 @@ class EventRegistry:
         """(sha256, kind) of every blob a recorded event refers to; nothing for a type
         this release does not know (its blobs cannot be named, so they are not claimed)."""
         cls = self._by_name.get(type_name)
-        for field_name, kind in (cls.blob_fields.items() if cls is not None else ()):
+        for field_name, kind in cls.blob_fields.items() if cls is not None else ():
             sha = data.get(field_name)
             if sha:
                 yield sha, kind
 
-    def summarize(self, type_name: str, schema_version: int, data: Mapping[str, Any],
-                  names: Sequence[str] = ()) -> str:
+    def summarize(
+        self, type_name: str, schema_version: int, data: Mapping[str, Any], names: Sequence[str] = ()
+    ) -> str:
         """One line for a recorded event; its type name when it cannot be read."""
         try:
             return self.decode(type_name, schema_version, data).summary(names)

@@ -109,8 +109,9 @@ class Disagreement:
     labels: tuple[tuple[str, int], ...]
 
 
-def find_label_issues(labels: npt.ArrayLike, features: npt.ArrayLike, num_classes: int, *,
-                      seed: int = 0, folds: int = FOLDS) -> tuple[LabelIssue, ...]:
+def find_label_issues(
+    labels: npt.ArrayLike, features: npt.ArrayLike, num_classes: int, *, seed: int = 0, folds: int = FOLDS
+) -> tuple[LabelIssue, ...]:
     """Labeled samples whose label is likely wrong, most likely first.
 
     labels: (N,) ints, -1 for unlabeled. features: (N, F), for every sample (the
@@ -126,8 +127,7 @@ def find_label_issues(labels: npt.ArrayLike, features: npt.ArrayLike, num_classe
     present = np.unique(label_array[labeled])
     if labeled.size < MIN_LABELS or present.size < 2:
         return ()
-    probabilities = out_of_sample_probabilities(label_array, points, num_classes,
-                                                seed=seed, folds=folds)
+    probabilities = out_of_sample_probabilities(label_array, points, num_classes, seed=seed, folds=folds)
     # cleanlab wants every class it sees to be labeled somewhere: judge among the
     # classes that are (a class nobody labeled cannot be the given label).
     dense = np.searchsorted(present, label_array[labeled])
@@ -136,21 +136,28 @@ def find_label_issues(labels: npt.ArrayLike, features: npt.ArrayLike, num_classe
     quality = get_label_quality_scores(dense, restricted, method="self_confidence")
     # cleanlab's two estimates of how many labels are wrong bracket the truth on MNIST
     # (~21 and ~30 of 25): flag as many as their midpoint (module docstring).
-    count = (num_label_issues(dense, restricted, estimation_method="off_diagonal")
-             + num_label_issues(dense, restricted,
-                                estimation_method="off_diagonal_calibrated")) // 2
+    count = (
+        num_label_issues(dense, restricted, estimation_method="off_diagonal")
+        + num_label_issues(dense, restricted, estimation_method="off_diagonal_calibrated")
+    ) // 2
     suggested = restricted.argmax(axis=1)
     ranked = np.argsort(quality, kind="stable")[:count]
     flagged = ranked[suggested[ranked] != dense[ranked]]  # an issue names another class
-    return tuple(LabelIssue(sample=int(labeled[i]), label=int(label_array[labeled[i]]),
-                            suggested=int(present[suggested[i]]), score=float(quality[i]),
-                            suggested_probability=float(restricted[i, suggested[i]]))
-                 for i in flagged)
+    return tuple(
+        LabelIssue(
+            sample=int(labeled[i]),
+            label=int(label_array[labeled[i]]),
+            suggested=int(present[suggested[i]]),
+            score=float(quality[i]),
+            suggested_probability=float(restricted[i, suggested[i]]),
+        )
+        for i in flagged
+    )
 
 
-def out_of_sample_probabilities(labels: npt.ArrayLike, features: npt.ArrayLike,
-                                num_classes: int, *, seed: int = 0, folds: int = FOLDS
-                                ) -> FloatArray:
+def out_of_sample_probabilities(
+    labels: npt.ArrayLike, features: npt.ArrayLike, num_classes: int, *, seed: int = 0, folds: int = FOLDS
+) -> FloatArray:
     """(L, C) class probabilities of the L labeled samples (in sample order), each
     predicted by label spreading from the other folds' labels only."""
     label_array, points = _checked(labels, features, num_classes)
@@ -193,9 +200,11 @@ def annotator_disagreements(changes: Iterable[LabelChange]) -> tuple[Disagreemen
             by_annotator.pop(change.annotator, None)
         else:
             by_annotator[change.annotator] = change.label
-    return tuple(Disagreement(sample, tuple(sorted(by_annotator.items())))
-                 for sample, by_annotator in sorted(current.items())
-                 if len(set(by_annotator.values())) > 1)
+    return tuple(
+        Disagreement(sample, tuple(sorted(by_annotator.items())))
+        for sample, by_annotator in sorted(current.items())
+        if len(set(by_annotator.values())) > 1
+    )
 
 
 def _label_spreading(points: npt.NDArray[np.float32], seeds: FloatArray) -> FloatArray:
@@ -208,7 +217,7 @@ def _label_spreading(points: npt.NDArray[np.float32], seeds: FloatArray) -> Floa
     graph: Any = kneighbors_graph(points, k, mode="distance", n_jobs=1)
     # Gaussian weights with the median k-th neighbour distance as the width.
     width = float(np.median(graph.max(axis=1).toarray())) or 1.0
-    graph.data = np.exp(-(graph.data / width) ** 2)
+    graph.data = np.exp(-((graph.data / width) ** 2))
     graph = graph + graph.T
     degree = np.asarray(graph.sum(axis=1)).ravel()
     inverse_root = 1.0 / np.sqrt(np.where(degree > 0, degree, 1.0))
@@ -230,24 +239,27 @@ def _stratified_folds(classes: IntArray, folds: int, rng: np.random.Generator) -
     return fold
 
 
-def _checked(labels: npt.ArrayLike, features: npt.ArrayLike, num_classes: int
-             ) -> tuple[IntArray, npt.NDArray[np.float32]]:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
-            or num_classes < 2:
+def _checked(
+    labels: npt.ArrayLike, features: npt.ArrayLike, num_classes: int
+) -> tuple[IntArray, npt.NDArray[np.float32]]:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"num_classes must be 2 or more, got {num_classes!r}")
     label_array = np.asarray(labels)
-    if label_array.ndim != 1 or (label_array.size and
-                                 not np.issubdtype(label_array.dtype, np.integer)):
-        raise ValueError(f"labels must be one integer per sample, got shape "
-                         f"{label_array.shape} of {label_array.dtype}")
+    if label_array.ndim != 1 or (label_array.size and not np.issubdtype(label_array.dtype, np.integer)):
+        raise ValueError(
+            f"labels must be one integer per sample, got shape {label_array.shape} of {label_array.dtype}"
+        )
     bad = np.flatnonzero((label_array < -1) | (label_array >= num_classes))
     if bad.size:
-        raise ValueError(f"label {int(label_array[bad[0]])} of sample {int(bad[0]):,} is not "
-                         f"a class 0..{num_classes - 1} nor -1 (unlabeled)")
+        raise ValueError(
+            f"label {int(label_array[bad[0]])} of sample {int(bad[0]):,} is not "
+            f"a class 0..{num_classes - 1} nor -1 (unlabeled)"
+        )
     points = np.asarray(features)
     if points.ndim < 2 or points.shape[0] != label_array.size:
-        raise ValueError(f"features must have one row per sample ({label_array.size:,}), "
-                         f"got shape {points.shape}")
+        raise ValueError(
+            f"features must have one row per sample ({label_array.size:,}), got shape {points.shape}"
+        )
     points = points.reshape(points.shape[0], -1).astype(np.float32)
     if not np.all(np.isfinite(points)):
         raise ValueError("features contain NaN or infinite values")

@@ -39,8 +39,7 @@ MAP_METHOD = "vae-class-polygon"
 STDERR_LINES_KEPT = 20
 
 
-def source_to_continue(training: TrainingRuns, *, read_only: bool, continue_run: bool
-                       ) -> TrainingRun | None:
+def source_to_continue(training: TrainingRuns, *, read_only: bool, continue_run: bool) -> TrainingRun | None:
     """Whether a run may start now, and which earlier run it continues (None: a fresh one).
 
     Raises ``DomainError`` saying what to do when it may not.
@@ -92,13 +91,23 @@ class StoredEpoch:
 def epoch_completed(stored: StoredEpoch) -> list[Event]:
     """The events one epoch becomes, appended together so none is seen without the others."""
     return [
-        EpochCompleted(stored.run_id, stored.epoch, finite_metrics(stored.metrics),
-                       stored.labels_position, stored.labeled),
+        EpochCompleted(
+            stored.run_id,
+            stored.epoch,
+            finite_metrics(stored.metrics),
+            stored.labels_position,
+            stored.labeled,
+        ),
         *([stored.checkpoint] if stored.checkpoint is not None else []),
-        LatentMapComputed(stored.map_sha256, stored.samples, stored.map_dims, MAP_METHOD,
-                          stored.run_id),
-        PredictionsComputed(stored.run_id, stored.epoch, stored.predictions_sha256,
-                            stored.samples, stored.classes, stored.meaningful),
+        LatentMapComputed(stored.map_sha256, stored.samples, stored.map_dims, MAP_METHOD, stored.run_id),
+        PredictionsComputed(
+            stored.run_id,
+            stored.epoch,
+            stored.predictions_sha256,
+            stored.samples,
+            stored.classes,
+            stored.meaningful,
+        ),
     ]
 
 
@@ -123,8 +132,9 @@ class Failed:
 RunEnd = Completed | Stopped | Failed
 
 
-def run_ended(run_id: str, epochs_recorded: int, end: RunEnd,
-              unsaved: CheckpointSaved | None = None) -> list[Event]:
+def run_ended(
+    run_id: str, epochs_recorded: int, end: RunEnd, unsaved: CheckpointSaved | None = None
+) -> list[Event]:
     """A run's last events: the checkpoint of its last epoch if that one was not stored
     yet (so a run can always be continued from where it ended), then how it ended."""
     last: Event
@@ -133,8 +143,14 @@ def run_ended(run_id: str, epochs_recorded: int, end: RunEnd,
     elif isinstance(end, Stopped):
         last = TrainingStopped(run_id, epochs_recorded, end.reason)
     else:
-        last = TrainingFailed(run_id, epochs_recorded, end.message, end.exit_code, end.signal,
-                              tuple(end.stderr_tail)[-STDERR_LINES_KEPT:])
+        last = TrainingFailed(
+            run_id,
+            epochs_recorded,
+            end.message,
+            end.exit_code,
+            end.signal,
+            tuple(end.stderr_tail)[-STDERR_LINES_KEPT:],
+        )
     return [*([unsaved] if unsaved is not None else []), last]
 
 
@@ -148,5 +164,7 @@ def interrupted(training: TrainingRuns, *, someone_trains: bool) -> list[Trainin
 
 def finite_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
     """Metrics as JSON can hold them: NaN and infinities become None."""
-    return {key: None if value is None or not math.isfinite(float(value)) else float(value)
-            for key, value in metrics.items()}
+    return {
+        key: None if value is None or not math.isfinite(float(value)) else float(value)
+        for key, value in metrics.items()
+    }

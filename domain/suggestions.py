@@ -101,10 +101,17 @@ class Suggestions:
     reasons: tuple[str, ...]
 
 
-def suggest(strategy: str, count: int, *, labels: npt.ArrayLike,
-            pixels: npt.ArrayLike | None = None, features: npt.ArrayLike | None = None,
-            probabilities: npt.ArrayLike | None = None, uncertainty: str = "margin",
-            seed: int = 0) -> Suggestions:
+def suggest(
+    strategy: str,
+    count: int,
+    *,
+    labels: npt.ArrayLike,
+    pixels: npt.ArrayLike | None = None,
+    features: npt.ArrayLike | None = None,
+    probabilities: npt.ArrayLike | None = None,
+    uncertainty: str = "margin",
+    seed: int = 0,
+) -> Suggestions:
     """Up to `count` unlabeled samples to label next, by `strategy`.
 
     labels: (N,) ints, -1 for unlabeled. pixels: (N, ...) images, used for features
@@ -124,8 +131,7 @@ def suggest(strategy: str, count: int, *, labels: npt.ArrayLike,
     n = label_array.shape[0]
     pixel_array = None if pixels is None else _checked_rows("pixels", pixels, n)
     feature_array = None if features is None else _checked_rows("features", features, n)
-    probability_array = None if probabilities is None else _checked_probabilities(
-        probabilities, n)
+    probability_array = None if probabilities is None else _checked_probabilities(probabilities, n)
     if strategy == "auto":
         no_model = probability_array is None or not bool(np.any(label_array >= 0))
         strategy = "typical" if no_model else "diverse"
@@ -136,18 +142,23 @@ def suggest(strategy: str, count: int, *, labels: npt.ArrayLike,
     rng = np.random.default_rng(seed)
     if strategy == "random":
         picks = np.sort(rng.choice(unlabeled, count, replace=False))
-        return Suggestions(strategy, _ints(picks), (0.0,) * count,
-                           (f"drawn at random (seed {seed}), for comparison",) * count)
+        return Suggestions(
+            strategy,
+            _ints(picks),
+            (0.0,) * count,
+            (f"drawn at random (seed {seed}), for comparison",) * count,
+        )
     if strategy == "typical":
         points = _features(feature_array, pixel_array, None, seed, "typical")
         return _typical(points, label_array, count, rng)
     if probability_array is None:
-        raise ValueError(f"{strategy} needs class probabilities from a trained run; "
-                         f"before the first run, use typical or auto")
+        raise ValueError(
+            f"{strategy} needs class probabilities from a trained run; "
+            f"before the first run, use typical or auto"
+        )
     if strategy == "uncertain":
         return _uncertain(probability_array, unlabeled, count, uncertainty)
-    return _diverse(probability_array, unlabeled, count, uncertainty, feature_array,
-                    pixel_array, rng, seed)
+    return _diverse(probability_array, unlabeled, count, uncertainty, feature_array, pixel_array, rng, seed)
 
 
 def pixel_features(pixels: npt.ArrayLike, dims: int = PCA_DIMS, seed: int = 0) -> FloatArray:
@@ -179,13 +190,12 @@ def pixel_features(pixels: npt.ArrayLike, dims: int = PCA_DIMS, seed: int = 0) -
     offset = mean @ axes
     out = np.empty((flat.shape[0], dims), np.float32)
     for start in range(0, flat.shape[0], _CHUNK):
-        chunk = flat[start:start + _CHUNK].astype(np.float32) * scale
-        out[start:start + _CHUNK] = chunk @ axes - offset
+        chunk = flat[start : start + _CHUNK].astype(np.float32) * scale
+        out[start : start + _CHUNK] = chunk @ axes - offset
     return out
 
 
-def kmeans(points: FloatArray, clusters: int, rng: np.random.Generator
-           ) -> tuple[FloatArray, IntArray]:
+def kmeans(points: FloatArray, clusters: int, rng: np.random.Generator) -> tuple[FloatArray, IntArray]:
     """Centres (clusters, F) and the (N,) cluster of every point.
 
     k-means++ seeding and Lloyd iterations on at most KMEANS_ROWS points, then every
@@ -201,15 +211,15 @@ def kmeans(points: FloatArray, clusters: int, rng: np.random.Generator
             break
         assignment = new
         order = np.argsort(assignment, kind="stable")
-        present, starts, sizes = np.unique(assignment[order], return_index=True,
-                                           return_counts=True)
+        present, starts, sizes = np.unique(assignment[order], return_index=True, return_counts=True)
         sums = np.add.reduceat(fit[order], starts, axis=0)
         centres[present] = (sums / sizes[:, None]).astype(np.float32)
     return centres, _nearest(points, centres)
 
 
-def typicality(queries: FloatArray, reference: FloatArray, query_ids: IntArray,
-               reference_ids: IntArray, neighbours: int) -> FloatArray:
+def typicality(
+    queries: FloatArray, reference: FloatArray, query_ids: IntArray, reference_ids: IntArray, neighbours: int
+) -> FloatArray:
     """1 / mean distance of each query to its `neighbours` nearest references.
 
     A reference with the query's own id is not its neighbour.
@@ -218,11 +228,11 @@ def typicality(queries: FloatArray, reference: FloatArray, query_ids: IntArray,
     out = np.empty(queries.shape[0], np.float32)
     ref_sq = np.einsum("ij,ij->i", reference, reference)
     for start in range(0, queries.shape[0], _CHUNK // 4):
-        q = queries[start:start + _CHUNK // 4]
+        q = queries[start : start + _CHUNK // 4]
         d2 = np.einsum("ij,ij->i", q, q)[:, None] - 2 * (q @ reference.T) + ref_sq[None, :]
-        d2[query_ids[start:start + _CHUNK // 4, None] == reference_ids[None, :]] = np.inf
+        d2[query_ids[start : start + _CHUNK // 4, None] == reference_ids[None, :]] = np.inf
         nearest = np.partition(np.maximum(d2, 0), k - 1, axis=1)[:, :k]
-        out[start:start + q.shape[0]] = 1.0 / (np.sqrt(nearest).mean(axis=1) + 1e-5)
+        out[start : start + q.shape[0]] = 1.0 / (np.sqrt(nearest).mean(axis=1) + 1e-5)
     return out
 
 
@@ -241,8 +251,7 @@ def entropies(probabilities: FloatArray) -> FloatArray:
     return entropy.astype(np.float32)
 
 
-def _typical(points: FloatArray, labels: IntArray, count: int, rng: np.random.Generator
-             ) -> Suggestions:
+def _typical(points: FloatArray, labels: IntArray, count: int, rng: np.random.Generator) -> Suggestions:
     labeled = labels >= 0
     clusters = min(int(labeled.sum()) + count, MAX_CLUSTERS, points.shape[0])
     _, assignment = kmeans(points, clusters, rng)
@@ -269,8 +278,7 @@ def _typical(points: FloatArray, labels: IntArray, count: int, rng: np.random.Ge
         samples.append(sample)
         scores.append(score)
         has = int(label_counts[cluster])
-        known = "which has no label yet" if has == 0 else \
-            f"which has {has} label{'s' if has > 1 else ''}"
+        known = "which has no label yet" if has == 0 else f"which has {has} label{'s' if has > 1 else ''}"
         picked[cluster] += 1
         nth = "most typical" if picked[cluster] == 1 else f"typical (#{picked[cluster]})"
         reasons.append(f"{nth} of cluster {cluster} ({int(sizes[cluster]):,} samples), {known}")
@@ -278,8 +286,13 @@ def _typical(points: FloatArray, labels: IntArray, count: int, rng: np.random.Ge
     return Suggestions("typical", tuple(samples), tuple(scores), tuple(reasons))
 
 
-def _most_typical(points: FloatArray, assignment: IntArray, labeled: npt.NDArray[np.bool_],
-                  cluster: int, rng: np.random.Generator) -> list[tuple[int, float]]:
+def _most_typical(
+    points: FloatArray,
+    assignment: IntArray,
+    labeled: npt.NDArray[np.bool_],
+    cluster: int,
+    rng: np.random.Generator,
+) -> list[tuple[int, float]]:
     """The cluster's unlabeled samples by typicality, most typical first (at most 2,000)."""
     members = np.flatnonzero(assignment == cluster)
     candidates = members[~labeled[members]]
@@ -292,8 +305,7 @@ def _most_typical(points: FloatArray, assignment: IntArray, labeled: npt.NDArray
     return [(int(candidates[i]), float(values[i])) for i in order]
 
 
-def _uncertainty(probabilities: FloatArray, rows: IntArray, measure: str
-                 ) -> tuple[FloatArray, FloatArray]:
+def _uncertainty(probabilities: FloatArray, rows: IntArray, measure: str) -> tuple[FloatArray, FloatArray]:
     """For `rows`: the priority (higher first) and the score shown."""
     if measure == "margin":
         margin = margins(probabilities[rows])[0]
@@ -309,25 +321,35 @@ def _uncertainty_reason(probabilities: FloatArray, sample: int, measure: str) ->
         margin = float(row[first] - row[second])
         shown = f"{margin:.2f}" if margin >= 0.005 else "below 0.01"
         return f"margin {shown} between {first} and {second}"
-    return (f"entropy {float(entropies(row[None, :])[0]):.2f} nats: "
-            f"{first} ({row[first]:.0%}) or {second} ({row[second]:.0%})")
+    return (
+        f"entropy {float(entropies(row[None, :])[0]):.2f} nats: "
+        f"{first} ({row[first]:.0%}) or {second} ({row[second]:.0%})"
+    )
 
 
-def _uncertain(probabilities: FloatArray, unlabeled: IntArray, count: int, measure: str
-               ) -> Suggestions:
+def _uncertain(probabilities: FloatArray, unlabeled: IntArray, count: int, measure: str) -> Suggestions:
     priority, shown = _uncertainty(probabilities, unlabeled, measure)
     order = np.argsort(-priority, kind="stable")[:count]
-    return Suggestions("uncertain", _ints(unlabeled[order]),
-                       tuple(float(shown[i]) for i in order),
-                       tuple(_uncertainty_reason(probabilities, int(unlabeled[i]), measure)
-                             for i in order))
+    return Suggestions(
+        "uncertain",
+        _ints(unlabeled[order]),
+        tuple(float(shown[i]) for i in order),
+        tuple(_uncertainty_reason(probabilities, int(unlabeled[i]), measure) for i in order),
+    )
 
 
-def _diverse(probabilities: FloatArray, unlabeled: IntArray, count: int, measure: str,
-             features: FloatArray | None, pixels: FloatArray | None,
-             rng: np.random.Generator, seed: int) -> Suggestions:
+def _diverse(
+    probabilities: FloatArray,
+    unlabeled: IntArray,
+    count: int,
+    measure: str,
+    features: FloatArray | None,
+    pixels: FloatArray | None,
+    rng: np.random.Generator,
+    seed: int,
+) -> Suggestions:
     priority, shown = _uncertainty(probabilities, unlabeled, measure)
-    pool = np.argsort(-priority, kind="stable")[:min(unlabeled.size, POOL_PER_PICK * count)]
+    pool = np.argsort(-priority, kind="stable")[: min(unlabeled.size, POOL_PER_PICK * count)]
     points = _features(features, pixels, probabilities, seed, "diverse", unlabeled[pool])
     _, group = kmeans(points, count, rng)
     chosen: list[int] = []
@@ -335,20 +357,31 @@ def _diverse(probabilities: FloatArray, unlabeled: IntArray, count: int, measure
         chosen.append(int(np.flatnonzero(group == g)[0]))
     # k-means may leave a group empty; the next most uncertain fill the batch.
     taken = set(chosen)
-    chosen += [i for i in range(pool.size) if i not in taken][:count - len(chosen)]
+    chosen += [i for i in range(pool.size) if i not in taken][: count - len(chosen)]
     chosen.sort()
     sizes = np.bincount(group, minlength=count)
     picks = pool[chosen]
     return Suggestions(
-        "diverse", _ints(unlabeled[picks]), tuple(float(shown[i]) for i in picks),
-        tuple(f"{_uncertainty_reason(probabilities, int(unlabeled[i]), measure)}; most "
-              f"uncertain of its group ({int(sizes[group[c]])} of the {pool.size} most "
-              f"uncertain)" for i, c in zip(picks, chosen)))
+        "diverse",
+        _ints(unlabeled[picks]),
+        tuple(float(shown[i]) for i in picks),
+        tuple(
+            f"{_uncertainty_reason(probabilities, int(unlabeled[i]), measure)}; most "
+            f"uncertain of its group ({int(sizes[group[c]])} of the {pool.size} most "
+            f"uncertain)"
+            for i, c in zip(picks, chosen)
+        ),
+    )
 
 
-def _features(features: FloatArray | None, pixels: FloatArray | None,
-              probabilities: FloatArray | None, seed: int, strategy: str,
-              rows: IntArray | None = None) -> FloatArray:
+def _features(
+    features: FloatArray | None,
+    pixels: FloatArray | None,
+    probabilities: FloatArray | None,
+    seed: int,
+    strategy: str,
+    rows: IntArray | None = None,
+) -> FloatArray:
     """The best features there are for `rows` (all samples when None)."""
     if features is not None:
         return features if rows is None else features[rows]
@@ -359,8 +392,7 @@ def _features(features: FloatArray | None, pixels: FloatArray | None,
     raise ValueError(f"{strategy} needs the samples' pixels or features to cluster them")
 
 
-def _kmeans_plus_plus(points: FloatArray, clusters: int, rng: np.random.Generator
-                      ) -> FloatArray:
+def _kmeans_plus_plus(points: FloatArray, clusters: int, rng: np.random.Generator) -> FloatArray:
     """Greedy k-means++ (as scikit-learn's): of 2 + log k seeds drawn, keep the one
     that lowers the total squared distance most. Plain k-means++ merged two of ten
     separated blobs in 6 of 50 trials; greedy seeding in none. Above 50 clusters
@@ -378,8 +410,7 @@ def _kmeans_plus_plus(points: FloatArray, clusters: int, rng: np.random.Generato
             break
         candidates = rng.choice(points.shape[0], trials, p=closest / total)
         seeds = points[candidates]
-        distances = (squares[None, :] - 2 * (seeds @ points.T)
-                     + squares[candidates][:, None])
+        distances = squares[None, :] - 2 * (seeds @ points.T) + squares[candidates][:, None]
         potentials = np.minimum(closest[None, :], np.maximum(distances, 0))
         best = int(np.argmin(potentials.sum(axis=1)))
         centres[j] = points[candidates[best]]
@@ -391,9 +422,8 @@ def _nearest(points: FloatArray, centres: FloatArray) -> IntArray:
     centre_sq = np.einsum("ij,ij->i", centres, centres)
     out = np.empty(points.shape[0], np.int64)
     for start in range(0, points.shape[0], _CHUNK):
-        chunk = points[start:start + _CHUNK]
-        out[start:start + chunk.shape[0]] = np.argmin(centre_sq[None, :] - 2 * (chunk @ centres.T),
-                                                      axis=1)
+        chunk = points[start : start + _CHUNK]
+        out[start : start + chunk.shape[0]] = np.argmin(centre_sq[None, :] - 2 * (chunk @ centres.T), axis=1)
     return out
 
 
@@ -419,8 +449,7 @@ def _checked_labels(labels: npt.ArrayLike) -> IntArray:
     if array.size and not np.issubdtype(array.dtype, np.integer):
         raise ValueError(f"labels must be integers (-1 for unlabeled), got {array.dtype}")
     if array.size and int(array.min()) < -1:
-        raise ValueError(f"labels must be a class (0 or more) or -1 (unlabeled), "
-                         f"got {int(array.min())}")
+        raise ValueError(f"labels must be a class (0 or more) or -1 (unlabeled), got {int(array.min())}")
     return array.astype(np.int64)
 
 

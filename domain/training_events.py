@@ -24,7 +24,8 @@ class ModelConfigured(Event):
 
     def summary(self, names: Sequence[str] = ()) -> str:
         return "model configured: " + ", ".join(
-            f"{k}={v}" for k, v in sorted(self.config.items()) if k != "epochs")
+            f"{k}={v}" for k, v in sorted(self.config.items()) if k != "epochs"
+        )
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,9 @@ class TrainingStarted(Event):
     continues: str | None = None
 
     def summary(self, names: Sequence[str] = ()) -> str:
-        return (f"run {self.run_id} started: {self.epochs} epochs, seed {self.seed}, {self.runner} runner"
-                + (f", continues {self.continues}" if self.continues else ""))
+        return f"run {self.run_id} started: {self.epochs} epochs, seed {self.seed}, {self.runner} runner" + (
+            f", continues {self.continues}" if self.continues else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,10 @@ class EpochCompleted(Event):
         parts = [f"loss {m['loss']:.3f}"] if m.get("loss") is not None else []
         if m.get("accuracy") is not None:
             parts.append(f"labeled acc {m['accuracy']:.1%}")
-        return (f"run {self.run_id} epoch {self.epoch}: {', '.join(parts) or 'no metrics'}, "
-                f"{self.labeled} labeled")
+        return (
+            f"run {self.run_id} epoch {self.epoch}: {', '.join(parts) or 'no metrics'}, "
+            f"{self.labeled} labeled"
+        )
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,10 @@ class CheckpointSaved(Event):
     size: int
 
     def summary(self, names: Sequence[str] = ()) -> str:
-        return (f"run {self.run_id} checkpoint at epoch {self.epoch} "
-                f"({short_sha(self.checkpoint_sha256)}, {self.size:,} bytes)")
+        return (
+            f"run {self.run_id} checkpoint at epoch {self.epoch} "
+            f"({short_sha(self.checkpoint_sha256)}, {self.size:,} bytes)"
+        )
 
 
 @dataclass(frozen=True)
@@ -107,8 +113,9 @@ class PredictionsComputed(Event):
     meaningful: bool
 
     def summary(self, names: Sequence[str] = ()) -> str:
-        return (f"run {self.run_id} predictions at epoch {self.epoch}"
-                + ("" if self.meaningful else " (no labels yet)"))
+        return f"run {self.run_id} predictions at epoch {self.epoch}" + (
+            "" if self.meaningful else " (no labels yet)"
+        )
 
 
 @dataclass(frozen=True)
@@ -174,9 +181,7 @@ TRAINING_EVENTS: tuple[type[Event], ...] = (
     TrainingInterrupted,
 )
 
-TERMINAL_EVENTS = frozenset(
-    {"TrainingCompleted", "TrainingStopped", "TrainingFailed", "TrainingInterrupted"}
-)
+TERMINAL_EVENTS = frozenset({"TrainingCompleted", "TrainingStopped", "TrainingFailed", "TrainingInterrupted"})
 
 
 def run_stream(run_id: str) -> str:

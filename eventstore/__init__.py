@@ -80,9 +80,9 @@ def open_store(
         from .postgres import PostgresEventStore
 
         return PostgresEventStore(
-            postgres_target(os.fspath(url)), create=create, read_only=read_only,
+            postgres_target(os.fspath(url)),
+            create=create,
+            read_only=read_only,
             busy_timeout=busy_timeout,
         )
-    return SQLiteEventStore(
-        sqlite_path(url), create=create, read_only=read_only, busy_timeout=busy_timeout
-    )
+    return SQLiteEventStore(sqlite_path(url), create=create, read_only=read_only, busy_timeout=busy_timeout)

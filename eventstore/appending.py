@@ -37,8 +37,7 @@ def prepare(appends: Sequence[StreamAppend]) -> list[PreparedAppend]:
     for entry in appends:
         if not isinstance(entry, tuple) or len(entry) != 3:
             raise StoreError(
-                "each append_batch entry is a (stream_id, events, expected_version) tuple, "
-                f"not {entry!r:.80}"
+                f"each append_batch entry is a (stream_id, events, expected_version) tuple, not {entry!r:.80}"
             )
         stream_id, events, expected = entry
         if not isinstance(stream_id, str) or not stream_id:
@@ -50,8 +49,12 @@ def prepare(appends: Sequence[StreamAppend]) -> list[PreparedAppend]:
         for event in events:
             if type(event) is not NewEvent:  # the common case costs a few comparisons
                 check_event(event)
-            elif (type(event.type) is not str or not event.type
-                  or type(event.schema_version) is not int or event.schema_version < 1):
+            elif (
+                type(event.type) is not str
+                or not event.type
+                or type(event.schema_version) is not int
+                or event.schema_version < 1
+            ):
                 check_event(event)
             if type(event.data) is not dict or type(event.metadata) is not dict:
                 plain = False
@@ -83,9 +86,7 @@ def build_rows(
     for entry in prepared:
         version = current.get(entry.stream_id, 0)
         check_expected(entry.stream_id, entry.expected, version)
-        previous = chain_rows(
-            rows, previous, position, entry.stream_id, version, entry.encoded, recorded_at
-        )
+        previous = chain_rows(rows, previous, position, entry.stream_id, version, entry.encoded, recorded_at)
         position += len(entry.encoded)
         current[entry.stream_id] = version + len(entry.encoded)
     return rows

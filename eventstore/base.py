@@ -26,9 +26,7 @@ class EventStore(abc.ABC):
         Returns the last global position written (the head when nothing was).
         """
 
-    def append(
-        self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion
-    ) -> int:
+    def append(self, stream_id: str, events: Sequence[NewEvent], expected_version: ExpectedVersion) -> int:
         """Append ``events`` atomically; return the last global position written."""
         return self.append_batch([(stream_id, events, expected_version)])
 

@@ -32,8 +32,7 @@ def encode(event_type: str, what: str, value: Any) -> bytes:
     """JSON-encode ``value`` canonically (sorted keys) or say which event could not be."""
     if not isinstance(value, dict):
         raise EventEncodingError(
-            f"event {event_type!r}: {what} must be a dict, not {type(value).__name__}; "
-            "nothing was written"
+            f"event {event_type!r}: {what} must be a dict, not {type(value).__name__}; nothing was written"
         )
     try:
         return memoryview(orjson.dumps(value, option=_OPTIONS)).tobytes()  # see encode_batch
@@ -64,8 +63,12 @@ def encode_batch(events: Sequence[NewEvent], dicts_checked: bool = False) -> lis
         # 1,000 encoded in 4.1 ms as is, 0.5 ms with the copy). A right-sized copy lets
         # the buffer be freed and reused at once.
         encoded = [
-            (e.type, e.schema_version, view(dumps(e.data, option=options)).tobytes(),
-             view(dumps(e.metadata, option=options)).tobytes())
+            (
+                e.type,
+                e.schema_version,
+                view(dumps(e.data, option=options)).tobytes(),
+                view(dumps(e.metadata, option=options)).tobytes(),
+            )
             for e in events
         ]
     except (TypeError, orjson.JSONEncodeError):
@@ -129,11 +132,13 @@ def chain_rows(
         if tj is None:
             tj = type_json[event_type] = dumps(event_type)
         # previous + JSON header + NUL + data + NUL + metadata, in one formatting step
-        previous = sha256(b"%b[%d,%b,%d,%b,%d,%b]\0%b\0%b" % (
-            previous, position, stream_json, version, tj, schema_version, at_json, data, metadata
-        )).digest()
-        append((position, stream_id, version, event_type, schema_version, data, metadata,
-                recorded_at, previous))
+        previous = sha256(
+            b"%b[%d,%b,%d,%b,%d,%b]\0%b\0%b"
+            % (previous, position, stream_json, version, tj, schema_version, at_json, data, metadata)
+        ).digest()
+        append(
+            (position, stream_id, version, event_type, schema_version, data, metadata, recorded_at, previous)
+        )
     return previous
 
 
@@ -149,7 +154,9 @@ def verify_chain(pages: Iterable[Sequence[StoredRow]]) -> Verification:
             )
             if digest != bytes(stored):
                 return Verification(
-                    False, checked, position,
+                    False,
+                    checked,
+                    position,
                     "the row does not match its hash: it was edited or damaged after it was written",
                 )
             previous, expected, checked = digest, expected + 1, checked + 1

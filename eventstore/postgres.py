@@ -36,7 +36,15 @@ from psycopg import sql
 from .appending import PreparedAppend, build_group, prepare, stream_ids
 from .base import EventStore
 from .codec import GENESIS, StoredRow, blob_hash, verify_chain
-from .errors import BlobCorrupt, BlobNotFound, NotALedger, SchemaTooNew, StoreError, StoreNotFound, StoreReadOnly
+from .errors import (
+    BlobCorrupt,
+    BlobNotFound,
+    NotALedger,
+    SchemaTooNew,
+    StoreError,
+    StoreNotFound,
+    StoreReadOnly,
+)
 from .model import RecordedEvent, Snapshot, StreamAppend, Verification
 from .postgres_errors import first_line, translate
 from .postgres_schema import COLUMNS, COPY_THRESHOLD, PAGE_SIZE, SCHEMA_VERSION, channel, create_statements
@@ -99,8 +107,11 @@ class PostgresEventStore(EventStore):
         try:
             # A writer that waits longer than the busy timeout for the table lock gives up
             # with StoreLocked instead of hanging the window.
-            conn.execute(sql.SQL("SET lock_timeout = {}").format(
-                sql.Literal(f"{max(1, int(self._busy_timeout * 1000))}ms")))
+            conn.execute(
+                sql.SQL("SET lock_timeout = {}").format(
+                    sql.Literal(f"{max(1, int(self._busy_timeout * 1000))}ms")
+                )
+            )
             if self.read_only:
                 conn.execute("SET default_transaction_read_only = on")
         except psycopg.Error as exc:
@@ -156,9 +167,7 @@ class PostgresEventStore(EventStore):
                 conn.execute(statement)
 
     def _schema_exists(self, conn: Connection) -> bool:
-        row = conn.execute(
-            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.project,)
-        ).fetchone()
+        row = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.project,)).fetchone()
         return row is not None
 
     def _has_tables(self, conn: Connection) -> bool:
@@ -203,7 +212,9 @@ class PostgresEventStore(EventStore):
         if not prepared:
             return self.head()
         if self.read_only:
-            raise StoreReadOnly(f"project {self.project!r} at {self.url} is open read-only: nothing was written")
+            raise StoreReadOnly(
+                f"project {self.project!r} at {self.url} is open read-only: nothing was written"
+            )
         # This process's threads queue in the store (write_queue.py) and share commits;
         # other processes and machines queue on the table lock.
         return self._queue.submit(prepared, self._commit_group)
@@ -249,11 +260,17 @@ class PostgresEventStore(EventStore):
         check_limit(limit)
         if backwards:
             q = self._sql.stream_backwards
-            return paged(lambda key, size: self._fetch(q, (stream_id, after, key, size)),
-                         _NO_UPPER_BOUND, limit, VERSION, PAGE_SIZE)
+            return paged(
+                lambda key, size: self._fetch(q, (stream_id, after, key, size)),
+                _NO_UPPER_BOUND,
+                limit,
+                VERSION,
+                PAGE_SIZE,
+            )
         q = self._sql.stream_forwards
-        return paged(lambda key, size: self._fetch(q, (stream_id, key, size)),
-                     after, limit, VERSION, PAGE_SIZE)
+        return paged(
+            lambda key, size: self._fetch(q, (stream_id, key, size)), after, limit, VERSION, PAGE_SIZE
+        )
 
     def read_all(
         self, after: int = 0, until: int | None = None, limit: int | None = None
@@ -262,12 +279,12 @@ class PostgresEventStore(EventStore):
         check_limit(limit)
         if until is None:
             q = self._sql.all_after
-            return paged(lambda key, size: self._fetch(q, (key, size)),
-                         after, limit, POSITION, PAGE_SIZE)
+            return paged(lambda key, size: self._fetch(q, (key, size)), after, limit, POSITION, PAGE_SIZE)
         check_int("until", until, minimum=0)
         bounded = self._sql.all_between
-        return paged(lambda key, size: self._fetch(bounded, (key, until, size)),
-                     after, limit, POSITION, PAGE_SIZE)
+        return paged(
+            lambda key, size: self._fetch(bounded, (key, until, size)), after, limit, POSITION, PAGE_SIZE
+        )
 
     def _fetch(self, query: sql.Composed, params: tuple[object, ...]) -> list[EventRow]:
         # Binary results: bytea arrives as bytes without hex decoding.
@@ -330,12 +347,12 @@ class PostgresEventStore(EventStore):
     def save_snapshot(self, name: str, position: int, payload: bytes) -> None:
         check_int("position", position, minimum=0)
         if self.read_only:
-            raise StoreReadOnly(f"project {self.project!r} at {self.url} is open read-only: the snapshot was not saved")
+            raise StoreReadOnly(
+                f"project {self.project!r} at {self.url} is open read-only: the snapshot was not saved"
+            )
         head = self.head()
         if position > head:
-            raise StoreError(
-                f"snapshot {name!r} claims position {position}, past the log's head {head}"
-            )
+            raise StoreError(f"snapshot {name!r} claims position {position}, past the log's head {head}")
         with self._session() as conn:
             conn.execute(self._sql.save_snapshot, (name, position, bytes(payload), time.time()))
 
@@ -359,7 +376,9 @@ class PostgresEventStore(EventStore):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise StoreError(f"a blob must be bytes, not {type(data).__name__}")
         if self.read_only:
-            raise StoreReadOnly(f"project {self.project!r} at {self.url} is open read-only: the blob was not stored")
+            raise StoreReadOnly(
+                f"project {self.project!r} at {self.url} is open read-only: the blob was not stored"
+            )
         data = bytes(data)
         sha = blob_hash(data)
         with self._session() as conn:
@@ -462,9 +481,9 @@ class _Statements:
             "SELECT {} FROM {}.events WHERE stream_id = %s AND version > %s AND version < %s"
             " ORDER BY version DESC LIMIT %s"
         ).format(cols, s)
-        self.all_after = f(
-            "SELECT {} FROM {}.events WHERE position > %s ORDER BY position LIMIT %s"
-        ).format(cols, s)
+        self.all_after = f("SELECT {} FROM {}.events WHERE position > %s ORDER BY position LIMIT %s").format(
+            cols, s
+        )
         self.all_between = f(
             "SELECT {} FROM {}.events WHERE position > %s AND position <= %s ORDER BY position LIMIT %s"
         ).format(cols, s)
@@ -488,8 +507,6 @@ class _Statements:
         self.stored_page = f(
             "SELECT {}, hash FROM {}.events WHERE position > %s ORDER BY position LIMIT %s"
         ).format(cols, s)
-        self.position_summary = f(
-            "SELECT COUNT(*), MIN(position), MAX(position) FROM {}.events"
-        ).format(s)
+        self.position_summary = f("SELECT COUNT(*), MIN(position), MAX(position) FROM {}.events").format(s)
         self.scan_blobs = f("SELECT COUNT(*), SUM(length(data)) FROM {}.blobs").format(s)
         self.scan_snapshots = f("SELECT COUNT(*), SUM(length(payload)) FROM {}.snapshots").format(s)

@@ -22,7 +22,9 @@ reading backwards), in reading order."""
 POSITION, VERSION = 0, 2
 
 
-def paged(fetch: FetchPage, start: int, limit: int | None, key: int, page_size: int) -> Iterator[RecordedEvent]:
+def paged(
+    fetch: FetchPage, start: int, limit: int | None, key: int, page_size: int
+) -> Iterator[RecordedEvent]:
     """Decode the rows ``fetch`` returns page by page; stop after ``limit`` events."""
     new, make, loads = tuple.__new__, RecordedEvent, decode
     remaining = limit

@@ -223,7 +223,7 @@ class SQLiteEventStore(EventStore):
         whole = len(rows) - len(rows) % INSERT_CHUNK
         flat = itertools.chain.from_iterable
         for start in range(0, whole, INSERT_CHUNK):
-            conn.execute(INSERT_MANY, list(flat(rows[start:start + INSERT_CHUNK])))
+            conn.execute(INSERT_MANY, list(flat(rows[start : start + INSERT_CHUNK])))
         if whole < len(rows):
             conn.executemany(INSERT, rows[whole:])
 
@@ -245,14 +245,21 @@ class SQLiteEventStore(EventStore):
         after = stream_start(after, from_version)
         check_limit(limit)
         if backwards:
-            sql = (f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version > ?"
-                   " AND version < ? ORDER BY version DESC LIMIT ?")
-            return paged(lambda key, size: self._fetch(sql, (stream_id, after, key, size)),
-                         NO_UPPER_BOUND, limit, VERSION, PAGE_SIZE)
-        sql = (f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version > ?"
-               " ORDER BY version LIMIT ?")
-        return paged(lambda key, size: self._fetch(sql, (stream_id, key, size)),
-                     after, limit, VERSION, PAGE_SIZE)
+            sql = (
+                f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version > ?"
+                " AND version < ? ORDER BY version DESC LIMIT ?"
+            )
+            return paged(
+                lambda key, size: self._fetch(sql, (stream_id, after, key, size)),
+                NO_UPPER_BOUND,
+                limit,
+                VERSION,
+                PAGE_SIZE,
+            )
+        sql = f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version > ? ORDER BY version LIMIT ?"
+        return paged(
+            lambda key, size: self._fetch(sql, (stream_id, key, size)), after, limit, VERSION, PAGE_SIZE
+        )
 
     def read_all(
         self, after: int = 0, until: int | None = None, limit: int | None = None
@@ -261,13 +268,14 @@ class SQLiteEventStore(EventStore):
         check_limit(limit)
         if until is None:
             sql = f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
-            return paged(lambda key, size: self._fetch(sql, (key, size)),
-                         after, limit, POSITION, PAGE_SIZE)
+            return paged(lambda key, size: self._fetch(sql, (key, size)), after, limit, POSITION, PAGE_SIZE)
         check_int("until", until, minimum=0)
-        bounded = (f"SELECT {COLUMNS} FROM events WHERE position > ? AND position <= ?"
-                   " ORDER BY position LIMIT ?")
-        return paged(lambda key, size: self._fetch(bounded, (key, until, size)),
-                     after, limit, POSITION, PAGE_SIZE)
+        bounded = (
+            f"SELECT {COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?"
+        )
+        return paged(
+            lambda key, size: self._fetch(bounded, (key, until, size)), after, limit, POSITION, PAGE_SIZE
+        )
 
     def _fetch(self, sql: str, params: tuple[object, ...]) -> list[EventRow]:
         conn = self._conn()
@@ -314,9 +322,7 @@ class SQLiteEventStore(EventStore):
             raise StoreReadOnly(f"{self.path} is open read-only: the snapshot was not saved")
         head = self.head()
         if position > head:
-            raise StoreError(
-                f"snapshot {name!r} claims position {position}, past the log's head {head}"
-            )
+            raise StoreError(f"snapshot {name!r} claims position {position}, past the log's head {head}")
         conn = self._conn()
         with self._errors():
             conn.execute(
@@ -402,8 +408,7 @@ class SQLiteEventStore(EventStore):
             conn = self._conn()
             with self._errors():
                 rows: list[StoredRow] = conn.execute(
-                    f"SELECT {COLUMNS}, hash FROM events WHERE position > ?"
-                    " ORDER BY position LIMIT ?",
+                    f"SELECT {COLUMNS}, hash FROM events WHERE position > ? ORDER BY position LIMIT ?",
                     (position, PAGE_SIZE),
                 ).fetchall()
             yield rows

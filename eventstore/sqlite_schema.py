@@ -42,8 +42,8 @@ INSERT = (
     " recorded_at, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_CHUNK = 100  # 900 parameters: within even the old SQLITE_MAX_VARIABLE_NUMBER of 999
-INSERT_MANY = INSERT.split(" VALUES ")[0] + " VALUES " + ", ".join(
-    ["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * INSERT_CHUNK
+INSERT_MANY = (
+    INSERT.split(" VALUES ")[0] + " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * INSERT_CHUNK)
 )
 STREAM_VERSION = "SELECT MAX(version) FROM events WHERE stream_id = ?"
 LAST_ROW = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"

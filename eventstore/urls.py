@@ -48,9 +48,11 @@ def sqlite_path(url: str | os.PathLike[str]) -> Path:
     if not isinstance(text, str):
         raise StoreError(f"a project path must be text, not {type(text).__name__}")
     if text.startswith("sqlite://"):
-        rest = text[len("sqlite://"):]
+        rest = text[len("sqlite://") :]
         if not rest.startswith("/"):
-            raise UnsupportedURL(f"{text!r}: a sqlite URL needs an absolute path (sqlite:///home/me/p.ledger)")
+            raise UnsupportedURL(
+                f"{text!r}: a sqlite URL needs an absolute path (sqlite:///home/me/p.ledger)"
+            )
         return Path("/" + rest.lstrip("/"))
     if "://" in text:
         scheme = text.split("://", 1)[0]
@@ -105,8 +107,6 @@ def postgres_target(url: str) -> PostgresTarget:
         )
     database = parts.path.lstrip("/")
     if not database and not any(key == "dbname" for key, _ in rest):
-        raise StoreError(
-            f"{shown!r} names no database: write postgresql://host/DATABASE?project={project}"
-        )
+        raise StoreError(f"{shown!r} names no database: write postgresql://host/DATABASE?project={project}")
     conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest, safe="/"), ""))
     return PostgresTarget(conninfo=conninfo, project=project, redacted=shown, password=password)

@@ -19,9 +19,7 @@ def check_expected_form(expected: object) -> None:
     if expected is ANY or expected is NO_STREAM:
         return
     if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
-        raise StoreError(
-            f"expected_version must be an int >= 0, ANY or NO_STREAM, not {expected!r}"
-        )
+        raise StoreError(f"expected_version must be an int >= 0, ANY or NO_STREAM, not {expected!r}")
 
 
 def check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:

@@ -36,8 +36,11 @@ def _foreign_threads_in_python() -> list[int]:
 
 
 def _stray_python_threads() -> list[str]:
-    return [t.name for t in threading.enumerate()
-            if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
 
 
 def _live_children() -> list[psutil.Process]:

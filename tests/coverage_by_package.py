@@ -21,7 +21,7 @@ def main() -> int:
         parts = filename.replace("\\", "/").split("/")
         for root in ("app", "domain", "eventstore"):
             if root in parts:
-                rest = parts[parts.index(root):]
+                rest = parts[parts.index(root) :]
                 package = ".".join(rest[:2]) if len(rest) > 2 else root
                 totals[package][0] += len(statements)
                 totals[package][1] += len(missing)

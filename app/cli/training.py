@@ -31,17 +31,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, dest="learning_rate", help="learning rate")
     p.add_argument("--latent", type=int, dest="latent_size", help="size of the latent space z")
     p.add_argument("--batch", type=int, dest="batch_size", help="unlabeled samples per step")
-    p.add_argument("--hidden", dest="hidden_sizes",
-                   help="encoder layer sizes (the decoder mirrors them), e.g. 256,128")
-    p.add_argument("--classifier-hidden", dest="classifier_hidden_sizes",
-                   help="classifier layer sizes, e.g. 512,256")
-    p.add_argument("--continue", dest="continue_run", action="store_true",
-                   help="continue the latest run from its last checkpoint (epochs count on)")
-    p.add_argument("--runner", choices=RUNNER_CHOICES, default="inline",
-                   help="where the loop runs: in this process (inline, default), a QThread, or a worker process")
-    p.add_argument("--cache", metavar="DIR",
-                   help="cache folder: compiled training programs are kept in DIR-programs "
-                        "(default: the user cache folder, or LEDGERLAB_CACHE_DIR)")
+    p.add_argument(
+        "--hidden", dest="hidden_sizes", help="encoder layer sizes (the decoder mirrors them), e.g. 256,128"
+    )
+    p.add_argument(
+        "--classifier-hidden", dest="classifier_hidden_sizes", help="classifier layer sizes, e.g. 512,256"
+    )
+    p.add_argument(
+        "--continue",
+        dest="continue_run",
+        action="store_true",
+        help="continue the latest run from its last checkpoint (epochs count on)",
+    )
+    p.add_argument(
+        "--runner",
+        choices=RUNNER_CHOICES,
+        default="inline",
+        help="where the loop runs: in this process (inline, default), a QThread, or a worker process",
+    )
+    p.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="cache folder: compiled training programs are kept in DIR-programs "
+        "(default: the user cache folder, or LEDGERLAB_CACHE_DIR)",
+    )
 
 
 def config_from(args: argparse.Namespace, project: Project) -> dict[str, Any]:
@@ -74,8 +87,10 @@ def cmd_train(args: argparse.Namespace, app: Application) -> int:
 def _progress_line(run_id: str, epoch: int, last: int, metrics: dict[str, Any]) -> str:
     acc = metrics.get("accuracy")
     acc_text = "—" if acc is None else f"{acc:.1%}"
-    return (f"run {run_id}  epoch {epoch}/{last}  loss {metrics['loss']:.3f}  "
-            f"labeled acc {acc_text}  {metrics['seconds']:.1f} s")
+    return (
+        f"run {run_id}  epoch {epoch}/{last}  loss {metrics['loss']:.3f}  "
+        f"labeled acc {acc_text}  {metrics['seconds']:.1f} s"
+    )
 
 
 def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, Any]) -> int:
@@ -91,11 +106,20 @@ def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, 
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())  # stop at the next step
     try:
         recover_interrupted(project, lease)
-        recorder = RunRecorder.prepare(project, config, epochs=args.epochs, runner="inline",
-                                       continue_run=args.continue_run, compilation_cache=args.cache)
+        recorder = RunRecorder.prepare(
+            project,
+            config,
+            epochs=args.epochs,
+            runner="inline",
+            continue_run=args.continue_run,
+            compilation_cache=args.cache,
+        )
         last = recorder.spec.epoch_offset + args.epochs
-        print(f"run {recorder.run_id}: {args.epochs} epochs on {project.info.sample_count:,} samples, "
-              f"{int((recorder.spec.labels >= 0).sum()):,} labeled", flush=True)
+        print(
+            f"run {recorder.run_id}: {args.epochs} epochs on {project.info.sample_count:,} samples, "
+            f"{int((recorder.spec.labels >= 0).sum()):,} labeled",
+            flush=True,
+        )
         try:
             for output in execute(recorder.spec, stop.is_set):
                 recorder.epoch(output)
@@ -120,6 +144,12 @@ def _train_with_runner(args: argparse.Namespace, project: Project, config: dict[
         train_in_event_loop,  # the Qt runners need Qt's loop
     )
 
-    return train_in_event_loop(project, config, epochs=args.epochs, runner=args.runner,
-                               continue_run=args.continue_run, compilation_cache=args.cache,
-                               progress_line=_progress_line)
+    return train_in_event_loop(
+        project,
+        config,
+        epochs=args.epochs,
+        runner=args.runner,
+        continue_run=args.continue_run,
+        compilation_cache=args.cache,
+        progress_line=_progress_line,
+    )

@@ -32,8 +32,10 @@ class HistoryIndex:
     def positions(self, type_name: str | None = None, annotator: str | None = None) -> np.ndarray:
         """Positions of the events of that type and/or annotator, oldest first."""
         mask = np.ones(self.position, bool)
-        for value, ids, column in ((type_name, self._type_ids, self._types),
-                                   (annotator, self._annotator_ids, self._annotators)):
+        for value, ids, column in (
+            (type_name, self._type_ids, self._types),
+            (annotator, self._annotator_ids, self._annotators),
+        ):
             if value is not None:
                 code = ids.get(value)
                 if code is None:
@@ -49,8 +51,10 @@ class HistoryIndex:
         if not events or events[0].position != self.position + 1:
             return
         types = [self._code(self._type_ids, self.type_names, e.type) for e in events]
-        who = [self._code(self._annotator_ids, self.annotator_names, e.metadata.get("annotator", ""))
-               for e in events]
+        who = [
+            self._code(self._annotator_ids, self.annotator_names, e.metadata.get("annotator", ""))
+            for e in events
+        ]
         end = events[-1].position
         if end > len(self._types):
             grow = max(end, 2 * len(self._types))
@@ -83,8 +87,9 @@ class HistoryIndex:
     # -- persistence --------------------------------------------------------------------
     def save(self, store: EventStore) -> None:
         header = {"position": self.position, "types": self.type_names, "annotators": self.annotator_names}
-        payload = codec.pack(header, {"types": self._types[: self.position],
-                                      "annotators": self._annotators[: self.position]})
+        payload = codec.pack(
+            header, {"types": self._types[: self.position], "annotators": self._annotators[: self.position]}
+        )
         try:
             store.save_snapshot(SNAPSHOT_NAME, self.position, payload)
             self._saved = self.position

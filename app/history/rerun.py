@@ -49,8 +49,13 @@ class RerunReport:
         return not self.differences
 
 
-def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadModelClass, ...], run_id: str,
-          on_epoch: Callable[[int, int], None] | None = None) -> RerunReport:
+def rerun(
+    store: EventStore,
+    registry: EventRegistry,
+    extra_parts: tuple[ReadModelClass, ...],
+    run_id: str,
+    on_epoch: Callable[[int, int], None] | None = None,
+) -> RerunReport:
     from app.training.execution import LiveLabels, execute
     from app.training.recorder import library_versions
     from app.training.spec import RunSpec
@@ -60,9 +65,11 @@ def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadMod
     here = library_versions()
     changed = {k: (v, here.get(k)) for k, v in started.versions.items() if here.get(k) != v}
     if changed:
-        report.notes.append("recorded with other library versions ("
-                            + ", ".join(f"{k} {a} here {b}" for k, (a, b) in changed.items())
-                            + "): small differences are expected")
+        report.notes.append(
+            "recorded with other library versions ("
+            + ", ".join(f"{k} {a} here {b}" for k, (a, b) in changed.items())
+            + "): small differences are expected"
+        )
     state = build_projections(store, registry, until=started.labels_position, extra_parts=())
     latent = state.latent_map.current
     spec = RunSpec(
@@ -101,7 +108,9 @@ def rerun(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadMod
     finally:
         outputs.close()
     if report.epochs < len(epochs):
-        report.differences.append(f"the rerun ended after {report.epochs} of the {len(epochs)} recorded epochs")
+        report.differences.append(
+            f"the rerun ended after {report.epochs} of the {len(epochs)} recorded epochs"
+        )
     return report
 
 
@@ -114,8 +123,10 @@ def _recorded(
     if started is None:
         runs = build_projections(store, registry, extra_parts=extra_parts).extras.get("training")
         known = ", ".join(runs.runs) if runs is not None and runs.runs else "none"
-        raise ProjectError(f"there is no run {run_id!r} in this project (runs: {known}); "
-                           "`ledgerlab log PATH --type TrainingStarted` lists them")
+        raise ProjectError(
+            f"there is no run {run_id!r} in this project (runs: {known}); "
+            "`ledgerlab log PATH --type TrainingStarted` lists them"
+        )
     epochs = [e for e in events if isinstance(e, EpochCompleted)]
     if not epochs:
         raise ProjectError(f"run {run_id} recorded no epoch: there is nothing to rerun")
@@ -140,11 +151,15 @@ def _compare(
         report.checkpoints += 1
         sha = hashlib.sha256(output.checkpoint).hexdigest()
         if sha != checkpoints[epoch]:
-            report.differences.append(f"epoch {epoch} checkpoint: recorded {checkpoints[epoch][:12]}…, "
-                                      f"rerun {sha[:12]}…")
+            report.differences.append(
+                f"epoch {epoch} checkpoint: recorded {checkpoints[epoch][:12]}…, rerun {sha[:12]}…"
+            )
 
 
 def _comparable(metrics: dict[str, Any]) -> dict[str, float | None]:
     """As recorded: wall-clock figures left out, non-finite values as None."""
-    return {k: (None if v is None or not math.isfinite(v) else float(v))
-            for k, v in metrics.items() if k not in WALL_CLOCK}
+    return {
+        k: (None if v is None or not math.isfinite(v) else float(v))
+        for k, v in metrics.items()
+        if k not in WALL_CLOCK
+    }

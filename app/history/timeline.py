@@ -48,8 +48,15 @@ class EpochMark:
 
 
 class History:
-    def __init__(self, store: EventStore, registry: EventRegistry, *, path: Path,
-                 extra_parts: tuple[ReadModelClass, ...] = (), annotator: str = "") -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        registry: EventRegistry,
+        *,
+        path: Path,
+        extra_parts: tuple[ReadModelClass, ...] = (),
+        annotator: str = "",
+    ) -> None:
         self._store = store
         self._registry = registry
         self._extra_parts = tuple(extra_parts)
@@ -61,15 +68,26 @@ class History:
     @classmethod
     def of(cls, project: Project) -> History:
         """The history of an open project, sharing its store."""
-        return cls(project._store, project._registry, path=project.path,
-                   extra_parts=project.state.extra_parts, annotator=project.annotator)
+        return cls(
+            project._store,
+            project._registry,
+            path=project.path,
+            extra_parts=project.state.extra_parts,
+            annotator=project.annotator,
+        )
 
     def head(self) -> int:
         return self._store.head()
 
     # -- the listing ----------------------------------------------------------------------
-    def rows(self, offset: int, limit: int, type: str | None = None, annotator: str | None = None,
-             newest_first: bool = False) -> list[HistoryRow]:
+    def rows(
+        self,
+        offset: int,
+        limit: int,
+        type: str | None = None,
+        annotator: str | None = None,
+        newest_first: bool = False,
+    ) -> list[HistoryRow]:
         """``limit`` rows from the ``offset``-th matching event (oldest first, or newest)."""
         if offset < 0 or limit < 0:
             raise ProjectError(f"offset and limit must be 0 or more, not {offset} and {limit}")
@@ -83,7 +101,7 @@ class History:
             positions = self._positions(type, annotator)
             if newest_first:
                 positions = positions[::-1]
-            events = sorted(self._fetch(positions[offset: offset + limit]), key=lambda e: e.position)
+            events = sorted(self._fetch(positions[offset : offset + limit]), key=lambda e: e.position)
         if newest_first:
             events.reverse()
         names = self.class_names()
@@ -104,13 +122,21 @@ class History:
     def events(self, type: str | None = None, annotator: str | None = None) -> Iterator[RecordedEvent]:
         """Every matching event, oldest first, read lazily (for ``ledgerlab log``)."""
         for e in self._store.read_all():
-            if (type is None or e.type == type) and (annotator is None or e.metadata.get("annotator") == annotator):
+            if (type is None or e.type == type) and (
+                annotator is None or e.metadata.get("annotator") == annotator
+            ):
                 yield e
 
     def row(self, e: RecordedEvent, names: tuple[str, ...] | None = None) -> HistoryRow:
         names = self.class_names() if names is None else names
-        return HistoryRow(e.position, e.metadata.get("at") or e.recorded_at, e.metadata.get("annotator", ""),
-                          e.type, self._registry.summarize(e.type, e.schema_version, e.data, names), e.stream_id)
+        return HistoryRow(
+            e.position,
+            e.metadata.get("at") or e.recorded_at,
+            e.metadata.get("annotator", ""),
+            e.type,
+            self._registry.summarize(e.type, e.schema_version, e.data, names),
+            e.stream_id,
+        )
 
     def class_names(self) -> tuple[str, ...]:
         head = self.head()
@@ -123,22 +149,34 @@ class History:
         """A read-only view of the project at ``position``, from the nearest snapshot."""
         head = self.head()
         if not 0 <= position <= head:
-            raise ProjectError(f"position {position} is outside the log of {self.path}, which holds "
-                               f"positions 0–{head}; choose one in that range")
+            raise ProjectError(
+                f"position {position} is outside the log of {self.path}, which holds "
+                f"positions 0–{head}; choose one in that range"
+            )
         every, built = history_snapshots.spacing(self._store)
         if position - built > 2 * every and not getattr(self._store, "read_only", False):
-            for _ in history_snapshots.build_checkpoints(self._store, self._registry, self._extra_parts, position):
+            for _ in history_snapshots.build_checkpoints(
+                self._store, self._registry, self._extra_parts, position
+            ):
                 pass
         state = build_projections(self._store, self._registry, until=position, extra_parts=self._extra_parts)
-        return Project(self._store, self._registry, state, path=self.path, annotator=self.annotator,
-                       read_only=True, owns_store=False)
+        return Project(
+            self._store,
+            self._registry,
+            state,
+            path=self.path,
+            annotator=self.annotator,
+            read_only=True,
+            owns_store=False,
+        )
 
     def prepare(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[int, int]]:
         """Build the as-of snapshots and the filter index in one read of the log, yielding
         (position, head) as it goes: run it in a background job when the panel opens."""
         index = self._index or HistoryIndex.load(self._store)
         for done in history_snapshots.build_checkpoints(
-                self._store, self._registry, self._extra_parts, also=index.add):
+            self._store, self._registry, self._extra_parts, also=index.add
+        ):
             yield done
             if should_stop():
                 break
@@ -153,8 +191,15 @@ class History:
         for e in self._fetch(self._positions("EpochCompleted", None)):
             d = e.data
             if run_id is None or d["run_id"] == run_id:
-                marks.append(EpochMark(d["run_id"], d["epoch"], e.position,
-                                       d["metrics"].get("loss"), d["metrics"].get("accuracy")))
+                marks.append(
+                    EpochMark(
+                        d["run_id"],
+                        d["epoch"],
+                        e.position,
+                        d["metrics"].get("loss"),
+                        d["metrics"].get("accuracy"),
+                    )
+                )
         return sorted(marks, key=lambda m: m.position)
 
     # -- branching ------------------------------------------------------------------------
@@ -162,8 +207,9 @@ class History:
         """A new project file holding this history up to ``at``; returns its path."""
         from app.history.branching import branch_store
 
-        return branch_store(self._store, self._registry, self._extra_parts, self.path, at, new_path,
-                            annotator=self.annotator)
+        return branch_store(
+            self._store, self._registry, self._extra_parts, self.path, at, new_path, annotator=self.annotator
+        )
 
     # -- internals ------------------------------------------------------------------------
     def _caught_up(self) -> HistoryIndex:

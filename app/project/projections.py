@@ -41,8 +41,11 @@ def build_projections(
     state = None
     target = head if until is None else until
     # The nearer of the head snapshot and the as-of snapshot below the target.
-    candidates = [s for s in (store.load_snapshot(SNAPSHOT_NAME), history_snapshots.nearest(store, target))
-                  if s is not None and s.position <= target]
+    candidates = [
+        s
+        for s in (store.load_snapshot(SNAPSHOT_NAME), history_snapshots.nearest(store, target))
+        if s is not None and s.position <= target
+    ]
     for snapshot in sorted(candidates, key=lambda s: -s.position):
         state = history_snapshots.restore(snapshot, registry, extra_parts)
         if state is not None:

@@ -68,7 +68,7 @@ def payload(snapshot: Snapshot) -> bytes:
     data = snapshot.payload
     if data.startswith(COMPRESSED):
         try:
-            return zlib.decompress(data[len(COMPRESSED):])
+            return zlib.decompress(data[len(COMPRESSED) :])
         except zlib.error:
             return b""  # unreadable: restoring it fails like any damaged snapshot
     return data

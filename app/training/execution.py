@@ -69,9 +69,15 @@ def execute(
     programs = _program_store(spec.compilation_cache)
     config = spec.config
     job = TrainingJob(
-        images=spec.images, labels=spec.labels, config=config, num_classes=spec.num_classes,
-        seed=spec.seed, checkpoint=spec.checkpoint, epoch_offset=spec.epoch_offset,
-        previous_map=spec.previous_map, programs=programs,
+        images=spec.images,
+        labels=spec.labels,
+        config=config,
+        num_classes=spec.num_classes,
+        seed=spec.seed,
+        checkpoint=spec.checkpoint,
+        epoch_offset=spec.epoch_offset,
+        previous_map=spec.previous_map,
+        programs=programs,
     )
     live = live or LiveLabels(spec.labels, spec.labels_position)
     used = {"position": spec.labels_position, "epoch": spec.epoch_offset + 1}
@@ -96,10 +102,13 @@ def execute(
 
     for result in train(job, should_stop, labels_for_epoch=labels_for_epoch, on_progress=progress):
         yield EpochOutput(
-            run_id=spec.run_id, epoch=result.epoch, metrics=dict(result.metrics),
+            run_id=spec.run_id,
+            epoch=result.epoch,
+            metrics=dict(result.metrics),
             checkpoint=result.checkpoint,
             probabilities=np.asarray(result.probabilities, np.float32),
             latent_map=np.asarray(result.latent_map, np.float32),
             meaningful=bool(result.predictions_meaningful),
-            labels_position=used["position"], labeled=int(result.labeled_count),
+            labels_position=used["position"],
+            labeled=int(result.labeled_count),
         )

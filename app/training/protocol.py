@@ -29,12 +29,19 @@ def write_job(folder: Path, spec: RunSpec) -> None:
     if spec.checkpoint is not None:
         arrays["checkpoint"] = np.frombuffer(spec.checkpoint, dtype=np.uint8)
     np.savez(folder / JOB_ARRAYS, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
-    (folder / JOB_JSON).write_text(json.dumps({
-        "run_id": spec.run_id, "labels_position": spec.labels_position,
-        "config": spec.config.to_dict(),
-        "seed": spec.seed, "num_classes": spec.num_classes, "epoch_offset": spec.epoch_offset,
-        "compilation_cache": spec.compilation_cache,
-    }))
+    (folder / JOB_JSON).write_text(
+        json.dumps(
+            {
+                "run_id": spec.run_id,
+                "labels_position": spec.labels_position,
+                "config": spec.config.to_dict(),
+                "seed": spec.seed,
+                "num_classes": spec.num_classes,
+                "epoch_offset": spec.epoch_offset,
+                "compilation_cache": spec.compilation_cache,
+            }
+        )
+    )
 
 
 def read_job(folder: Path) -> RunSpec:
@@ -43,28 +50,49 @@ def read_job(folder: Path) -> RunSpec:
         checkpoint = arrays["checkpoint"].tobytes() if "checkpoint" in arrays else None
         previous = arrays["previous_map"] if "previous_map" in arrays else None
         config = TrainingConfig.from_dict(meta.pop("config"))
-        return RunSpec(images=arrays["images"], labels=arrays["labels"], checkpoint=checkpoint,
-                       previous_map=previous, config=config, **meta)
+        return RunSpec(
+            images=arrays["images"],
+            labels=arrays["labels"],
+            checkpoint=checkpoint,
+            previous_map=previous,
+            config=config,
+            **meta,
+        )
 
 
 def write_epoch(folder: Path, output: EpochOutput) -> dict[str, Any]:
     """Store the epoch's arrays in the folder; return the line that announces them."""
     name = f"epoch-{output.epoch:06d}.npz"
-    np.savez(folder / name, probabilities=output.probabilities, latent_map=output.latent_map,
-             checkpoint=np.frombuffer(output.checkpoint, dtype=np.uint8))
-    return {"event": "epoch", "epoch": output.epoch, "metrics": output.metrics, "file": name,
-            "meaningful": output.meaningful, "labels_position": output.labels_position,
-            "labeled": output.labeled}
+    np.savez(
+        folder / name,
+        probabilities=output.probabilities,
+        latent_map=output.latent_map,
+        checkpoint=np.frombuffer(output.checkpoint, dtype=np.uint8),
+    )
+    return {
+        "event": "epoch",
+        "epoch": output.epoch,
+        "metrics": output.metrics,
+        "file": name,
+        "meaningful": output.meaningful,
+        "labels_position": output.labels_position,
+        "labeled": output.labeled,
+    }
 
 
 def read_epoch(folder: Path, run_id: str, line: dict[str, Any]) -> EpochOutput:
     path = folder / line["file"]
     with np.load(path, allow_pickle=False) as arrays:
         output = EpochOutput(
-            run_id=run_id, epoch=line["epoch"], metrics=line["metrics"],
-            checkpoint=arrays["checkpoint"].tobytes(), probabilities=arrays["probabilities"],
-            latent_map=arrays["latent_map"], meaningful=line["meaningful"],
-            labels_position=line["labels_position"], labeled=line["labeled"],
+            run_id=run_id,
+            epoch=line["epoch"],
+            metrics=line["metrics"],
+            checkpoint=arrays["checkpoint"].tobytes(),
+            probabilities=arrays["probabilities"],
+            latent_map=arrays["latent_map"],
+            meaningful=line["meaningful"],
+            labels_position=line["labels_position"],
+            labeled=line["labeled"],
         )
     path.unlink()  # the payload is in the project now; keep the folder small
     return output

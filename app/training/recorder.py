@@ -53,8 +53,10 @@ def checked_config(config: dict[str, Any], epochs: int | None = None) -> Trainin
 
 def recover_interrupted(project: Project, lease: TrainingLease) -> list[str]:
     """Record ``TrainingInterrupted`` for runs whose app died mid-run; return their ids."""
-    events = runs.interrupted(project.state.training, someone_trains=bool(
-        project.state.training.running) and lease.someone_else_holds_it())
+    events = runs.interrupted(
+        project.state.training,
+        someone_trains=bool(project.state.training.running) and lease.someone_else_holds_it(),
+    )
     for event in events:
         project.record(run_stream(event.run_id), [event])
     return [event.run_id for event in events]
@@ -90,8 +92,7 @@ class RunRecorder:
         cfg = checked_config(config, epochs)
         info, training = project.info, project.state.training
         try:
-            source = runs.source_to_continue(training, read_only=project.read_only,
-                                             continue_run=continue_run)
+            source = runs.source_to_continue(training, read_only=project.read_only, continue_run=continue_run)
         except DomainError as exc:
             raise ProjectError(str(exc)) from None
         checkpoint, offset, continues = None, 0, None
@@ -112,13 +113,24 @@ class RunRecorder:
             compilation_cache=compilation_cache,
         )
         recorder = cls(project, spec, runner)
-        recorder._record(runs.run_started(training, TrainingStarted(
-            run_id=spec.run_id, config=cfg.to_dict(), seed=spec.seed, epochs=cfg.epochs,
-            labels_position=spec.labels_position, dataset_sha256=info.dataset_sha256,
-            versions=library_versions(), runner=runner, epoch_offset=offset,
-            start_checkpoint=project.put_blob(checkpoint) if checkpoint else None,
-            continues=continues,
-        )))
+        recorder._record(
+            runs.run_started(
+                training,
+                TrainingStarted(
+                    run_id=spec.run_id,
+                    config=cfg.to_dict(),
+                    seed=spec.seed,
+                    epochs=cfg.epochs,
+                    labels_position=spec.labels_position,
+                    dataset_sha256=info.dataset_sha256,
+                    versions=library_versions(),
+                    runner=runner,
+                    epoch_offset=offset,
+                    start_checkpoint=project.put_blob(checkpoint) if checkpoint else None,
+                    continues=continues,
+                ),
+            )
+        )
         return recorder
 
     def epoch(self, output: EpochOutput) -> None:
@@ -128,15 +140,24 @@ class RunRecorder:
         np.save(buffer, np.ascontiguousarray(output.probabilities, dtype=np.float32))
         samples, classes = output.probabilities.shape
         due = runs.checkpoint_due(output.epoch, self.spec.epoch_offset + self.spec.config.epochs)
-        self._record(runs.epoch_completed(runs.StoredEpoch(
-            run_id=self.run_id, epoch=output.epoch, metrics=output.metrics,
-            labels_position=output.labels_position, labeled=output.labeled,
-            map_sha256=project.put_blob(encode_map(output.latent_map)),
-            map_dims=int(output.latent_map.shape[1]),
-            predictions_sha256=project.put_blob(buffer.getvalue()),
-            samples=samples, classes=classes, meaningful=output.meaningful,
-            checkpoint=self._checkpoint(output) if due else None,
-        )))
+        self._record(
+            runs.epoch_completed(
+                runs.StoredEpoch(
+                    run_id=self.run_id,
+                    epoch=output.epoch,
+                    metrics=output.metrics,
+                    labels_position=output.labels_position,
+                    labeled=output.labeled,
+                    map_sha256=project.put_blob(encode_map(output.latent_map)),
+                    map_dims=int(output.latent_map.shape[1]),
+                    predictions_sha256=project.put_blob(buffer.getvalue()),
+                    samples=samples,
+                    classes=classes,
+                    meaningful=output.meaningful,
+                    checkpoint=self._checkpoint(output) if due else None,
+                )
+            )
+        )
         self._unsaved = None if due else output
         self.epochs_recorded += 1
 
@@ -150,16 +171,24 @@ class RunRecorder:
     def stopped(self, reason: str = "stopped by the user") -> None:
         self._end(runs.Stopped(reason))
 
-    def failed(self, message: str, exit_code: int | None = None, signal: int | None = None,
-               stderr_tail: tuple[str, ...] = ()) -> None:
+    def failed(
+        self,
+        message: str,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        stderr_tail: tuple[str, ...] = (),
+    ) -> None:
         self._end(runs.Failed(message, exit_code, signal, tuple(stderr_tail)))
 
     def _end(self, end: runs.RunEnd) -> None:
         if not self.ended:
             self.ended = True
             unsaved, self._unsaved = self._unsaved, None
-            self._record(runs.run_ended(self.run_id, self.epochs_recorded, end,
-                                        self._checkpoint(unsaved) if unsaved else None))
+            self._record(
+                runs.run_ended(
+                    self.run_id, self.epochs_recorded, end, self._checkpoint(unsaved) if unsaved else None
+                )
+            )
 
     def _record(self, events: list[Event]) -> None:
         self.project.record(self.stream, events, self._version)

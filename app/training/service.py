@@ -35,11 +35,17 @@ LOG_LINES_KEPT = 1_000
 SHUTDOWN_WAIT_MS = 15_000
 
 _LABELS = {
-    "epochs": "Epochs", "learning_rate": "Learning rate", "batch_size": "Batch size",
-    "labeled_batch_size": "Labeled batch", "latent_size": "Latent size",
-    "hidden_sizes": "Hidden sizes", "classifier_hidden_sizes": "Classifier hidden sizes",
+    "epochs": "Epochs",
+    "learning_rate": "Learning rate",
+    "batch_size": "Batch size",
+    "labeled_batch_size": "Labeled batch",
+    "latent_size": "Latent size",
+    "hidden_sizes": "Hidden sizes",
+    "classifier_hidden_sizes": "Classifier hidden sizes",
     "reconstruction_weight": "Reconstruction weight",
-    "kl_weight": "KL weight", "classifier_weight": "Classifier weight", "seed": "Seed",
+    "kl_weight": "KL weight",
+    "classifier_weight": "Classifier weight",
+    "seed": "Seed",
 }
 
 # Settings that may be left empty, and what empty means.
@@ -61,8 +67,9 @@ class TrainingListener(Protocol):
 
 
 class TrainingService:
-    def __init__(self, project: Project, *, runners: Mapping[str, RunnerFactory],
-                 compilation_cache: str | None = None) -> None:
+    def __init__(
+        self, project: Project, *, runners: Mapping[str, RunnerFactory], compilation_cache: str | None = None
+    ) -> None:
         self.project = project
         self._runners = dict(runners)
         self._cache = compilation_cache
@@ -85,20 +92,27 @@ class TrainingService:
         return unsubscribe
 
     # -- the interface the window uses ---------------------------------------------------
-    def start(self, config: dict[str, Any], epochs: int, runner: str = "process",
-              continue_run: bool = False) -> str:
+    def start(
+        self, config: dict[str, Any], epochs: int, runner: str = "process", continue_run: bool = False
+    ) -> str:
         if self.is_running():
             raise ProjectError("a run is already training this project: stop it first")
         if runner not in self._runners:
             raise ProjectError(f"unknown runner {runner!r}: choose {' or '.join(self._runners)}")
         if not self._lease.acquire():
-            raise ProjectError("another window or process is training this project; "
-                               "stop that run first (one run at a time)")
+            raise ProjectError(
+                "another window or process is training this project; stop that run first (one run at a time)"
+            )
         try:
             recover_interrupted(self.project, self._lease)
             recorder = RunRecorder.prepare(
-                self.project, config, epochs=epochs, runner=runner, continue_run=continue_run,
-                compilation_cache=self._cache)
+                self.project,
+                config,
+                epochs=epochs,
+                runner=runner,
+                continue_run=continue_run,
+                compilation_cache=self._cache,
+            )
         except BaseException:
             self._lease.release()
             raise
@@ -140,8 +154,9 @@ class TrainingService:
             if f.name in _UNSET_MEANS:  # may be left empty
                 field.update(type="ints", unset=_UNSET_MEANS[f.name])
             else:
-                field["type"] = "ints" if isinstance(value, tuple) else \
-                    "float" if isinstance(value, float) else "int"
+                field["type"] = (
+                    "ints" if isinstance(value, tuple) else "float" if isinstance(value, float) else "int"
+                )
             fields.append(field)
         return fields
 
@@ -193,8 +208,7 @@ class TrainingService:
     def _on_failed(self, failure: RunFailure) -> None:
         if self._recorder is None or not self.is_running():
             return
-        self._recorder.failed(failure.message, failure.exit_code, failure.signal,
-                              failure.stderr_tail)
+        self._recorder.failed(failure.message, failure.exit_code, failure.signal, failure.stderr_tail)
         self._end("failed", failure.message)
 
     def _end(self, status: str, message: str) -> None:

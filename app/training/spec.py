@@ -17,10 +17,10 @@ from domain.learning.config import TrainingConfig
 @dataclass(frozen=True)
 class RunSpec:
     run_id: str
-    images: np.ndarray          # uint8, N×H×W (or N×D)
-    labels: np.ndarray          # int32, -1 = unlabeled
-    labels_position: int        # the log position those labels are as of
-    config: TrainingConfig      # epochs included; built once, from the form or the CLI
+    images: np.ndarray  # uint8, N×H×W (or N×D)
+    labels: np.ndarray  # int32, -1 = unlabeled
+    labels_position: int  # the log position those labels are as of
+    config: TrainingConfig  # epochs included; built once, from the form or the CLI
     seed: int
     num_classes: int
     epoch_offset: int = 0
@@ -35,8 +35,8 @@ class EpochOutput:
     epoch: int
     metrics: dict[str, float | None]
     checkpoint: bytes
-    probabilities: np.ndarray   # float32, N×C
-    latent_map: np.ndarray      # float32, N×2
+    probabilities: np.ndarray  # float32, N×C
+    latent_map: np.ndarray  # float32, N×2
     meaningful: bool
     labels_position: int
     labeled: int
@@ -51,8 +51,13 @@ class Progress:
     eta_s: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "epoch": self.epoch, "step": self.step,
-                "steps": self.steps, "eta_s": self.eta_s}
+        return {
+            "run_id": self.run_id,
+            "epoch": self.epoch,
+            "step": self.step,
+            "steps": self.steps,
+            "eta_s": self.eta_s,
+        }
 
 
 @dataclass(frozen=True)

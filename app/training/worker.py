@@ -55,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     _say(event="started", run_id=spec.run_id)
     epochs = 0
     try:
-        for output in execute(spec, stop.is_set, live,
-                              lambda p: _say(event="progress", **p.as_dict())):
+        for output in execute(spec, stop.is_set, live, lambda p: _say(event="progress", **p.as_dict())):
             _say(**protocol.write_epoch(folder, output))
             epochs += 1
             print(f"epoch {output.epoch}: loss {output.metrics['loss']:.4f}", file=sys.stderr)

@@ -19,9 +19,9 @@ JobFunction = Callable[[Callable[[], bool]], Generator[Any, None, Any]]
 
 class BackgroundJob(QObject):
     progressed = Signal(object)  # whatever the job yielded
-    succeeded = Signal(object)   # the generator's return value
-    failed = Signal(object)      # the exception
-    finished = Signal()          # after succeeded, failed or a cancellation
+    succeeded = Signal(object)  # the generator's return value
+    failed = Signal(object)  # the exception
+    finished = Signal()  # after succeeded, failed or a cancellation
 
     def __init__(self, job: JobFunction, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -17,9 +17,16 @@ from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunSta
 from app.ui.training_runners import qt_runners
 
 
-def train_in_event_loop(project: Project, config: dict[str, Any], *, epochs: int, runner: str,
-                        continue_run: bool, compilation_cache: str | None,
-                        progress_line: Callable[[str, int, int, dict[str, float | None]], str]) -> int:
+def train_in_event_loop(
+    project: Project,
+    config: dict[str, Any],
+    *,
+    epochs: int,
+    runner: str,
+    continue_run: bool,
+    compilation_cache: str | None,
+    progress_line: Callable[[str, int, int, dict[str, float | None]], str],
+) -> int:
     """Train with a Qt runner under a QCoreApplication, printing as ``ledgerlab train`` does.
     Returns the exit code (0 completed, 130 stopped, 1 failed)."""
     qt = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
@@ -56,6 +63,8 @@ def train_in_event_loop(project: Project, config: dict[str, Any], *, epochs: int
     if not ended:
         return 1
     end = ended[0]
-    print(f"run {end.run_id} {end.status}{': ' + end.message if end.message else ''}",
-          file=sys.stderr if end.status != "completed" else sys.stdout)
+    print(
+        f"run {end.run_id} {end.status}{': ' + end.message if end.message else ''}",
+        file=sys.stderr if end.status != "completed" else sys.stdout,
+    )
     return {"completed": 0, "stopped": 130}.get(end.status, 1)

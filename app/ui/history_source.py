@@ -29,8 +29,13 @@ class WindowHistory(History):
     names, so a page of rows need not rebuild the head's state after every label."""
 
     def __init__(self, project) -> None:
-        super().__init__(project._store, project._registry, path=project.path,  # noqa: SLF001
-                         extra_parts=project.state.extra_parts, annotator=project.annotator)
+        super().__init__(
+            project._store,
+            project._registry,
+            path=project.path,  # noqa: SLF001
+            extra_parts=project.state.extra_parts,
+            annotator=project.annotator,
+        )
         self._live = project
 
     def class_names(self) -> tuple[str, ...]:

@@ -43,13 +43,13 @@ class QtRunner(QObject):
     """A ``TrainingRunner`` whose reports travel as signals, delivered on the GUI thread
     and handed to the service's ``RunReports``."""
 
-    started = Signal(object)         # run id
-    progressed = Signal(object)      # Progress
+    started = Signal(object)  # run id
+    progressed = Signal(object)  # Progress
     epoch_finished = Signal(object)  # EpochOutput
-    finished = Signal(object)        # run id: every planned epoch done
-    stopped = Signal(object)         # run id: stopped at a step boundary
-    failed = Signal(object)          # RunFailure
-    log_line = Signal(object)        # str
+    finished = Signal(object)  # run id: every planned epoch done
+    stopped = Signal(object)  # run id: stopped at a step boundary
+    failed = Signal(object)  # RunFailure
+    log_line = Signal(object)  # str
 
     name = "runner"
 
@@ -99,10 +99,14 @@ class ThreadRunner(QtRunner):
         self._job = BackgroundJob(job, self)
         self._job.progressed.connect(self._on_item)
         self._job.succeeded.connect(lambda status: self._ended(spec.run_id, status))
-        self._job.failed.connect(lambda exc: self.failed.emit(RunFailure(
-            f"{type(exc).__name__}: {exc}",
-            stderr_tail=tuple(getattr(exc, "__traceback_text__", "").splitlines()[-STDERR_TAIL:]),
-        )))
+        self._job.failed.connect(
+            lambda exc: self.failed.emit(
+                RunFailure(
+                    f"{type(exc).__name__}: {exc}",
+                    stderr_tail=tuple(getattr(exc, "__traceback_text__", "").splitlines()[-STDERR_TAIL:]),
+                )
+            )
+        )
         self._job.finished.connect(lambda: self._cancelled_end(spec.run_id))
         self._run_id, self._reported = spec.run_id, False
         self._job.start()
@@ -199,8 +203,9 @@ class ProcessRunner(QtRunner):
     def _dispatch(self, line: dict) -> None:
         event = line.get("event")
         if event == "progress":
-            self.progressed.emit(Progress(line["run_id"], line["epoch"], line["step"],
-                                          line["steps"], line["eta_s"]))
+            self.progressed.emit(
+                Progress(line["run_id"], line["epoch"], line["step"], line["steps"], line["eta_s"])
+            )
         elif event == "epoch":
             self.epoch_finished.emit(protocol.read_epoch(self._folder, self._run_id, line))
         elif event in ("completed", "stopped", "failed"):
@@ -214,8 +219,9 @@ class ProcessRunner(QtRunner):
 
     def _on_error(self, error) -> None:
         if error == QProcess.ProcessError.FailedToStart:
-            self._report_failure(f"the training process could not start ({self._process.errorString()})",
-                                 None, None)
+            self._report_failure(
+                f"the training process could not start ({self._process.errorString()})", None, None
+            )
 
     def _on_finished(self, exit_code: int, exit_status) -> None:
         self._read_stdout()
@@ -234,8 +240,9 @@ class ProcessRunner(QtRunner):
             # On Unix, Qt reports the terminating signal as the exit code of a crash.
             self._report_failure(_signal_message(exit_code), None, exit_code)
         else:
-            self._report_failure(f"the training process exited with code {exit_code} "
-                                 "without finishing", exit_code, None)
+            self._report_failure(
+                f"the training process exited with code {exit_code} without finishing", exit_code, None
+            )
         self._cleanup()
 
     def _report_failure(self, message: str, exit_code: int | None, sig: int | None) -> None:

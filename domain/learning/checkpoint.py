@@ -23,11 +23,13 @@ def _leaves_dict(tree: Any) -> dict[str, np.ndarray]:
 
 
 def to_bytes(params: Any, opt_state: Any) -> bytes:
-    return serialization.msgpack_serialize({
-        "format": FORMAT,
-        "params": _leaves_dict(params),
-        "optimizer": _leaves_dict(opt_state),
-    })
+    return serialization.msgpack_serialize(
+        {
+            "format": FORMAT,
+            "params": _leaves_dict(params),
+            "optimizer": _leaves_dict(opt_state),
+        }
+    )
 
 
 def _restore_part(name: str, stored: dict[str, Any], template: Any) -> Any:
@@ -36,7 +38,8 @@ def _restore_part(name: str, stored: dict[str, Any], template: Any) -> Any:
         raise ConfigError(
             f"the checkpoint's {name} has {len(stored)} arrays but this model has "
             f"{len(leaves)}: it was saved with a different model configuration "
-            "(hidden sizes, classifier hidden sizes, latent size or number of classes)")
+            "(hidden sizes, classifier hidden sizes, latent size or number of classes)"
+        )
     restored = []
     for i, leaf in enumerate(leaves):
         value = np.asarray(stored[str(i)])
@@ -44,19 +47,20 @@ def _restore_part(name: str, stored: dict[str, Any], template: Any) -> Any:
             raise ConfigError(
                 f"the checkpoint's {name} array {i} has shape {value.shape} but this model "
                 f"expects {np.shape(leaf)}: it was saved with a different model "
-                "configuration or image size")
+                "configuration or image size"
+            )
         restored.append(jax.numpy.asarray(value))
     return jax.tree.unflatten(treedef, restored)
 
 
-def from_bytes(data: bytes, params_template: Any, opt_state_template: Any
-               ) -> tuple[Any, Any]:
+def from_bytes(data: bytes, params_template: Any, opt_state_template: Any) -> tuple[Any, Any]:
     """Parameters and optimizer state shaped like the templates, or a ConfigError."""
     try:
         stored = serialization.msgpack_restore(bytes(data))
     except Exception as error:  # msgpack raises several unrelated types
-        raise ConfigError(f"the checkpoint is not readable ({error}); it may be "
-                          "truncated or not a Ledgerlab checkpoint") from error
+        raise ConfigError(
+            f"the checkpoint is not readable ({error}); it may be truncated or not a Ledgerlab checkpoint"
+        ) from error
     if not isinstance(stored, dict) or stored.get("format") != FORMAT:
         raise ConfigError("the checkpoint is not a Ledgerlab checkpoint of a known format")
     params = _restore_part("parameters", stored["params"], params_template)

@@ -75,8 +75,7 @@ def _rotation(current: np.ndarray, previous: np.ndarray) -> NDArray[np.float64]:
 
 
 def _usable(previous: np.ndarray | None, shape: tuple[int, ...]) -> TypeGuard[np.ndarray]:
-    return previous is not None and np.shape(previous) == shape \
-        and bool(np.all(np.isfinite(previous)))
+    return previous is not None and np.shape(previous) == shape and bool(np.all(np.isfinite(previous)))
 
 
 def align_to(current: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
@@ -106,8 +105,9 @@ def class_anchors(num_classes: int) -> np.ndarray:
     return np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
 
-def class_map(probabilities: np.ndarray, z_means: np.ndarray,
-              previous: np.ndarray | None = None) -> np.ndarray:
+def class_map(
+    probabilities: np.ndarray, z_means: np.ndarray, previous: np.ndarray | None = None
+) -> np.ndarray:
     """The map shown to the person: q(y|x) on the class polygon plus a small z offset.
 
     probabilities (N, C) rows of q(y|x); z_means (N, L). Aligned to `previous`.
@@ -129,8 +129,7 @@ def class_map(probabilities: np.ndarray, z_means: np.ndarray,
     return align_to(classes + style, previous)
 
 
-def neighbour_purity(points: np.ndarray, classes: np.ndarray, k: int = 10,
-                     chunk: int = 1024) -> float:
+def neighbour_purity(points: np.ndarray, classes: np.ndarray, k: int = 10, chunk: int = 1024) -> float:
     """Mean fraction of each point's k nearest other points that share its class."""
     x = np.asarray(points, dtype=np.float32)
     classes = np.asarray(classes)
@@ -140,8 +139,9 @@ def neighbour_purity(points: np.ndarray, classes: np.ndarray, k: int = 10,
     for start in range(0, x.shape[0], chunk):
         rows = slice(start, start + chunk)
         distances = squared[rows, None] - 2.0 * x[rows] @ x.T + squared[None]
-        distances[np.arange(distances.shape[0]), np.arange(start, start + distances.shape[0])] \
-            = np.inf  # not its own neighbour
+        distances[np.arange(distances.shape[0]), np.arange(start, start + distances.shape[0])] = (
+            np.inf
+        )  # not its own neighbour
         nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
         same += int(np.sum(classes[nearest] == classes[rows, None]))
     purity: float = same / (x.shape[0] * k)

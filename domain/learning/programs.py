@@ -58,10 +58,19 @@ def program_key(function: Any, store_salt: str, args: tuple[Any, ...], static: d
     """A name for the executable `function(*args, **static)` compiles to."""
     leaves, tree = jax.tree.flatten(args)
     avals = [(tuple(x.shape), str(x.dtype), bool(getattr(x, "weak_type", False))) for x in leaves]
-    parts = (function.__module__, function.__qualname__, store_salt, repr(sorted(static.items())),
-             str(tree), repr(avals), jax.__version__,
-             jaxlib.__version__,
-             flax.__version__, optax.__version__, jax.default_backend())
+    parts = (
+        function.__module__,
+        function.__qualname__,
+        store_salt,
+        repr(sorted(static.items())),
+        str(tree),
+        repr(avals),
+        jax.__version__,
+        jaxlib.__version__,
+        flax.__version__,
+        optax.__version__,
+        jax.default_backend(),
+    )
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 

@@ -192,7 +192,10 @@ class LabelSet:
             self._settle()
         header = {"position": self.position, "annotators": self._annotators}
         arrays: dict[str, np.ndarray] = {
-            "labels": self._labels, "who": self._who, "when": self._when, "counts": self._counts
+            "labels": self._labels,
+            "who": self._who,
+            "when": self._when,
+            "counts": self._counts,
         }
         return codec.pack(header, arrays)
 

@@ -96,10 +96,17 @@ class TrainingRuns:
     def _on_started(self, e: Recorded) -> None:
         d = e.data
         self.runs[d["run_id"]] = TrainingRun(
-            run_id=d["run_id"], status="running", config=dict(d["config"]), seed=d["seed"],
-            epochs_planned=d["epochs"], runner=d["runner"], started_position=e.position,
-            started_at=e.metadata.get("at") or e.recorded_at, labels_position=d["labels_position"],
-            epoch_offset=d.get("epoch_offset", 0), start_checkpoint=d.get("start_checkpoint"),
+            run_id=d["run_id"],
+            status="running",
+            config=dict(d["config"]),
+            seed=d["seed"],
+            epochs_planned=d["epochs"],
+            runner=d["runner"],
+            started_position=e.position,
+            started_at=e.metadata.get("at") or e.recorded_at,
+            labels_position=d["labels_position"],
+            epoch_offset=d.get("epoch_offset", 0),
+            start_checkpoint=d.get("start_checkpoint"),
             continues=d.get("continues"),
         )
 
@@ -135,13 +142,15 @@ class TrainingRuns:
         out: Callable[[ModelOutput | None], dict[str, Any] | None] = (
             lambda o: asdict(o) if o is not None else None  # noqa: E731
         )
-        return json.dumps({
-            "position": self.position,
-            "config": self.config,
-            "runs": [asdict(r) for r in self.runs.values()],
-            "latest_checkpoint": out(self.latest_checkpoint),
-            "latest_predictions": out(self.latest_predictions),
-        }).encode()
+        return json.dumps(
+            {
+                "position": self.position,
+                "config": self.config,
+                "runs": [asdict(r) for r in self.runs.values()],
+                "latest_checkpoint": out(self.latest_checkpoint),
+                "latest_predictions": out(self.latest_predictions),
+            }
+        ).encode()
 
     @classmethod
     def restore(cls, payload: bytes) -> TrainingRuns:

@@ -95,7 +95,11 @@ class EventStoreContract(abc.ABC):
         events = list(store.read_all())
         assert [e.position for e in events] == [1, 2, 3, 4, 5]
         assert [(e.stream_id, e.version) for e in events] == [
-            ("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2)
+            ("a", 1),
+            ("a", 2),
+            ("a", 3),
+            ("b", 1),
+            ("b", 2),
         ]
         assert store.head() == 5
 
@@ -164,9 +168,7 @@ class EventStoreContract(abc.ABC):
         assert iter(everything) is everything  # lazy: an iterator, not a list
         positions = [e.position for e in everything]
         assert positions == list(range(1, n + 1))
-        assert [e.position for e in store.read_all(after=20_000, until=20_003)] == [
-            20_001, 20_002, 20_003
-        ]
+        assert [e.position for e in store.read_all(after=20_000, until=20_003)] == [20_001, 20_002, 20_003]
         assert [e.position for e in store.read_all(after=n - 2)] == [n - 1, n]
         assert list(store.read_all(after=n)) == []
         assert list(store.read_all(after=10, until=10)) == []
@@ -222,15 +224,23 @@ class EventStoreContract(abc.ABC):
     # -- batches over several streams ------------------------------------------------------
     def test_append_batch_writes_several_streams_in_order(self, store):
         store.append("a", ticks(1), NO_STREAM)
-        last = store.append_batch([
-            ("a", ticks(2, s="a"), 1),
-            ("b", ticks(3, s="b"), NO_STREAM),
-            ("a", ticks(1, s="a-again"), 3),  # sees the versions the entries before it leave
-        ])
+        last = store.append_batch(
+            [
+                ("a", ticks(2, s="a"), 1),
+                ("b", ticks(3, s="b"), NO_STREAM),
+                ("a", ticks(1, s="a-again"), 3),  # sees the versions the entries before it leave
+            ]
+        )
         assert last == 7
         events = list(store.read_all())
         assert [(e.position, e.stream_id, e.version) for e in events] == [
-            (1, "a", 1), (2, "a", 2), (3, "a", 3), (4, "b", 1), (5, "b", 2), (6, "b", 3), (7, "a", 4)
+            (1, "a", 1),
+            (2, "a", 2),
+            (3, "a", 3),
+            (4, "b", 1),
+            (5, "b", 2),
+            (6, "b", 3),
+            (7, "a", 4),
         ]
         assert store.verify().ok
 
@@ -262,14 +272,20 @@ class EventStoreContract(abc.ABC):
 
     def test_unusual_names_chain_and_verify(self, store):
         """The fast hash-chain path must agree byte for byte with the definition."""
-        store.append_batch([
-            ('str\u00e9am "quoted" \\ \n ü 🦉', [
-                NewEvent('Typ"e', {"ü": "ß", "f": 1e-7, "big": 2**53 + 1}, {}, 7),
-                NewEvent("Other", {"nested": {"b": 1, "a": [None, True]}}),
-                NewEvent('Typ"e', {}, {"m": -0.0}),
-            ], NO_STREAM),
-            ("plain", ticks(2), ANY),
-        ])
+        store.append_batch(
+            [
+                (
+                    'str\u00e9am "quoted" \\ \n ü 🦉',
+                    [
+                        NewEvent('Typ"e', {"ü": "ß", "f": 1e-7, "big": 2**53 + 1}, {}, 7),
+                        NewEvent("Other", {"nested": {"b": 1, "a": [None, True]}}),
+                        NewEvent('Typ"e', {}, {"m": -0.0}),
+                    ],
+                    NO_STREAM,
+                ),
+                ("plain", ticks(2), ANY),
+            ]
+        )
         assert store.verify().ok
         (first, *_) = store.read_all()
         assert first.stream_id == 'str\u00e9am "quoted" \\ \n ü 🦉'
@@ -280,16 +296,27 @@ class EventStoreContract(abc.ABC):
         def writer(name: str) -> None:
             with open_store(store_url) as own:
                 for batch in range(40):
-                    own.append(name, [
-                        NewEvent("Tick", {"writer": name, "batch": batch, "i": i, "n": 5})
-                        for i in range(5)
-                    ], batch * 5)
+                    own.append(
+                        name,
+                        [
+                            NewEvent("Tick", {"writer": name, "batch": batch, "i": i, "n": 5})
+                            for i in range(5)
+                        ],
+                        batch * 5,
+                    )
 
         threads = [threading.Thread(target=writer, args=(f"w{k}",)) for k in range(2)]
         # the shared store object across threads must be safe too
-        shared = threading.Thread(target=lambda: [
-            store.append("shared", [NewEvent("Tick", {"writer": "shared", "batch": b, "i": i, "n": 3})
-                                    for i in range(3)], ANY) for b in range(40)])
+        shared = threading.Thread(
+            target=lambda: [
+                store.append(
+                    "shared",
+                    [NewEvent("Tick", {"writer": "shared", "batch": b, "i": i, "n": 3}) for i in range(3)],
+                    ANY,
+                )
+                for b in range(40)
+            ]
+        )
         for t in (*threads, shared):
             t.start()
         for t in (*threads, shared):

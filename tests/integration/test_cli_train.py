@@ -58,13 +58,16 @@ def test_train_without_labels_still_organises_the_map(tmp_path, capsys):
         assert reopened.state.latent_map.current.method == "vae-class-polygon"
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--epochs", "0"], "epochs"),
-    (["--epochs", "2", "--lr", "-1"], "learning"),
-    (["--epochs", "2", "--hidden", "a,b"], "--hidden"),
-    (["--epochs", "2", "--continue"], "no earlier run"),
-    (["--epochs", "2", "--runner", "gpu"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--epochs", "0"], "epochs"),
+        (["--epochs", "2", "--lr", "-1"], "learning"),
+        (["--epochs", "2", "--hidden", "a,b"], "--hidden"),
+        (["--epochs", "2", "--continue"], "no earlier run"),
+        (["--epochs", "2", "--runner", "gpu"], "invalid choice"),
+    ],
+)
 def test_bad_training_settings_are_refused_in_one_line(tmp_path, capsys, flags, message):
     _, project = make_project(tmp_path)
     path = project.path
@@ -80,8 +83,13 @@ def test_ctrl_c_records_training_stopped_and_exits_cleanly(tmp_path, capsys):
     path = project.path
     project.close()
     env = {**os.environ, "LEDGERLAB_ANNOTATOR": "tester"}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "train", str(path), "--epochs", "100000",
-                             *TINY_FLAGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "train", str(path), "--epochs", "100000", *TINY_FLAGS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     for line in proc.stdout:
         if "epoch 1/" in line:
             break
@@ -111,8 +119,13 @@ def test_train_keeps_compiled_programs_in_the_user_cache_folder(tmp_path):
     project.close()
     cache = tmp_path / "user-cache"
     env = {**os.environ, "LEDGERLAB_CACHE_DIR": str(cache)}
-    subprocess.run([sys.executable, "-m", "app.cli", "train", str(path), "--epochs", "1",
-                    *TINY_FLAGS], check=True, capture_output=True, env=env, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "train", str(path), "--epochs", "1", *TINY_FLAGS],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
     programs = sorted(p.name for p in (cache / "jax-programs").iterdir())
     assert len(programs) == 3, programs  # initial state, train step, evaluation: loaded next time
     # JAX's own cache stays off where programs are kept (issue 19: see domain.learning.programs)
@@ -137,9 +150,26 @@ def test_two_learning_rates_in_turn_keep_training_with_every_runner(tmp_path):
 
     def train(path, cache, runner: str, rate: str) -> None:
         done = subprocess.run(
-            [sys.executable, "-m", "app.cli", "train", str(path), "--epochs", "1", *TINY_FLAGS,
-             "--lr", rate, "--runner", runner, "--cache", str(cache)],
-            capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "train",
+                str(path),
+                "--epochs",
+                "1",
+                *TINY_FLAGS,
+                "--lr",
+                rate,
+                "--runner",
+                runner,
+                "--cache",
+                str(cache),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
 
     _, project = make_project(tmp_path, name="fresh")

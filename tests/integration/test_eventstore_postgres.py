@@ -49,13 +49,17 @@ class TestPostgresContract(EventStoreContract):
         s = schema_of(url)
         with raw(url) as conn:
             conn.execute(sql.SQL("ALTER TABLE {}.events DISABLE TRIGGER events_no_change").format(s))
-            conn.execute(sql.SQL("UPDATE {}.events SET data = %s WHERE position = %s").format(s),
-                         (b'{"i":999}', position))
+            conn.execute(
+                sql.SQL("UPDATE {}.events SET data = %s WHERE position = %s").format(s),
+                (b'{"i":999}', position),
+            )
 
     def tamper_blob(self, url: str, sha: str) -> None:
         with raw(url) as conn:
-            conn.execute(sql.SQL("UPDATE {}.blobs SET data = %s WHERE sha256 = %s").format(schema_of(url)),
-                         (b"evil", sha))
+            conn.execute(
+                sql.SQL("UPDATE {}.blobs SET data = %s WHERE sha256 = %s").format(schema_of(url)),
+                (b"evil", sha),
+            )
 
     def storage_check(self, url: str) -> str:
         with open_store(url) as store:
@@ -155,8 +159,9 @@ def test_missing_project_is_not_created_without_asking(url):
         open_store(url)
     assert "ledgerlab new" in str(info.value)
     with raw(url) as conn:
-        row = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
-                           (postgres_target(url).project,)).fetchone()
+        row = conn.execute(
+            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (postgres_target(url).project,)
+        ).fetchone()
     assert row is None
 
 
@@ -175,8 +180,9 @@ def test_a_schema_that_is_not_a_project_is_refused_and_left_alone(url):
     with pytest.raises(NotALedger, match="not a Ledgerlab project"):
         open_store(url, create=True)
     with raw(url) as conn:
-        tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s",
-                              (postgres_target(url).project,)).fetchall()
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (postgres_target(url).project,)
+        ).fetchall()
     assert tables == [("accounts",)]
 
 
@@ -233,12 +239,21 @@ def test_wait_for_new_is_woken_by_notify_well_before_its_poll(url):
 
 def test_batches_from_many_threads_of_one_store_stay_whole(url):
     with open_store(url, create=True) as store:
+
         def write(k: int) -> None:
             for batch in range(20):
-                store.append_batch([
-                    (f"w{k}", [NewEvent("Tick", {"writer": f"w{k}", "batch": batch, "i": i, "n": 4})
-                               for i in range(4)], batch * 4),
-                ])
+                store.append_batch(
+                    [
+                        (
+                            f"w{k}",
+                            [
+                                NewEvent("Tick", {"writer": f"w{k}", "batch": batch, "i": i, "n": 4})
+                                for i in range(4)
+                            ],
+                            batch * 4,
+                        ),
+                    ]
+                )
 
         threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
         for t in threads:
@@ -259,15 +274,18 @@ def test_a_conflict_from_another_connection_is_seen(url):
 
 
 # -- URLs and secrets ---------------------------------------------------------------------------
-@pytest.mark.parametrize("bad, message", [
-    ("postgresql://ada:hunter2@db.example/team", "names no project"),
-    ("postgresql://ada:hunter2@db.example/team?project=", "names no project"),
-    ("postgresql://ada:hunter2@db.example:port/team?project=p", "not a valid PostgreSQL URL"),
-    ("postgresql://ada:hunter2@db.example/?project=p", "names no database"),
-    ("postgresql://ada:hunter2@db.example/team?project=pg_catalog", "not usable"),
-    ("postgresql://ada:hunter2@db.example/team?project=a;drop", "not usable"),
-    ("postgresql://ada@db.example/team?project=a&project=b", "more than one"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("postgresql://ada:hunter2@db.example/team", "names no project"),
+        ("postgresql://ada:hunter2@db.example/team?project=", "names no project"),
+        ("postgresql://ada:hunter2@db.example:port/team?project=p", "not a valid PostgreSQL URL"),
+        ("postgresql://ada:hunter2@db.example/?project=p", "names no database"),
+        ("postgresql://ada:hunter2@db.example/team?project=pg_catalog", "not usable"),
+        ("postgresql://ada:hunter2@db.example/team?project=a;drop", "not usable"),
+        ("postgresql://ada@db.example/team?project=a&project=b", "more than one"),
+    ],
+)
 def test_bad_urls_are_refused_clearly_without_the_password(bad, message):
     with pytest.raises(StoreError, match=message) as info:
         open_store(bad)

@@ -38,9 +38,7 @@ class TestSQLiteContract(EventStoreContract):
     def tamper_event(self, url: str, position: int) -> None:
         with raw(url) as conn:
             conn.execute("DROP TRIGGER events_no_update")
-            conn.execute(
-                "UPDATE events SET data = ? WHERE position = ?", (b'{"i":999}', position)
-            )
+            conn.execute("UPDATE events SET data = ? WHERE position = ?", (b'{"i":999}', position))
         conn.close()
 
     def tamper_blob(self, url: str, sha: str) -> None:
@@ -139,7 +137,7 @@ def test_a_damaged_file_is_reported_as_damaged(tmp_path):
     conn.close()
     data = bytearray(path.read_bytes())
     page = 4096
-    data[2 * page:len(data) - page] = b"\xde\xad\xbe\xef" * ((len(data) - 3 * page) // 4)
+    data[2 * page : len(data) - page] = b"\xde\xad\xbe\xef" * ((len(data) - 3 * page) // 4)
     path.write_bytes(bytes(data))
     with pytest.raises(StoreCorrupt, match="damaged"):
         with open_store(path) as s:

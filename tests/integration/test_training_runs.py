@@ -48,8 +48,13 @@ def test_a_run_records_its_events_in_order(qtbot, service, project):
     # a checkpoint every CHECKPOINT_EVERY epochs, and always for the run's last epoch
     assert types == [
         "TrainingStarted",
-        "EpochCompleted", "LatentMapComputed", "PredictionsComputed",
-        "EpochCompleted", "CheckpointSaved", "LatentMapComputed", "PredictionsComputed",
+        "EpochCompleted",
+        "LatentMapComputed",
+        "PredictionsComputed",
+        "EpochCompleted",
+        "CheckpointSaved",
+        "LatentMapComputed",
+        "PredictionsComputed",
         "TrainingCompleted",
     ]
     run = project.state.training.get(ended.run_id)
@@ -133,12 +138,17 @@ def test_a_worker_exception_becomes_training_failed_with_its_message(qtbot, serv
     from domain.training_events import CheckpointSaved, TrainingStarted, TrainingStopped
 
     damaged = project.put_blob(b"not a checkpoint")
-    project.record("run-damaged", [
-        TrainingStarted("damaged", dict(TINY), 3, 2, project.position, project.info.dataset_sha256,
-                        {}, "inline"),
-        CheckpointSaved("damaged", 2, damaged, 16),
-        TrainingStopped("damaged", 2),
-    ], 0)
+    project.record(
+        "run-damaged",
+        [
+            TrainingStarted(
+                "damaged", dict(TINY), 3, 2, project.position, project.info.dataset_sha256, {}, "inline"
+            ),
+            CheckpointSaved("damaged", 2, damaged, 16),
+            TrainingStopped("damaged", 2),
+        ],
+        0,
+    )
     ended = train_to_end(qtbot, service, "process", continue_run=True)
     assert ended.status == "failed"
     failed = run_events(project, ended.run_id)[-1]
@@ -156,14 +166,19 @@ def test_labels_assigned_during_a_run_are_used_from_the_next_epoch(qtbot, servic
     for sample in range(6, 30):
         project.execute(commands.AssignLabel(sample=sample, label=int(truth[sample])))
     labeled_position = project.position
-    qtbot.waitUntil(lambda: any(
-        p >= labeled_position for p in project.state.training.get(run_id).labels_positions), timeout=60_000)
+    qtbot.waitUntil(
+        lambda: any(p >= labeled_position for p in project.state.training.get(run_id).labels_positions),
+        timeout=60_000,
+    )
     with qtbot.waitSignal(TrainingSignals(service).run_ended, timeout=10_000):
         service.stop()
     run = project.state.training.get(run_id)
     assert run.labels_positions[0] == start_position
-    later = [e for e in run_events(project, run_id) if e.type == "EpochCompleted"
-             and e.data["labels_position"] >= labeled_position]
+    later = [
+        e
+        for e in run_events(project, run_id)
+        if e.type == "EpochCompleted" and e.data["labels_position"] >= labeled_position
+    ]
     assert later and all(e.data["labeled"] == 30 for e in later)
 
 
@@ -177,11 +192,25 @@ def test_closing_mid_run_stops_the_worker_and_records_the_stop(qtbot, service, p
 
 
 def test_a_run_whose_app_was_killed_is_recovered_and_can_continue(qtbot, tmp_path, project):
-    cli = [sys.executable, "-m", "app.cli", "train", str(project.path), "--epochs", "100000",
-           "--runner", "inline"]
+    cli = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "train",
+        str(project.path),
+        "--epochs",
+        "100000",
+        "--runner",
+        "inline",
+    ]
     env = {**os.environ, "LEDGERLAB_ANNOTATOR": "tester"}
-    trainer = subprocess.Popen(cli + ["--hidden", "16", "--latent", "2", "--batch", "16"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    trainer = subprocess.Popen(
+        cli + ["--hidden", "16", "--latent", "2", "--batch", "16"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         for line in trainer.stdout:
             if "epoch 5/" in line:  # the first stored checkpoint (CHECKPOINT_EVERY)

@@ -8,8 +8,15 @@ from app.project.bootstrap import bootstrap
 from domain import commands
 from domain.images import Dataset
 
-TINY = {"latent_size": 2, "hidden_sizes": [16], "batch_size": 16, "labeled_batch_size": 8,
-        "classifier_weight": 10.0, "seed": 3, "epochs": 2}
+TINY = {
+    "latent_size": 2,
+    "hidden_sizes": [16],
+    "batch_size": 16,
+    "labeled_batch_size": 8,
+    "classifier_weight": 10.0,
+    "seed": 3,
+    "epochs": 2,
+}
 SAMPLES = 64
 
 
@@ -34,8 +41,12 @@ def make_project(tmp_path, name: str = "stripes", labeled: int = 6, annotator: s
 
 
 def run_events(project, run_id: str) -> list:
-    return [e for e in project.events() if e.data.get("run_id") == run_id or
-            (e.type == "LatentMapComputed" and e.data.get("run_id") == run_id)]
+    return [
+        e
+        for e in project.events()
+        if e.data.get("run_id") == run_id
+        or (e.type == "LatentMapComputed" and e.data.get("run_id") == run_id)
+    ]
 
 
 def comparable(metrics: dict) -> dict:

@@ -36,8 +36,9 @@ ROUNDS = textwrap.dedent("""
 
 
 def _page_faults(mode: str) -> int:
-    out = subprocess.run([sys.executable, "-c", ROUNDS, mode], check=True, capture_output=True,
-                         text=True, cwd=ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", ROUNDS, mode], check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout
     return int(out.strip())
 
 
@@ -46,4 +47,3 @@ def test_freed_training_buffers_are_reused_instead_of_faulted_in_again():
     pages = (48 << 20) // 4096
     assert _page_faults("default") > 5 * pages  # every round maps fresh, zeroed pages
     assert _page_faults("keep") < pages // 10  # the heap hands the same pages back
-

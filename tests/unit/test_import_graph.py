@@ -70,7 +70,8 @@ def test_no_wing_imports_itself_through_other_wings(graph):
         (a, b)
         for a, members in wings.items()
         for b, others in wings.items()
-        if a != b and a.split(".")[0] == b.split(".")[0]
+        if a != b
+        and a.split(".")[0] == b.split(".")[0]
         and any(graph.direct_import_exists(importer=m, imported=o) for m in members for o in others)
     }
     circles = [(a, b) for a, b in arrows if (b, a) in arrows]

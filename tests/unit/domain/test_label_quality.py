@@ -14,8 +14,7 @@ from domain.label_quality import (
 )
 
 
-def separable(classes: int = 5, per_class: int = 120, seed: int = 0
-              ) -> tuple[np.ndarray, np.ndarray]:
+def separable(classes: int = 5, per_class: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Points in well separated Gaussian blobs, one per class, and their classes."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 8, (classes, 10))
@@ -90,26 +89,34 @@ def test_an_unlabeled_class_is_no_obstacle() -> None:
     assert [issue.sample for issue in issues][:1] == [3]
 
 
-@pytest.mark.parametrize(("labels", "features", "message"), [
-    (np.zeros(5, np.int64), np.zeros((4, 2)), "one row per sample"),
-    (np.array([0, 1, 7]), np.zeros((3, 2)), "label 7 of sample 2 is not a class 0..4"),
-    (np.array([0.5, 1.0]), np.zeros((2, 2)), "labels must be one integer per sample"),
-])
-def test_bad_inputs_say_what_is_wrong(labels: np.ndarray, features: np.ndarray,
-                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("labels", "features", "message"),
+    [
+        (np.zeros(5, np.int64), np.zeros((4, 2)), "one row per sample"),
+        (np.array([0, 1, 7]), np.zeros((3, 2)), "label 7 of sample 2 is not a class 0..4"),
+        (np.array([0.5, 1.0]), np.zeros((2, 2)), "labels must be one integer per sample"),
+    ],
+)
+def test_bad_inputs_say_what_is_wrong(labels: np.ndarray, features: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         find_label_issues(labels, features, 5)
 
 
 def test_disagreements_list_both_labels_and_who_gave_them() -> None:
     changes = [
-        LabelChange(1, "ana", 3), LabelChange(1, "bo", 5),       # disagree
-        LabelChange(2, "ana", 4), LabelChange(2, "bo", 4),       # agree
-        LabelChange(3, "ana", 1), LabelChange(3, "bo", 7),
-        LabelChange(3, "bo", 1),                                 # bo came round
-        LabelChange(4, "cy", 2), LabelChange(4, "ana", 9),
-        LabelChange(4, "ana", None),                             # ana withdrew hers
-        LabelChange(5, "cy", 0), LabelChange(5, "bo", 0), LabelChange(5, "ana", 6),
+        LabelChange(1, "ana", 3),
+        LabelChange(1, "bo", 5),  # disagree
+        LabelChange(2, "ana", 4),
+        LabelChange(2, "bo", 4),  # agree
+        LabelChange(3, "ana", 1),
+        LabelChange(3, "bo", 7),
+        LabelChange(3, "bo", 1),  # bo came round
+        LabelChange(4, "cy", 2),
+        LabelChange(4, "ana", 9),
+        LabelChange(4, "ana", None),  # ana withdrew hers
+        LabelChange(5, "cy", 0),
+        LabelChange(5, "bo", 0),
+        LabelChange(5, "ana", 6),
     ]
     assert annotator_disagreements(changes) == (
         Disagreement(1, (("ana", 3), ("bo", 5))),

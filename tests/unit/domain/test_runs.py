@@ -26,9 +26,16 @@ from .conftest import MemoryLog
 
 
 def _started(run_id: str = "r1", config: dict | None = None) -> TrainingStarted:
-    return TrainingStarted(run_id=run_id, config=config or {"epochs": 3}, seed=0, epochs=3,
-                           labels_position=1, dataset_sha256="d" * 64, versions={},
-                           runner="inline")
+    return TrainingStarted(
+        run_id=run_id,
+        config=config or {"epochs": 3},
+        seed=0,
+        epochs=3,
+        labels_position=1,
+        dataset_sha256="d" * 64,
+        versions={},
+        runner="inline",
+    )
 
 
 def _runs(*events) -> TrainingRuns:
@@ -54,8 +61,13 @@ def test_a_run_may_start_when_none_trains_and_the_view_is_now():
 def test_continuing_needs_an_earlier_run_with_a_checkpoint_and_takes_the_latest():
     with pytest.raises(DomainError, match="no earlier run with a checkpoint"):
         runs.source_to_continue(TrainingRuns(), read_only=False, continue_run=True)
-    training = _runs(_started("a"), CheckpointSaved("a", 3, "c" * 64, 10), TrainingCompleted("a", 3),
-                     _started("b"), TrainingFailed("b", 0, "boom"))
+    training = _runs(
+        _started("a"),
+        CheckpointSaved("a", 3, "c" * 64, 10),
+        TrainingCompleted("a", 3),
+        _started("b"),
+        TrainingFailed("b", 0, "boom"),
+    )
     source = runs.source_to_continue(training, read_only=False, continue_run=True)
     assert source is not None and source.run_id == "a" and source.checkpoint_epoch == 3
 
@@ -67,19 +79,36 @@ def test_a_new_configuration_is_recorded_once_before_the_start():
     assert runs.run_started(same, started) == [started]
 
 
-@pytest.mark.parametrize(("epoch", "last", "due"), [(1, 20, False), (5, 20, True), (7, 7, True),
-                                                     (10, 12, True), (11, 12, False)])
+@pytest.mark.parametrize(
+    ("epoch", "last", "due"), [(1, 20, False), (5, 20, True), (7, 7, True), (10, 12, True), (11, 12, False)]
+)
 def test_checkpoints_are_due_every_few_epochs_and_at_the_last(epoch, last, due):
     assert runs.checkpoint_due(epoch, last) is due
 
 
 def test_an_epoch_becomes_its_events_with_metrics_json_can_hold():
     checkpoint = CheckpointSaved("r1", 5, "c" * 64, 123)
-    stored = runs.StoredEpoch("r1", 5, {"loss": math.nan, "accuracy": 0.5, "kl": None}, 9, 4,
-                              "m" * 64, 2, "p" * 64, 100, 10, True, checkpoint)
+    stored = runs.StoredEpoch(
+        "r1",
+        5,
+        {"loss": math.nan, "accuracy": 0.5, "kl": None},
+        9,
+        4,
+        "m" * 64,
+        2,
+        "p" * 64,
+        100,
+        10,
+        True,
+        checkpoint,
+    )
     events = runs.epoch_completed(stored)
-    assert [type(e) for e in events] == [EpochCompleted, CheckpointSaved, LatentMapComputed,
-                                         PredictionsComputed]
+    assert [type(e) for e in events] == [
+        EpochCompleted,
+        CheckpointSaved,
+        LatentMapComputed,
+        PredictionsComputed,
+    ]
     assert events[0].metrics == {"loss": None, "accuracy": 0.5, "kl": None}
     assert events[2].run_id == "r1" and events[3].meaningful is True
     without = runs.epoch_completed(runs.StoredEpoch(**{**stored.__dict__, "checkpoint": None}))

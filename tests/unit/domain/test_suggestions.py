@@ -72,8 +72,7 @@ def test_uncertain_picks_the_smallest_margins() -> None:
     margins[smallest[0]] = 0.001  # the very closest call is labeled already
     labels = unlabeled(200)
     labels[smallest[0]] = 0
-    result = suggest("uncertain", 7, labels=labels,
-                     probabilities=probabilities_with_margins(margins), seed=0)
+    result = suggest("uncertain", 7, labels=labels, probabilities=probabilities_with_margins(margins), seed=0)
     assert result.samples == tuple(int(i) for i in smallest[1:])
     assert result.scores == pytest.approx(tuple(margins[smallest[1:]]), abs=1e-6)
     assert result.reasons[0].startswith("margin ") and "between 0 and 1" in result.reasons[0]
@@ -83,8 +82,7 @@ def test_uncertain_by_entropy_picks_the_flattest_rows() -> None:
     rng = np.random.default_rng(0)
     p = rng.dirichlet(np.ones(5) * 0.2, 100).astype(np.float32)
     p[[7, 42]] = 0.2  # uniform: the largest entropy there is
-    result = suggest("uncertain", 2, labels=unlabeled(100), probabilities=p,
-                     uncertainty="entropy", seed=0)
+    result = suggest("uncertain", 2, labels=unlabeled(100), probabilities=p, uncertainty="entropy", seed=0)
     assert set(result.samples) == {7, 42}
     assert result.scores[0] == pytest.approx(np.log(5), abs=1e-5)
 
@@ -96,10 +94,12 @@ def test_diverse_spreads_uncertain_picks_over_clusters() -> None:
     margins = np.where(blob == 0, 0.01, 0.2).astype(np.float32)
     margins += np.random.default_rng(1).uniform(0, 0.005, margins.size).astype(np.float32)
     probabilities = probabilities_with_margins(margins)
-    uncertain = suggest("uncertain", 10, labels=unlabeled(blob.size), features=points,
-                        probabilities=probabilities, seed=0)
-    diverse = suggest("diverse", 10, labels=unlabeled(blob.size), features=points,
-                      probabilities=probabilities, seed=0)
+    uncertain = suggest(
+        "uncertain", 10, labels=unlabeled(blob.size), features=points, probabilities=probabilities, seed=0
+    )
+    diverse = suggest(
+        "diverse", 10, labels=unlabeled(blob.size), features=points, probabilities=probabilities, seed=0
+    )
     assert set(blob[list(uncertain.samples)]) == {0}
     assert len(set(blob[list(diverse.samples)])) >= 8
     assert blob[diverse.samples[0]] == 0  # the most uncertain group comes first
@@ -111,8 +111,9 @@ def test_auto_is_typical_before_a_model_and_diverse_after() -> None:
     assert suggest("auto", 3, labels=labels, features=points).strategy == "typical"
     probabilities = probabilities_with_margins(np.linspace(0, 1, points.shape[0]))
     labels[:20] = 0
-    assert suggest("auto", 3, labels=labels, features=points,
-                   probabilities=probabilities).strategy == "diverse"
+    assert (
+        suggest("auto", 3, labels=labels, features=points, probabilities=probabilities).strategy == "diverse"
+    )
 
 
 @pytest.mark.parametrize("strategy", ["typical", "uncertain", "diverse", "random", "auto"])
@@ -121,9 +122,12 @@ def test_same_seed_same_suggestions_and_never_a_labeled_sample(strategy: str) ->
     labels = unlabeled(points.shape[0])
     labels[::3] = blob[::3]  # a third labeled, including the blobs' centres' neighbours
     probabilities = probabilities_with_margins(
-        np.random.default_rng(2).uniform(0, 1, points.shape[0]).astype(np.float32))
-    runs = [suggest(strategy, 12, labels=labels, features=points,
-                    probabilities=probabilities, seed=5) for _ in range(2)]
+        np.random.default_rng(2).uniform(0, 1, points.shape[0]).astype(np.float32)
+    )
+    runs = [
+        suggest(strategy, 12, labels=labels, features=points, probabilities=probabilities, seed=5)
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
     assert isinstance(runs[0], Suggestions)
     assert len(runs[0].samples) == len(set(runs[0].samples)) == 12
@@ -139,12 +143,15 @@ def test_count_is_capped_by_the_unlabeled_samples() -> None:
     assert suggest("random", 5, labels=np.zeros(50, np.int64)).samples == ()
 
 
-@pytest.mark.parametrize(("strategy", "count", "message"), [
-    ("best", 10, "unknown strategy 'best'"),
-    ("random", 0, "count must be a whole number of at least 1"),
-    ("random", 2.5, "count must be"),
-    ("uncertain", 3, "needs class probabilities from a trained run"),
-])
+@pytest.mark.parametrize(
+    ("strategy", "count", "message"),
+    [
+        ("best", 10, "unknown strategy 'best'"),
+        ("random", 0, "count must be a whole number of at least 1"),
+        ("random", 2.5, "count must be"),
+        ("uncertain", 3, "needs class probabilities from a trained run"),
+    ],
+)
 def test_bad_requests_say_what_is_wrong(strategy: str, count: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         suggest(strategy, count, labels=unlabeled(20))
@@ -167,10 +174,9 @@ def test_kmeans_finds_separated_blobs() -> None:
 
 def test_pixel_features_are_principal_components() -> None:
     rng = np.random.default_rng(0)
-    pixels = (rng.normal(size=(300, 2)) @ rng.normal(size=(2, 64)) * 20 + 128)
+    pixels = rng.normal(size=(300, 2)) @ rng.normal(size=(2, 64)) * 20 + 128
     features = pixel_features(np.clip(pixels, 0, 255).astype(np.uint8), dims=3)
     assert features.shape == (300, 3) and features.dtype == np.float32
     variances = features.var(axis=0)
     assert variances[2] < 0.01 * variances[1]  # two real directions, the third is noise
-    assert np.array_equal(features, pixel_features(
-        np.clip(pixels, 0, 255).astype(np.uint8), dims=3))
+    assert np.array_equal(features, pixel_features(np.clip(pixels, 0, 255).astype(np.uint8), dims=3))

@@ -28,9 +28,17 @@ def stripes(count: int = SAMPLES, seed: int = 0) -> tuple[np.ndarray, np.ndarray
 
 @pytest.fixture
 def tiny_config() -> TrainingConfig:
-    return TrainingConfig(latent_size=2, hidden_sizes=(32,), batch_size=16,
-                          labeled_batch_size=8, epochs=2, classifier_weight=10.0,
-                          augment_shift=1, cutout=3, seed=3)
+    return TrainingConfig(
+        latent_size=2,
+        hidden_sizes=(32,),
+        batch_size=16,
+        labeled_batch_size=8,
+        epochs=2,
+        classifier_weight=10.0,
+        augment_shift=1,
+        cutout=3,
+        seed=3,
+    )
 
 
 @pytest.fixture

@@ -65,8 +65,9 @@ def test_latent_map_follows_a_mirror_image_of_the_latent_space():
     np.testing.assert_allclose(second, first, atol=1e-4)
 
 
-def _predictions(seed: int = 6, count: int = 300, classes: int = 10, confidence: float = 0.97
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _predictions(
+    seed: int = 6, count: int = 300, classes: int = 10, confidence: float = 0.97
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Confident q(y|x) rows, their classes, and 3-D z means unrelated to the class."""
     rng = np.random.default_rng(seed)
     truth = np.arange(count) % classes
@@ -79,8 +80,7 @@ def test_confident_predictions_gather_at_their_class_corner():
     q, truth, z = _predictions()
     points = class_map(q, z)
     centres = np.stack([points[truth == c].mean(axis=0) for c in range(10)])
-    spread = max(np.linalg.norm(points[truth == c] - centres[c], axis=1).max()
-                 for c in range(10))
+    spread = max(np.linalg.norm(points[truth == c] - centres[c], axis=1).max() for c in range(10))
     gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + np.eye(10) * 9.0
     assert spread < gaps.min() / 2  # every cluster is apart from every other
     assert neighbour_purity(points, truth) > 0.99

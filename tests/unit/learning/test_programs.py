@@ -31,8 +31,16 @@ class MemoryStore:
 
 
 def _outcome(results):
-    return [(r.epoch, {k: v for k, v in r.metrics.items() if "seconds" not in k and k != "samples_per_s"},
-             r.checkpoint, r.probabilities.tobytes(), r.latent_map.tobytes()) for r in results]
+    return [
+        (
+            r.epoch,
+            {k: v for k, v in r.metrics.items() if "seconds" not in k and k != "samples_per_s"},
+            r.checkpoint,
+            r.probabilities.tobytes(),
+            r.latent_map.tobytes(),
+        )
+        for r in results
+    ]
 
 
 def test_stored_programs_are_loaded_and_train_bitwise_alike(tiny_job):
