@@ -171,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     team.add_commands(add)
 
+    from app.cli import quality as quality_cli  # suggest, flags
+
+    quality_cli.add_commands(add)
+
     from app.cli import training as training_cli  # JAX loads only when a run starts
 
     p = add("train", training_cli.cmd_train, "train the semi-supervised VAE on the labels so far")

@@ -80,16 +80,21 @@ class QualityState:
         if self.suggestions is None:
             return ()
         current = np.asarray(labels)
-        return tuple(s for s in self.suggestions.items
-                     if 0 <= s.sample < current.size and current[s.sample] < 0)
+        return tuple(
+            s for s in self.suggestions.items if 0 <= s.sample < current.size and current[s.sample] < 0
+        )
 
     def open_flags(self, labels: npt.ArrayLike) -> tuple[Flag, ...]:
         """The latest flags a person has neither dismissed nor fixed by relabeling,
         most likely wrong first."""
         current = np.asarray(labels)
-        return tuple(f for f in self.flags
-                     if (f.sample, f.label) not in self.dismissed
-                     and 0 <= f.sample < current.size and int(current[f.sample]) == f.label)
+        return tuple(
+            f
+            for f in self.flags
+            if (f.sample, f.label) not in self.dismissed
+            and 0 <= f.sample < current.size
+            and int(current[f.sample]) == f.label
+        )
 
     def suggestion_for(self, sample: int) -> Suggested | None:
         items = self.suggestions.items if self.suggestions is not None else ()
@@ -105,18 +110,21 @@ class QualityState:
     # -- folding ----------------------------------------------------------------------
     def _on_suggestions(self, e: Recorded) -> None:
         d = e.data
-        items = tuple(Suggested(int(s), float(score), str(reason))
-                      for s, score, reason in zip(d["samples"], d["scores"], d["reasons"]))
-        self.suggestions = SuggestionBatch(str(d["strategy"]), d.get("run_id"), d.get("epoch"),
-                                           e.position, items)
+        items = tuple(
+            Suggested(int(s), float(score), str(reason))
+            for s, score, reason in zip(d["samples"], d["scores"], d["reasons"])
+        )
+        self.suggestions = SuggestionBatch(
+            str(d["strategy"]), d.get("run_id"), d.get("epoch"), e.position, items
+        )
 
     def _on_flags(self, e: Recorded) -> None:
         d = e.data
         run_id, method = d.get("run_id"), str(d["method"])
-        self.flags = tuple(Flag(int(s), int(label), int(other), float(score), run_id, method,
-                                e.position)
-                           for s, label, other, score in zip(d["samples"], d["labels"],
-                                                             d["suggested"], d["scores"]))
+        self.flags = tuple(
+            Flag(int(s), int(label), int(other), float(score), run_id, method, e.position)
+            for s, label, other, score in zip(d["samples"], d["labels"], d["suggested"], d["scores"])
+        )
         self.checks += 1
         if run_id is not None:
             self.flagged_runs.add(run_id)
@@ -127,16 +135,21 @@ class QualityState:
     # -- snapshots ---------------------------------------------------------------------
     def snapshot(self) -> bytes:
         batch = self.suggestions
-        return json.dumps({
-            "position": self.position,
-            "suggestions": None if batch is None else {
-                **{k: v for k, v in asdict(batch).items() if k != "items"},
-                "items": [asdict(s) for s in batch.items]},
-            "flags": [asdict(f) for f in self.flags],
-            "flagged_runs": sorted(self.flagged_runs),
-            "checks": self.checks,
-            "dismissed": sorted(self.dismissed),
-        }).encode()
+        return json.dumps(
+            {
+                "position": self.position,
+                "suggestions": None
+                if batch is None
+                else {
+                    **{k: v for k, v in asdict(batch).items() if k != "items"},
+                    "items": [asdict(s) for s in batch.items],
+                },
+                "flags": [asdict(f) for f in self.flags],
+                "flagged_runs": sorted(self.flagged_runs),
+                "checks": self.checks,
+                "dismissed": sorted(self.dismissed),
+            }
+        ).encode()
 
     @classmethod
     def restore(cls, payload: bytes) -> QualityState:
@@ -146,8 +159,12 @@ class QualityState:
         batch = data["suggestions"]
         if batch is not None:
             self.suggestions = SuggestionBatch(
-                batch["strategy"], batch["run_id"], batch["epoch"], batch["position"],
-                tuple(Suggested(**s) for s in batch["items"]))
+                batch["strategy"],
+                batch["run_id"],
+                batch["epoch"],
+                batch["position"],
+                tuple(Suggested(**s) for s in batch["items"]),
+            )
         self.flags = tuple(Flag(**f) for f in data["flags"])
         self.flagged_runs = set(data["flagged_runs"])
         self.checks = data["checks"]
