@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import combinations
 from typing import TYPE_CHECKING, Any
+
+from domain.label_quality import Disagreement, LabelChange, annotator_disagreements
 
 if TYPE_CHECKING:
     from app.project.live import Project
     from domain.events import Event
+    from eventstore import RecordedEvent
+
+_UNLABELED = -1
 
 
 def summary(project: Project) -> dict[str, Any]:
@@ -16,7 +23,7 @@ def summary(project: Project) -> dict[str, Any]:
     latent = project.state.latent_map.current
     return {
         "name": info.project_name,
-        "path": str(project.path),
+        "path": str(project.address),
         "samples": info.sample_count,
         "shape": list(info.shape),
         "classes": list(info.class_names),
@@ -24,14 +31,90 @@ def summary(project: Project) -> dict[str, Any]:
         "position": project.position,
         "labeled": labels.labeled,
         "per_class": dict(zip(info.class_names, counts)),
-        "annotators": list(labels.annotators),
+        **annotator_figures(label_changes(project.events())),
         "source": info.source,
         "dataset_sha256": info.dataset_sha256,
         "latent_map": None if latent is None else {"sha256": latent.map_sha256, "method": latent.method},
         "created_at": iso_time(info.created_at) if info.created else None,
-        "branched_from": None if info.parent_path is None else {"path": info.parent_path, "position": info.parent_position},
+        "branched_from": None
+        if info.parent_path is None
+        else {"path": info.parent_path, "position": info.parent_position},
         "runs": runs(project),
     }
+
+
+def label_changes(events: Iterable[RecordedEvent]) -> Iterator[LabelChange]:
+    """Every label act in log order, each with who did it (the event's ``annotator``).
+
+    An undo or redo counts as an act of whoever undid or redid it: after alice undoes
+    her change, her label on those samples is what the undo restored (none: removed).
+    """
+    for e in events:
+        who, d = str(e.metadata.get("annotator", "")), e.data
+        if e.type == "LabelAssigned":
+            yield LabelChange(int(d["sample"]), who, int(d["label"]))
+        elif e.type == "LabelsAssigned":
+            label = int(d["label"])
+            yield from (LabelChange(int(s), who, label) for s in d["samples"])
+        elif e.type == "LabelRemoved":
+            yield LabelChange(int(d["sample"]), who, None)
+        elif e.type in ("LabelChangeUndone", "LabelChangeRedone"):
+            for s, label in zip(d["samples"], d["labels"]):
+                yield LabelChange(int(s), who, None if int(label) == _UNLABELED else int(label))
+
+
+def current_labels(changes: Iterable[LabelChange]) -> dict[str, dict[int, int]]:
+    """Annotator -> sample -> their latest label (samples they last unlabeled left out)."""
+    out: dict[str, dict[int, int]] = {}
+    for change in changes:
+        mine = out.setdefault(change.annotator, {})
+        if change.label is None:
+            mine.pop(change.sample, None)
+        else:
+            mine[change.sample] = change.label
+    return out
+
+
+def cohen_kappa(pairs: list[tuple[int, int]]) -> float | None:
+    """Cohen's kappa of two raters over ``pairs``; None when undefined (no pairs, or
+    both gave one and the same class throughout, where chance agreement is certain)."""
+    n = len(pairs)
+    if n == 0:
+        return None
+    observed = sum(a == b for a, b in pairs) / n
+    first: dict[int, int] = {}
+    second: dict[int, int] = {}
+    for a, b in pairs:
+        first[a] = first.get(a, 0) + 1
+        second[b] = second.get(b, 0) + 1
+    chance = sum(count * second.get(label, 0) for label, count in first.items()) / (n * n)
+    return None if chance >= 1.0 else (observed - chance) / (1.0 - chance)
+
+
+def annotator_figures(changes: Iterable[LabelChange]) -> dict[str, Any]:
+    """``annotators``: NAME -> {"labels": samples whose latest label from NAME stands};
+    ``agreement``: per pair, Cohen's kappa over the samples both labeled ("overlaps")."""
+    current = current_labels(changes)
+    names = sorted(name for name, mine in current.items() if mine)
+    agreement = []
+    for a, b in combinations(names, 2):
+        both = sorted(current[a].keys() & current[b].keys())
+        pairs = [(current[a][s], current[b][s]) for s in both]
+        kappa = cohen_kappa(pairs)
+        agreement.append(
+            {
+                "annotators": [a, b],
+                "overlaps": len(pairs),
+                "agreed": sum(x == y for x, y in pairs),
+                "kappa": None if kappa is None else round(kappa, 4),
+            }
+        )
+    return {"annotators": {name: {"labels": len(current[name])} for name in names}, "agreement": agreement}
+
+
+def conflicts(project: Project) -> tuple[Disagreement, ...]:
+    """Samples whose annotators' latest labels differ (``domain.label_quality``)."""
+    return annotator_disagreements(label_changes(project.events()))
 
 
 def runs(project: Project) -> list[dict[str, Any]]:
@@ -69,8 +152,11 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 
 def classes_text(names: tuple[str, ...]) -> str:
-    return ", ".join(f"{i}={n}" for i, n in enumerate(names)) or "(none yet: add some with `ledgerlab add-class`)"
+    return (
+        ", ".join(f"{i}={n}" for i, n in enumerate(names))
+        or "(none yet: add some with `ledgerlab add-class`)"
+    )
 
 
 def iso_time(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="seconds")

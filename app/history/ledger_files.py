@@ -32,7 +32,9 @@ def checked_target(path: str | os.PathLike[str]) -> Path:
     if target.exists():
         raise ProjectError(f"{target} already exists: choose another file name (nothing was changed)")
     if not target.parent.is_dir():
-        raise ProjectError(f"cannot create {target}: the folder {target.parent} does not exist; create it first")
+        raise ProjectError(
+            f"cannot create {target}: the folder {target.parent} does not exist; create it first"
+        )
     return target
 
 
@@ -57,7 +59,9 @@ def new_ledger(
         try:
             os.link(building, target)
         except FileExistsError:
-            raise ProjectError(f"{target} was created by another program meanwhile: nothing was written to it") from None
+            raise ProjectError(
+                f"{target} was created by another program meanwhile: nothing was written to it"
+            ) from None
         except OSError as exc:
             raise ProjectError(f"cannot create {target} ({exc.strerror}); choose another place") from exc
         for suffix in ("-wal", "-shm"):  # normally gone after close; keep the pair if not
@@ -94,3 +98,19 @@ def copy_events(source_events: Iterable[RecordedEvent], target: EventStore, batc
             pending, stream, first_version = [], e.stream_id, e.version
         pending.append(NewEvent(e.type, e.data, e.metadata, e.schema_version))
     return flush()
+
+
+def copy_events_at_once(source_events: Iterable[RecordedEvent], target: EventStore) -> int:
+    """``copy_events`` as one all-or-nothing ``append_batch``: for a target that cannot be
+    built aside and moved into place (a server project), so a failed copy leaves it empty
+    (and so usable again), never half-filled. Returns the target's head."""
+    from eventstore import NewEvent, StreamAppend
+
+    appends: list[StreamAppend] = []
+    pending: list[NewEvent] = []
+    for e in source_events:
+        if not appends or appends[-1][0] != e.stream_id:
+            pending = []
+            appends.append((e.stream_id, pending, e.version - 1))
+        pending.append(NewEvent(e.type, e.data, e.metadata, e.schema_version))
+    return target.append_batch(appends) if appends else target.head()

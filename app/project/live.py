@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from app.project import projections
+from app.project.address import ProjectAddress
 from app.project.errors import ProjectError
 from app.project.mapper import to_records
 from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME, build_projections
@@ -28,7 +29,7 @@ from domain.decide import decide
 from domain.events import Event, EventRegistry
 from domain.initial_map import decode_map
 from domain.projections import LabelSet, ProjectInfo, ProjectProjections
-from eventstore import ANY, ConcurrencyError, EventStore, RecordedEvent, Verification
+from eventstore import ANY, ConcurrencyError, EventStore, RecordedEvent, StoreReadOnly, Verification
 from eventstore.model import ExpectedVersion
 
 _SAMPLE_EVENTS = {"LabelAssigned", "LabelRemoved"}
@@ -66,14 +67,21 @@ class Project(ProjectView):
         clock: Callable[[], float] = time.time,
         read_only: bool = False,
         owns_store: bool = True,
+        address: ProjectAddress | None = None,
+        may_change: bool = True,
     ) -> None:
         self._store = store
         self._registry = registry
         self._state = state
         self._snapshot_position = state.position
         self.path = path
+        """The project file (for a server project a stand-in naming no file: use ``address``)."""
+        self.address = address if address is not None else ProjectAddress.parse(path)
         self.annotator = annotator
         self.read_only = read_only
+        # False for a server project whose database role may only read: a live view
+        # that follows everyone's changes but records none.
+        self.may_change = may_change and not read_only
         self._clock = clock
         self._owns_store = owns_store
         self._listeners: list[Listener] = []
@@ -138,9 +146,10 @@ class Project(ProjectView):
         command changes nothing). Raises ``DomainError`` or ``ProjectError``."""
         if self.read_only:
             raise ProjectError(
-                f"{self.path} is open read-only (as of position {self.position}): "
+                f"{self.address} is open read-only (as of position {self.position}): "
                 "open it normally to make changes"
             )
+        self._check_may_change()
         for attempt in (1, 2):
             events = decide(self._state, command)
             if not events:
@@ -150,12 +159,14 @@ class Project(ProjectView):
             batch = to_records(events, metadata)
             try:
                 self._store.append(PROJECT_STREAM, batch, self._state.stream_version)
+            except StoreReadOnly:
+                raise ProjectError(self._view_only_message()) from None
             except ConcurrencyError:
                 # Another process wrote first: decide again against what it wrote.
                 self.refresh()
                 if attempt == 2:
                     raise ProjectError(
-                        f"{self.path} was changed by another program twice while this change "
+                        f"{self.address} was changed by another program twice while this change "
                         "was being recorded; nothing was recorded -- try again"
                     ) from None
                 continue
@@ -190,7 +201,8 @@ class Project(ProjectView):
         """Append facts that no decider produces — a run's progress, reported by a runner
         and recorded by the application — then catch up. Returns the last position."""
         if self.read_only:
-            raise ProjectError(f"{self.path} is open read-only: nothing was recorded")
+            raise ProjectError(f"{self.address} is open read-only: nothing was recorded")
+        self._check_may_change()
         metadata = {"annotator": self.annotator, "at": self._clock(), "command": "record"}
         batch = to_records(events, metadata)
         position = self._store.append(stream_id, batch, expected_version)
@@ -198,7 +210,18 @@ class Project(ProjectView):
         return position
 
     def put_blob(self, data: bytes) -> str:
+        self._check_may_change()
         return self._store.put_blob(data)
+
+    def _check_may_change(self) -> None:
+        if not self.may_change:
+            raise ProjectError(self._view_only_message())
+
+    def _view_only_message(self) -> str:
+        return (
+            f"{self.address}: you may view this project but not change it (your database role "
+            "may only read); nothing was recorded"
+        )
 
     def get_blob(self, sha256: str) -> bytes:
         return self._store.get_blob(sha256)
@@ -253,12 +276,19 @@ class Project(ProjectView):
             self._store, self._registry, until=position, extra_parts=self._state.extra_parts
         )
         return Project(
-            self._store, self._registry, state, path=self.path, annotator=self.annotator,
-            clock=self._clock, read_only=True, owns_store=False,
+            self._store,
+            self._registry,
+            state,
+            path=self.path,
+            annotator=self.annotator,
+            clock=self._clock,
+            read_only=True,
+            owns_store=False,
+            address=self.address,
         )
 
     def save_snapshot(self) -> None:
-        if self.read_only:
+        if not self.may_change:
             return
         self._store.save_snapshot(SNAPSHOT_NAME, self.position, self._state.snapshot())
         self._snapshot_position = self.position
@@ -266,7 +296,7 @@ class Project(ProjectView):
     def close(self) -> None:
         if self._owns_store:
             try:
-                if not self.read_only and self.position - self._snapshot_position >= projections.SNAPSHOT_EVERY:
+                if self.may_change and self.position - self._snapshot_position >= projections.SNAPSHOT_EVERY:
                     self.save_snapshot()
             finally:
                 self._store.close()
