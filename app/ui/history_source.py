@@ -18,6 +18,7 @@ from app.project.live import Project, ProjectChange
 from app.project.view import ProjectView
 from domain.initial_map import decode_map
 from domain.projections import LabelSet, ProjectInfo, ProjectProjections
+from domain.training_events import PredictionsComputed
 
 BLOBS_KEPT = 8  # maps and predictions of recent positions: scrubbing an epoch range re-reads few
 
@@ -137,8 +138,8 @@ class TimeMachine:
         append (EpochCompleted, a checkpoint, LatentMapComputed, PredictionsComputed), so
         its map and predictions exist only from the last of those on."""
         history = self.history
-        count = history.count("PredictionsComputed")
-        stops = [row.position for row in history.rows(0, count, "PredictionsComputed")]
+        name = PredictionsComputed.type_name
+        stops = [row.position for row in history.rows(0, history.count(name), name)]
         return stops or [mark.position for mark in history.epochs()]
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-NEW_PREDICTIONS = "PredictionsComputed"
+from domain.training_events import PredictionsComputed
+
+NEW_PREDICTIONS = PredictionsComputed.type_name
 
 
 class LatestPredictions:

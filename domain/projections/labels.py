@@ -11,6 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from domain.events import (
+    ClassAdded,
+    LabelAssigned,
+    LabelChangeRedone,
+    LabelChangeUndone,
+    LabelRemoved,
+    LabelsAssigned,
+    ProjectCreated,
+)
 from domain.projections import codec
 from domain.projections.batch import LabelRun
 from domain.projections.recorded import Recorded
@@ -32,13 +41,13 @@ class LabelSet:
         self._frozen: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._pending: np.ndarray | None = None  # latest unread event per sample
         self.handlers = {
-            "ProjectCreated": self._on_created,
-            "ClassAdded": self._on_class_added,
-            "LabelAssigned": self._on_assigned,
-            "LabelRemoved": self._on_removed,
-            "LabelsAssigned": self._on_many_assigned,
-            "LabelChangeUndone": self._on_reverted,
-            "LabelChangeRedone": self._on_reverted,
+            ProjectCreated: self._on_created,
+            ClassAdded: self._on_class_added,
+            LabelAssigned: self._on_assigned,
+            LabelRemoved: self._on_removed,
+            LabelsAssigned: self._on_many_assigned,
+            LabelChangeUndone: self._on_reverted,
+            LabelChangeRedone: self._on_reverted,
         }
 
     # --- reading ---------------------------------------------------------------

@@ -52,7 +52,8 @@ class ReadModel(Protocol):
     position: int
 
     @property
-    def handlers(self) -> dict[str, Callable[[Any], None]]: ...
+    def handlers(self) -> Mapping[Any, Callable[[Any], None]]:
+        """Event class (or, for now, type name) -> what to do with a recorded one."""
 
     def snapshot(self) -> bytes: ...
 
@@ -113,7 +114,10 @@ class ProjectProjections:
     def _build_table(self) -> None:
         table: dict[str, tuple[int, tuple[Callable[[Any], None], ...]]] = {}
         for part in self.parts:
-            for type_name, handler in part.handlers.items():
+            for event_class, handler in part.handlers.items():
+                # Read models name the event classes they fold; the table is keyed by the
+                # type name a recorded event carries, so a fold is one dict lookup.
+                type_name = event_class if isinstance(event_class, str) else event_class.type_name
                 latest = self.registry.latest_version(type_name)
                 table[type_name] = (latest, table.get(type_name, (0, ()))[1] + (handler,))
         self._table = table

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from domain.events import ClassAdded, ClassRenamed, LatentMapComputed, ProjectBranched, ProjectCreated
 from domain.projections.recorded import Recorded
 
 
@@ -26,10 +27,10 @@ class ProjectInfo:
         self.parent_path: str | None = None
         self.parent_position: int | None = None
         self.handlers = {
-            "ProjectBranched": self._on_branched,
-            "ProjectCreated": self._on_created,
-            "ClassAdded": self._on_class_added,
-            "ClassRenamed": self._on_class_renamed,
+            ProjectBranched: self._on_branched,
+            ProjectCreated: self._on_created,
+            ClassAdded: self._on_class_added,
+            ClassRenamed: self._on_class_renamed,
         }
 
     @property
@@ -113,7 +114,7 @@ class LatentMap:
     def __init__(self) -> None:
         self.position = 0
         self.current: LatentMapRef | None = None
-        self.handlers = {"LatentMapComputed": self._on_computed}
+        self.handlers = {LatentMapComputed: self._on_computed}
 
     def _on_computed(self, e: Recorded) -> None:
         d = e.data

@@ -7,14 +7,27 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from domain.events import Event
 from domain.projections.recorded import Recorded
+from domain.training_events import (
+    CheckpointSaved,
+    EpochCompleted,
+    ModelConfigured,
+    PredictionsComputed,
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingInterrupted,
+    TrainingStarted,
+    TrainingStopped,
+)
 
-_STATUS = {
-    "TrainingCompleted": "completed",
-    "TrainingStopped": "stopped",
-    "TrainingFailed": "failed",
-    "TrainingInterrupted": "interrupted",
+_STATUS: dict[type[Event], str] = {
+    TrainingCompleted: "completed",
+    TrainingStopped: "stopped",
+    TrainingFailed: "failed",
+    TrainingInterrupted: "interrupted",
 }
+_STATUS_BY_TYPE = {event_class.type_name: status for event_class, status in _STATUS.items()}
 
 
 @dataclass
@@ -69,11 +82,11 @@ class TrainingRuns:
         self.latest_checkpoint: ModelOutput | None = None
         self.latest_predictions: ModelOutput | None = None
         self.handlers = {
-            "ModelConfigured": self._on_configured,
-            "TrainingStarted": self._on_started,
-            "EpochCompleted": self._on_epoch,
-            "CheckpointSaved": self._on_checkpoint,
-            "PredictionsComputed": self._on_predictions,
+            ModelConfigured: self._on_configured,
+            TrainingStarted: self._on_started,
+            EpochCompleted: self._on_epoch,
+            CheckpointSaved: self._on_checkpoint,
+            PredictionsComputed: self._on_predictions,
             **{name: self._on_end for name in _STATUS},
         }
 
@@ -133,7 +146,7 @@ class TrainingRuns:
     def _on_end(self, e: Recorded) -> None:
         run = self.runs.get(e.data["run_id"])
         if run is not None:
-            run.status = _STATUS[e.type]
+            run.status = _STATUS_BY_TYPE[e.type]
             run.message = e.data.get("message") or e.data.get("reason") or ""
             run.ended_position = e.position
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from domain.events import LabelAssigned, LabelChangeRedone, LabelChangeUndone, LabelRemoved, LabelsAssigned
 from domain.projections import codec
 from domain.projections.batch import LabelRun
 from domain.projections.recorded import Recorded
@@ -46,11 +47,11 @@ class UndoHistory:
         self._undone: dict[str, array[int]] = {}
         self._bulk: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.handlers = {
-            "LabelAssigned": self._on_assigned,
-            "LabelRemoved": self._on_removed,
-            "LabelsAssigned": self._on_many_assigned,
-            "LabelChangeUndone": self._on_undone,
-            "LabelChangeRedone": self._on_redone,
+            LabelAssigned: self._on_assigned,
+            LabelRemoved: self._on_removed,
+            LabelsAssigned: self._on_many_assigned,
+            LabelChangeUndone: self._on_undone,
+            LabelChangeRedone: self._on_redone,
         }
 
     # --- reading ---------------------------------------------------------------

@@ -44,7 +44,7 @@ def _runs(*events) -> TrainingRuns:
     for event in events:
         run_id = event.to_data().get("run_id")
         for recorded in log.record([event], stream=f"run-{run_id}" if run_id else "project"):
-            handler = training.handlers.get(recorded.type)
+            handler = training.handlers.get(type(event))
             if handler is not None:
                 handler(recorded)
     return training
