@@ -41,7 +41,7 @@ STOP_GRACE_MS = 5_000  # after a stop request, how long before the worker is kil
 
 class QtRunner(QObject):
     """A ``TrainingRunner`` whose reports travel as signals, delivered on the GUI thread
-    and handed to the service's ``RunReports``."""
+    and handed to the service's ``RunReports``. Subclasses launch the run in ``_start``."""
 
     started = Signal(object)  # run id
     progressed = Signal(object)  # Progress
@@ -61,9 +61,6 @@ class QtRunner(QObject):
         self.failed.connect(reports.failed)
         self.log_line.connect(reports.log_line)
         self._start(spec)
-
-    def _start(self, spec: RunSpec) -> None:
-        raise NotImplementedError
 
     def deliver_pending(self) -> None:
         # What the run's thread or process queued before it ended (its last epoch, its end).
