@@ -23,7 +23,6 @@ costs at most one poll interval.
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import threading
 import time
@@ -36,6 +35,7 @@ from psycopg import sql
 from .appending import PreparedAppend, build_group, prepare, stream_ids
 from .base import EventStore
 from .codec import GENESIS, StoredRow, blob_hash, verify_chain
+from .connections import ThreadConnections
 from .errors import (
     BlobCorrupt,
     BlobNotFound,
@@ -77,12 +77,7 @@ class PostgresEventStore(EventStore):
         self._target = target
         self._busy_timeout = busy_timeout
         self._channel = channel(target.project)
-        self._local = threading.local()
-        # Every connection with its lock, as in the SQLite backend: close() takes each
-        # lock first, so no connection is closed under another thread's query.
-        self._connections: list[tuple[Connection, threading.RLock]] = []
-        self._connections_lock = threading.Lock()
-        self._closed = False
+        self._connections: ThreadConnections[Connection] = ThreadConnections(Connection.close, psycopg.Error)
         self._queue = WriteQueue()
         s = sql.Identifier(target.project)
         self._sql = _Statements(s)
@@ -121,17 +116,9 @@ class PostgresEventStore(EventStore):
 
     def _entry(self) -> tuple[Connection, threading.RLock]:
         """This thread's connection and its lock (a forked child never reuses its parent's)."""
-        if self._closed:
+        if self._connections.closed:
             raise StoreError(f"the store for {self.url} is closed")
-        pid = os.getpid()
-        cached = getattr(self._local, "conn", None)
-        if cached is not None and cached[0] == pid:
-            return cached[1], cached[2]
-        conn, lock = self._connect(), threading.RLock()
-        self._local.conn = (pid, conn, lock)
-        with self._connections_lock:
-            self._connections.append((conn, lock))
-        return conn, lock
+        return self._connections.get(self._connect)
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Connection]:
@@ -139,7 +126,7 @@ class PostgresEventStore(EventStore):
         errors that name the project and never the password."""
         conn, lock = self._entry()
         with lock:
-            if self._closed:
+            if self._connections.closed:
                 raise StoreError(f"the store for {self.url} is closed")
             try:
                 yield conn
@@ -150,11 +137,7 @@ class PostgresEventStore(EventStore):
 
     def _forget(self, conn: Connection) -> None:
         """Drop a broken connection so this thread's next call opens a fresh one."""
-        cached = getattr(self._local, "conn", None)
-        if cached is not None and cached[1] is conn:
-            del self._local.conn
-        with contextlib.suppress(psycopg.Error):
-            conn.close()
+        self._connections.forget(conn)
 
     # -- opening --------------------------------------------------------------------
     def _create_if_missing(self) -> None:
@@ -311,37 +294,27 @@ class PostgresEventStore(EventStore):
                 try:
                     listener.execute("SELECT 1")  # takes in the notifications; their text is not used
                 except psycopg.Error:
-                    self._forget_listener()
+                    self._connections.forget(listener, kind="listener")
                     listener = self._listener()
 
     def _listener(self) -> Connection:
         """This thread's LISTEN connection (a wake-up hint only)."""
-        cached = getattr(self._local, "listener", None)
-        if cached is not None and cached[0] == os.getpid():
-            conn: Connection = cached[1]
-            return conn
-        if self._closed:
+        if self._connections.closed:
             raise StoreError(f"the store for {self.url} is closed")
-        conn = self._connect()
-        # A handler keeps psycopg from queueing every notification for a notifies()
-        # generator nobody runs (it would grow by one per append, forever).
-        conn.add_notify_handler(lambda _notification: None)
-        try:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-        except psycopg.Error as exc:
-            conn.close()
-            raise translate(exc, self._target, self._busy_timeout) from None
-        self._local.listener = (os.getpid(), conn)
-        with self._connections_lock:
-            self._connections.append((conn, threading.RLock()))
-        return conn
 
-    def _forget_listener(self) -> None:
-        cached = getattr(self._local, "listener", None)
-        if cached is not None:
-            del self._local.listener
-            with contextlib.suppress(psycopg.Error):
-                cached[1].close()
+        def listen() -> Connection:
+            conn = self._connect()
+            # A handler keeps psycopg from queueing every notification for a notifies()
+            # generator nobody runs (it would grow by one per append, forever).
+            conn.add_notify_handler(lambda _notification: None)
+            try:
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            except psycopg.Error as exc:
+                conn.close()
+                raise translate(exc, self._target, self._busy_timeout) from None
+            return conn
+
+        return self._connections.get(listen, kind="listener")[0]
 
     # -- snapshots ------------------------------------------------------------------
     def save_snapshot(self, name: str, position: int, payload: bytes) -> None:
@@ -439,18 +412,7 @@ class PostgresEventStore(EventStore):
         return "ok"
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for conn, lock in connections:
-            if lock.acquire(timeout=30):
-                try:
-                    with contextlib.suppress(psycopg.Error):
-                        conn.close()
-                finally:
-                    lock.release()
+        self._connections.close_all()
 
     def __repr__(self) -> str:
         return f"PostgresEventStore({self.url!r}{', read_only' if self.read_only else ''})"

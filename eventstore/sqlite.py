@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import sqlite3
 import threading
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from .appending import PreparedAppend, build_group, prepare, stream_ids
 from .base import EventStore
 from .codec import GENESIS, StoredRow, blob_hash, verify_chain
+from .connections import ThreadConnections
 from .errors import (
     BlobCorrupt,
     BlobNotFound,
@@ -59,13 +59,9 @@ class SQLiteEventStore(EventStore):
         self.url = f"sqlite://{path}"
         self.read_only = read_only
         self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        # Every connection with its lock: a query holds its connection's lock, and close()
-        # takes each lock before closing, so no connection is closed under a running query
-        # of another thread (which would crash inside SQLite, not raise).
-        self._connections: list[tuple[sqlite3.Connection, threading.RLock]] = []
-        self._connections_lock = threading.Lock()
-        self._closed = False
+        self._connections: ThreadConnections[sqlite3.Connection] = ThreadConnections(
+            sqlite3.Connection.close, sqlite3.Error
+        )
         # Wakes waiters of this store object at once when one of its own threads appends;
         # other processes are noticed through PRAGMA data_version.
         self._appended = threading.Condition()
@@ -134,41 +130,34 @@ class SQLiteEventStore(EventStore):
 
     def _conn(self, mode: str | None = None) -> sqlite3.Connection:
         """This thread's connection (a forked child never reuses its parent's)."""
-        if self._closed:
+        if self._connections.closed:
             raise StoreError(f"the store for {self.path} is closed")
-        pid = os.getpid()
-        cached = getattr(self._local, "conn", None)
-        if cached is not None and cached[0] == pid:
-            own: sqlite3.Connection = cached[1]
-            return own
-        mode = mode or ("ro" if self.read_only else "rw")
-        uri = f"{self.path.as_uri()}?mode={mode}"
-        with self._errors():
-            conn = sqlite3.connect(
-                uri,
-                uri=True,
-                timeout=self._busy_timeout,
-                isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
-                check_same_thread=False,  # close() may run on another thread
-                cached_statements=64,
-            )
-            conn.execute("PRAGMA synchronous=FULL")
-        lock = threading.RLock()
-        self._local.conn = (pid, conn, lock)
-        with self._connections_lock:
-            self._connections.append((conn, lock))
-        return conn
+        uri = f"{self.path.as_uri()}?mode={mode or ('ro' if self.read_only else 'rw')}"
+
+        def connect() -> sqlite3.Connection:
+            with self._errors():
+                conn = sqlite3.connect(
+                    uri,
+                    uri=True,
+                    timeout=self._busy_timeout,
+                    isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+                    check_same_thread=False,  # close() may run on another thread
+                    cached_statements=64,
+                )
+                conn.execute("PRAGMA synchronous=FULL")
+            return conn
+
+        return self._connections.get(connect)[0]
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         """Hold this thread's connection while it works, and turn SQLite's errors into
         store errors that name the file and say what to do."""
-        cached = getattr(self._local, "conn", None)
-        lock = cached[2] if cached is not None and cached[0] == os.getpid() else None
+        lock = self._connections.lock_held_by_this_thread()
         if lock is not None:
             lock.acquire()
         try:
-            if lock is not None and self._closed:
+            if lock is not None and self._connections.closed:
                 raise StoreError(f"the store for {self.path} is closed")
             yield
         except sqlite3.Error as exc:
@@ -424,20 +413,7 @@ class SQLiteEventStore(EventStore):
         return "\n".join(r[0] for r in rows)
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for conn, lock in connections:
-            # Wait for a query another thread is running on it; a connection still busy
-            # after that is left to the garbage collector rather than closed under it.
-            if lock.acquire(timeout=30):
-                try:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.close()
-                finally:
-                    lock.release()
+        self._connections.close_all()
 
     def __repr__(self) -> str:
         return f"SQLiteEventStore({str(self.path)!r}{', read_only' if self.read_only else ''})"
