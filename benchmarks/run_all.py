@@ -17,6 +17,7 @@ ORDER = [
     "responsiveness",
     "gui",
     "history",
+    "live_sync",
 ]
 
 

@@ -11,6 +11,7 @@ A ``Project`` is used from one thread (the GUI thread or the CLI).
 from __future__ import annotations
 
 import io
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ from domain.projections import LabelSet, ProjectInfo, ProjectProjections
 from eventstore import ANY, ConcurrencyError, EventStore, RecordedEvent, StoreReadOnly, Verification
 from eventstore.model import ExpectedVersion
 
+# Decide-append turns a change gets while other writers keep getting in first: a team
+# labels one server project at once, so there a few turns are normal; a file is mostly
+# one person's, where a second conflict in a row is worth telling.
+_ATTEMPTS = {False: 2, True: 20}
 _SAMPLE_EVENTS = {"LabelAssigned", "LabelRemoved"}
 _MANY_SAMPLE_EVENTS = {"LabelsAssigned", "LabelChangeUndone", "LabelChangeRedone"}
 _CLASS_EVENTS = {"ProjectCreated", "ClassAdded", "ClassRenamed"}
@@ -150,7 +155,8 @@ class Project(ProjectView):
                 "open it normally to make changes"
             )
         self._check_may_change()
-        for attempt in (1, 2):
+        attempts = _ATTEMPTS[self.address.is_server]
+        for attempt in range(1, attempts + 1):
             events = decide(self._state, command)
             if not events:
                 return []
@@ -162,13 +168,17 @@ class Project(ProjectView):
             except StoreReadOnly:
                 raise ProjectError(self._view_only_message()) from None
             except ConcurrencyError:
-                # Another process wrote first: decide again against what it wrote.
+                # Another process wrote first: decide again against what it wrote. On a
+                # shared server project several annotators write at once, so a few turns
+                # (with a short, growing, jittered pause) are normal, not an error.
                 self.refresh()
-                if attempt == 2:
+                if attempt == attempts:
+                    times = "twice" if attempts == 2 else f"{attempts} times in a row"
                     raise ProjectError(
-                        f"{self.address} was changed by another program twice while this change "
+                        f"{self.address} was changed by another program {times} while this change "
                         "was being recorded; nothing was recorded -- try again"
                     ) from None
+                time.sleep(random.uniform(0, 0.003 * attempt))
                 continue
             self.refresh()
             return events
