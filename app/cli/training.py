@@ -99,7 +99,7 @@ def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, 
 
     keep_freed_memory()  # this process trains: the process-wide setting of a training process
 
-    lease = TrainingLease(project.path)
+    lease = TrainingLease(project.address)
     if not lease.acquire():
         raise ProjectError("another window or process is training this project; stop it first")
     stop = threading.Event()

@@ -73,7 +73,7 @@ class TrainingService:
         self.project = project
         self._runners = dict(runners)
         self._cache = compilation_cache
-        self._lease = TrainingLease(project.path)
+        self._lease = TrainingLease(project.address)
         self._runner: TrainingRunner | None = None
         self._recorder: RunRecorder | None = None
         self._logs: dict[str, collections.deque[str]] = {}

@@ -178,3 +178,27 @@ def test_a_password_never_reaches_a_message_or_the_log(capsys, pg_uri, server_pr
     assert code == 2 and "hunter2" not in out + err
     code, out, _ = run(capsys, "log", with_password, "--json")
     assert "hunter2" not in out
+
+
+def test_a_server_project_trains_and_holds_the_cross_machine_lease(capsys, server_project):
+    """`ledgerlab train URI` runs, records its run in the server's log, and holds the
+    PostgreSQL advisory lock (not a file lock beside the working folder) while it trains."""
+    from app.project.address import ProjectAddress
+    from app.training.lease import TrainingLease
+
+    assert run(capsys, "label-many", server_project, "cat", 0, 3)[0] == 0
+    assert run(capsys, "label-many", server_project, "dog", 1, 4)[0] == 0
+    flags = ["--epochs", "1", "--hidden", "16", "--latent", "2", "--batch", "8", "--seed", "1"]
+    code, out, err = run(capsys, "train", server_project, *flags)
+    assert code == 0, err
+    assert "completed" in out
+    code, out, _ = run(capsys, "info", server_project, "--json")
+    (training_run,) = json.loads(out)["runs"]
+    assert training_run["status"] == "completed"
+    lease = TrainingLease(ProjectAddress.parse(server_project))
+    assert lease.path is None  # a server project's lease is the database's, not a file
+    assert lease.acquire()
+    try:
+        assert TrainingLease(ProjectAddress.parse(server_project)).someone_else_holds_it()
+    finally:
+        lease.release()
