@@ -27,7 +27,19 @@ from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME, build_project
 from app.project.view import ProjectView
 from domain import commands as c
 from domain.decide import decide
-from domain.events import Event, EventRegistry
+from domain.events import (
+    ClassAdded,
+    ClassRenamed,
+    Event,
+    EventRegistry,
+    LabelAssigned,
+    LabelChangeRedone,
+    LabelChangeUndone,
+    LabelRemoved,
+    LabelsAssigned,
+    LatentMapComputed,
+    ProjectCreated,
+)
 from domain.initial_map import decode_map
 from domain.projections import LabelSet, ProjectInfo, ProjectProjections
 from eventstore import ANY, ConcurrencyError, EventStore, RecordedEvent, StoreReadOnly, Verification
@@ -37,9 +49,10 @@ from eventstore.model import ExpectedVersion
 # labels one server project at once, so there a few turns are normal; a file is mostly
 # one person's, where a second conflict in a row is worth telling.
 _ATTEMPTS = {False: 2, True: 20}
-_SAMPLE_EVENTS = {"LabelAssigned", "LabelRemoved"}
-_MANY_SAMPLE_EVENTS = {"LabelsAssigned", "LabelChangeUndone", "LabelChangeRedone"}
-_CLASS_EVENTS = {"ProjectCreated", "ClassAdded", "ClassRenamed"}
+# What a catch-up touched, by the classes of the events it brought.
+_SAMPLE_EVENTS = {e.type_name for e in (LabelAssigned, LabelRemoved)}
+_MANY_SAMPLE_EVENTS = {e.type_name for e in (LabelsAssigned, LabelChangeUndone, LabelChangeRedone)}
+_CLASS_EVENTS = {e.type_name for e in (ProjectCreated, ClassAdded, ClassRenamed)}
 
 
 @dataclass(frozen=True)
@@ -329,7 +342,7 @@ def _describe(first: int, last: int, events: tuple[RecordedEvent, ...]) -> Proje
             samples.update(e.data["samples"])
         elif e.type in _CLASS_EVENTS:
             classes = True
-        elif e.type == "LatentMapComputed":
+        elif e.type == LatentMapComputed.type_name:
             mapped = True
     return ProjectChange(first, last, events, frozenset(samples), classes, mapped)
 
