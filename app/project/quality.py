@@ -106,20 +106,26 @@ def flags_due(project: ProjectView) -> bool:
 # --- suggestions --------------------------------------------------------------------------
 
 
-def suggestion_inputs(project: ProjectView) -> SuggestionInputs:
+def suggestion_inputs(project: ProjectView, shown: npt.NDArray[np.float32] | None = None) -> SuggestionInputs:
     """Labels, pixels and the latest predictions worth trusting: those of a model that
-    had seen labels (``PredictionsComputed.meaningful``) and has one column per class."""
+    had seen labels (``PredictionsComputed.meaningful``) and have one column per class.
+
+    ``shown``: the predictions a window already holds (it reads the blob once per
+    ``PredictionsComputed``); they are used whatever ``meaningful`` says, as the
+    "most uncertain" key always did.
+    """
     training = project.state.extras.get("training")
     ref = getattr(training, "latest_predictions", None)
+    expected = (project.info.sample_count, len(project.info.class_names))
     probabilities = None
     run_id = epoch = None
-    if ref is not None and ref.meaningful:
+    if shown is not None:
+        probabilities = shown if shown.shape == expected else None
+    elif ref is not None and ref.meaningful:
         predicted = project.predictions()
-        if predicted is not None and predicted.shape == (
-            project.info.sample_count,
-            len(project.info.class_names),
-        ):
-            probabilities, run_id, epoch = predicted, str(ref.run_id), int(ref.epoch)
+        probabilities = predicted if predicted is not None and predicted.shape == expected else None
+    if probabilities is not None and ref is not None:
+        run_id, epoch = str(ref.run_id), int(ref.epoch)
     return SuggestionInputs(
         np.asarray(project.labels.labels, dtype=np.int64),
         project.images(),
@@ -204,8 +210,11 @@ def compute_flags(inputs: FlagInputs) -> tuple[LabelIssue, ...]:
     from domain.label_quality import find_label_issues
     from domain.suggestions import pixel_features
 
-    if inputs.num_classes < 2:
-        return ()
+    from domain.label_quality import MIN_LABELS
+
+    labeled = inputs.labels[inputs.labels >= 0]
+    if inputs.num_classes < 2 or labeled.size < MIN_LABELS or np.unique(labeled).size < 2:
+        return ()  # nothing to compare a label to: no need to load scikit-learn and cleanlab
     features = pixel_features(inputs.pixels, seed=inputs.seed)
     return find_label_issues(inputs.labels, features, inputs.num_classes, seed=inputs.seed)
 

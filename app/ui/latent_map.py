@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.project import quality
 from app.ui import palette
 from app.ui.images import to_pixmap
 from app.ui.map_view_box import LASSO, PAN, RECTANGLE, MapViewBox, inside_polygon
@@ -25,7 +26,9 @@ from app.ui.point_cloud import PointCloud
 CLICK_RADIUS_PX = 30  # a click further than this from every point selects nothing
 HOVER_RADIUS_PX = 10
 THUMBNAIL_PX = 96
-BY_LABEL, BY_PREDICTION = "label", "prediction"
+BY_LABEL, BY_PREDICTION, BY_MISMATCH = "label", "prediction", "mismatch"
+MARK_PX = 11
+_QUALITY_TYPES = frozenset({"SuggestionsMade", "LabelIssuesFlagged", "LabelIssueDismissed"})
 
 
 class LatentMapView(QWidget):
@@ -46,6 +49,17 @@ class LatentMapView(QWidget):
         self.plot.getPlotItem().setLabels(bottom="latent 1", left="latent 2")
         self.points = PointCloud()
         self.plot.addItem(self.points)
+        # Flagged labels (red crosses) and the suggestion queue (rings): few points each,
+        # plain scatter items above the cloud.
+        self.flag_marks = pg.ScatterPlotItem(size=MARK_PX, symbol="x", pen=pg.mkPen("#d00000", width=2),
+                                             brush=None, pxMode=True)
+        self.queue_marks = pg.ScatterPlotItem(size=MARK_PX + 3, symbol="o", pen=pg.mkPen("#111111", width=1.5),
+                                              brush=None, pxMode=True)
+        for marks in (self.flag_marks, self.queue_marks):
+            marks.setZValue(10)
+            self.plot.addItem(marks)
+        self.marked_flags = np.zeros(0, dtype=np.int64)
+        self.marked_queue = np.zeros(0, dtype=np.int64)
         # The legend is a row of widgets under the plot, not a pyqtgraph item: items
         # inside the plot are repainted with the points on every label.
         self.legend = QWidget()
@@ -92,6 +106,7 @@ class LatentMapView(QWidget):
         self.colour_choice.setObjectName("colourBy")
         self.colour_choice.addItem("assigned label", BY_LABEL)
         self.colour_choice.addItem("label, else prediction", BY_PREDICTION)
+        self.colour_choice.addItem("label ≠ prediction", BY_MISMATCH)
         self.colour_choice.currentIndexChanged.connect(
             lambda _: self.set_colour_mode(self.colour_choice.currentData())
         )
@@ -107,6 +122,7 @@ class LatentMapView(QWidget):
         self.points.set_positions(coords if coords is not None else np.zeros((project.info.sample_count, 2)))
         self._recolour_all()
         self._rebuild_legend()
+        self.update_marks()
         # Fit the points, and keep fitting new maps until the person zooms or pans.
         self.view_box.autoRange()  # now (it also turns auto-ranging off) …
         self.view_box.enableAutoRange()  # … and on again, for the maps to come
@@ -116,6 +132,7 @@ class LatentMapView(QWidget):
         ``change`` says differs from the one shown; the zoom and selection stay."""
         self.project = project
         self.apply_change(change, new_predictions)
+        self.update_marks()  # the flags and queue of that moment (the change lists no events)
 
     def apply_change(self, change, new_predictions: bool = False) -> None:
         """Redraw only what ``change`` touched."""
@@ -128,12 +145,26 @@ class LatentMapView(QWidget):
                 self.points.set_positions(coords)  # selection is by sample: it stays
         if change.classes_changed:
             self._rebuild_legend()
-        if change.classes_changed or (self.colour_mode == BY_PREDICTION and new_predictions):
+        if change.classes_changed or (self.colour_mode != BY_LABEL and new_predictions):
             self._recolour_all()
         elif change.samples:
             samples = np.fromiter(change.samples, dtype=np.int64, count=len(change.samples))
             labels = project.labels.labels
             self.points.recolour(samples, self._colour_index(labels, samples))
+        if change.map_changed or change.samples or any(e.type in _QUALITY_TYPES for e in change.events):
+            self.update_marks()
+
+    def update_marks(self) -> None:
+        """Cross the open flags and ring the suggestion queue (few points: redrawn whole)."""
+        project = self.project
+        xy = self.points.positions()
+        if project is None or not len(xy):
+            return
+        self.marked_flags = np.array([f.sample for f in quality.open_flags(project)], dtype=np.int64)
+        self.marked_queue = np.array([s.sample for s in quality.queue(project)], dtype=np.int64)
+        for marks, samples in ((self.flag_marks, self.marked_flags), (self.queue_marks, self.marked_queue)):
+            samples = samples[samples < len(xy)]
+            marks.setData(pos=xy[samples], data=samples)
 
     def set_colour_mode(self, mode: str) -> None:
         self.colour_mode = mode
@@ -154,9 +185,16 @@ class LatentMapView(QWidget):
         index = labels[samples].astype(np.int32)
         unlabeled = index < 0
         index[unlabeled] = count
-        predictions = self.predictions.get() if self.colour_mode == BY_PREDICTION else None
-        if predictions is not None and predictions.shape[1] == count:
-            index[unlabeled] = count + 1 + np.argmax(predictions[samples[unlabeled]], axis=1)
+        predictions = self.predictions.get() if self.colour_mode != BY_LABEL else None
+        if predictions is None or predictions.shape[1] != count:
+            return index
+        if self.colour_mode == BY_MISMATCH:
+            # Solid where the label and the prediction differ, faint where they agree.
+            labeled = ~unlabeled
+            agree = np.argmax(predictions[samples[labeled]], axis=1) == index[labeled]
+            index[np.flatnonzero(labeled)[agree]] += count + 1
+            return index
+        index[unlabeled] = count + 1 + np.argmax(predictions[samples[unlabeled]], axis=1)
         return index
 
     def _rebuild_legend(self) -> None:

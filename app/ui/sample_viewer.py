@@ -1,6 +1,7 @@
 """The sample viewer: the current image large with its label, the model's predicted
-class and a probability bar per class, and who labeled it when; a thumbnail grid
-when many samples are selected."""
+class and a probability bar per class, who labeled it when, and why the tool points
+at it (a flag: its label looks wrong; a suggestion: why label it; annotators who
+disagree); a thumbnail grid when many samples are selected."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.project import quality
 from app.ui.images import to_pixmap
 
+_QUALITY_TYPES = frozenset({"SuggestionsMade", "LabelIssuesFlagged", "LabelIssueDismissed"})
 IMAGE_PX = 180
 GRID_ICON_PX = 56
 GRID_LIMIT = 500  # thumbnails shown for a large selection; the count says how many there are
@@ -52,6 +55,10 @@ class SampleViewer(QWidget):
         self.provenance.setObjectName("sampleProvenance")
         self.prediction = QLabel("")
         self.prediction.setObjectName("samplePrediction")
+        self.review = QLabel("")
+        self.review.setObjectName("sampleReview")
+        self.review.setWordWrap(True)
+        self.disagreements: dict = {}  # sample -> Disagreement, from the labeling controller
         self.bars_box = QWidget()
         self.bars_layout = QGridLayout(self.bars_box)
         self.bars_layout.setContentsMargins(0, 0, 0, 0)
@@ -65,6 +72,7 @@ class SampleViewer(QWidget):
         column.addWidget(self.label)
         column.addWidget(self.provenance)
         column.addWidget(self.prediction)
+        column.addWidget(self.review)
         column.addWidget(self.bars_box)
         column.addStretch(1)
 
@@ -107,7 +115,9 @@ class SampleViewer(QWidget):
         current = self.selection.current
         if change.classes_changed:
             self._build_bars(self.project.info.class_names)
-        if change.classes_changed or new_predictions or (current is not None and current in change.samples):
+        reviewed = any(e.type in _QUALITY_TYPES for e in change.events)
+        if change.classes_changed or new_predictions or reviewed or (
+                current is not None and current in change.samples):
             self._refresh_soon.start()
         elif len(self.selection) > 1 and change.samples:
             self._grid_samples = np.zeros(0, dtype=np.int64)  # captions carry labels
@@ -141,6 +151,7 @@ class SampleViewer(QWidget):
             self.label.setText("—")
             self.provenance.setText("")
             self.prediction.setText("")
+            self.review.setText("")
             self.bars_box.hide()
             return
         labels = project.labels
@@ -157,6 +168,31 @@ class SampleViewer(QWidget):
             at = datetime.fromtimestamp(float(labels.changed_at[sample])).strftime("%Y-%m-%d %H:%M:%S")
             self.provenance.setText(f"{'labeled' if label >= 0 else 'label removed'} by {who} at {at}")
         self._show_prediction(sample, names)
+        self.review.setText(self.review_text(project, sample))
+
+    def show_review(self, disagreements) -> None:
+        """Samples whose annotators disagree (found off the GUI thread by the controller)."""
+        self.disagreements = dict(disagreements)
+        self._refresh_soon.start()
+
+    def review_text(self, project, sample: int) -> str:
+        """Why the tool points at ``sample``: flagged, suggested, annotators disagree."""
+        names = project.info.class_names
+        state = quality.quality_of(project)
+        lines = []
+        flag = next((f for f in quality.open_flags(project) if f.sample == sample), None)
+        if flag is not None:
+            lines.append(f"Flagged: labeled {_name(flag.label, names)}, but looks like "
+                         f"{_name(flag.suggested, names)} (label quality {flag.score:.2f}). "
+                         "Press a class key to fix it, K to keep it.")
+        queued = next((s for s in quality.queue(project) if s.sample == sample), None)
+        if queued is not None:
+            lines.append(f"Suggested ({state.suggestions.strategy}): {queued.reason}")
+        disagreement = self.disagreements.get(sample)
+        if disagreement is not None:
+            text = quality.disagreement_text(disagreement, names)
+            lines.append(text[:1].upper() + text[1:])
+        return "\n".join(lines)
 
     def _show_prediction(self, sample: int, names) -> None:
         predictions = self.predictions.get()
@@ -186,3 +222,7 @@ class SampleViewer(QWidget):
         for row in range(self.grid.count()):
             item = self.grid.item(row)
             item.setSelected(item.data(Qt.ItemDataRole.UserRole) == current)
+
+
+def _name(label: int, names) -> str:
+    return names[label] if 0 <= label < len(names) else str(label)
