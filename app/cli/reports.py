@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
+from app.project.quality import label_acts
 from domain.label_quality import Disagreement, LabelChange, annotator_disagreements
 
 if TYPE_CHECKING:
     from app.project.live import Project
     from domain.events import Event
-    from eventstore import RecordedEvent
 
-_UNLABELED = -1
 
 
 def summary(project: Project) -> dict[str, Any]:
@@ -31,7 +30,7 @@ def summary(project: Project) -> dict[str, Any]:
         "position": project.position,
         "labeled": labels.labeled,
         "per_class": dict(zip(info.class_names, counts)),
-        **annotator_figures(label_changes(project.events())),
+        **annotator_figures(label_acts(project.events())),
         "source": info.source,
         "dataset_sha256": info.dataset_sha256,
         "latent_map": None if latent is None else {"sha256": latent.map_sha256, "method": latent.method},
@@ -41,26 +40,6 @@ def summary(project: Project) -> dict[str, Any]:
         else {"path": info.parent_path, "position": info.parent_position},
         "runs": runs(project),
     }
-
-
-def label_changes(events: Iterable[RecordedEvent]) -> Iterator[LabelChange]:
-    """Every label act in log order, each with who did it (the event's ``annotator``).
-
-    An undo or redo counts as an act of whoever undid or redid it: after alice undoes
-    her change, her label on those samples is what the undo restored (none: removed).
-    """
-    for e in events:
-        who, d = str(e.metadata.get("annotator", "")), e.data
-        if e.type == "LabelAssigned":
-            yield LabelChange(int(d["sample"]), who, int(d["label"]))
-        elif e.type == "LabelsAssigned":
-            label = int(d["label"])
-            yield from (LabelChange(int(s), who, label) for s in d["samples"])
-        elif e.type == "LabelRemoved":
-            yield LabelChange(int(d["sample"]), who, None)
-        elif e.type in ("LabelChangeUndone", "LabelChangeRedone"):
-            for s, label in zip(d["samples"], d["labels"]):
-                yield LabelChange(int(s), who, None if int(label) == _UNLABELED else int(label))
 
 
 def current_labels(changes: Iterable[LabelChange]) -> dict[str, dict[int, int]]:
@@ -114,7 +93,7 @@ def annotator_figures(changes: Iterable[LabelChange]) -> dict[str, Any]:
 
 def conflicts(project: Project) -> tuple[Disagreement, ...]:
     """Samples whose annotators' latest labels differ (``domain.label_quality``)."""
-    return annotator_disagreements(label_changes(project.events()))
+    return annotator_disagreements(label_acts(project.events()))
 
 
 def runs(project: Project) -> list[dict[str, Any]]:

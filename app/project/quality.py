@@ -30,7 +30,15 @@ import numpy.typing as npt
 from app.project.errors import ProjectError
 from app.project.live import Project
 from app.project.view import ProjectView
-from domain.events import Event, class_name
+from domain.events import (
+    Event,
+    LabelAssigned,
+    LabelChangeRedone,
+    LabelChangeUndone,
+    LabelRemoved,
+    LabelsAssigned,
+    class_name,
+)
 from domain.label_quality import Disagreement, LabelChange, LabelIssue
 from domain.projections.quality import Flag, QualityState, Suggested
 from domain.quality_events import (
@@ -207,10 +215,8 @@ def flag_inputs(project: ProjectView) -> FlagInputs:
 
 def compute_flags(inputs: FlagInputs) -> tuple[LabelIssue, ...]:
     """Likely wrong labels, most likely first (scikit-learn and cleanlab load here)."""
-    from domain.label_quality import find_label_issues
+    from domain.label_quality import MIN_LABELS, find_label_issues
     from domain.suggestions import pixel_features
-
-    from domain.label_quality import MIN_LABELS
 
     labeled = inputs.labels[inputs.labels >= 0]
     if inputs.num_classes < 2 or labeled.size < MIN_LABELS or np.unique(labeled).size < 2:
@@ -253,19 +259,22 @@ def dismissal(project: ProjectView, sample: int) -> LabelIssueDismissed:
 # --- annotators who disagree -----------------------------------------------------------------
 
 
+_REVERSALS = {LabelChangeUndone.type_name, LabelChangeRedone.type_name}
+
+
 def label_acts(events: Iterable[RecordedEvent]) -> Iterator[LabelChange]:
     """Every label act in log order with who did it; an undo or redo is an act of whoever
     undid or redid it (after alice undoes her label, hers is what the undo restored)."""
     for e in events:
         who, d = str(e.metadata.get("annotator", "")), e.data
-        if e.type == "LabelAssigned":
+        if e.type == LabelAssigned.type_name:
             yield LabelChange(int(d["sample"]), who, int(d["label"]))
-        elif e.type == "LabelsAssigned":
+        elif e.type == LabelsAssigned.type_name:
             yield from (LabelChange(int(s), who, int(d["label"])) for s in d["samples"])
-        elif e.type == "LabelRemoved":
+        elif e.type == LabelRemoved.type_name:
             yield LabelChange(int(d["sample"]), who, None)
-        elif e.type in ("LabelChangeUndone", "LabelChangeRedone"):
-            for s, label in zip(d["samples"], d["labels"]):
+        elif e.type in _REVERSALS:
+            for s, label in zip(d["samples"], d["labels"], strict=True):
                 yield LabelChange(int(s), who, None if int(label) < 0 else int(label))
 
 
