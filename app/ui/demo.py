@@ -4,17 +4,24 @@ a training run watched live, and optionally a screenshot of the window when it e
 The demo plays a person: it selects samples and presses their digit keys on the real
 window (the embedded set's true digits, an equal number per class) and starts training through
 the training panel, as clicks would.
+
+It leaves the person's own Ledgerlab alone: its project, its window settings (size,
+recent projects, last project) and its data folder all live in a temporary folder.
+With a screenshot it saves two: at the default size (1280×860) and at the window's
+minimum size (``NAME-minimum.png`` beside it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal  # QtCore loads without a display
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal  # QtCore loads without a display
 from PySide6.QtTest import QTest
 
 SCREENSHOT_DELAY_MS = 1_000  # let the last epoch's map and predictions be drawn
+DEFAULT_SIZE = (1280, 860)  # the window's first size, as a person meets it
 
 
 def run_demo(app, *, screenshot: Path | None = None, labels: int = 100, epochs: int = 3,
@@ -27,18 +34,26 @@ def run_demo(app, *, screenshot: Path | None = None, labels: int = 100, epochs: 
     if qt_app is None:
         return 2
     folder = Path(tempfile.mkdtemp(prefix="ledgerlab-demo-"))
-    session = Session(app, training_factory=training_factory(app))
+    app = isolated(app, folder)
+    settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+    session = Session(app, settings, training_factory=training_factory(app))
     demo = Demo(session, folder / "demo.ledger", labels=labels, epochs=epochs, runner=runner,
                 screenshot=screenshot)
     if screenshot is not None:
         demo.done.connect(qt_app.quit)
-    session.window.resize(1440, 940)
+    session.window.resize(*DEFAULT_SIZE)
     session.window.show()
     demo.start()
     print(f"demo project: {folder / 'demo.ledger'}", flush=True)
     qt_app.exec()
     session.shutdown()
     return 0 if demo.outcome in ("completed", None) else 1
+
+
+def isolated(app, folder: Path):
+    """``app`` with its data folder in ``folder``: nothing the demo does (a default project,
+    a file dialog's starting folder) reaches the person's own data folder."""
+    return dataclasses.replace(app, settings=dataclasses.replace(app.settings, data_dir=folder / "data"))
 
 
 class Demo(QObject):
@@ -101,6 +116,16 @@ class Demo(QObject):
         QTimer.singleShot(SCREENSHOT_DELAY_MS, self._save)
 
     def _save(self) -> None:
-        self.session.window.grab().save(str(self.screenshot))
+        window = self.session.window
+        window.grab().save(str(self.screenshot))
         print(f"screenshot: {self.screenshot} (training {self.outcome})", flush=True)
+        # The same window at the smallest size it allows: every control must still read.
+        window.resize(window.minimumSize())
+        QTimer.singleShot(SCREENSHOT_DELAY_MS // 2, self._save_minimum)
+
+    def _save_minimum(self) -> None:
+        window = self.session.window
+        path = self.screenshot.with_name(f"{self.screenshot.stem}-minimum{self.screenshot.suffix}")
+        window.grab().save(str(path))
+        print(f"screenshot: {path} ({window.width()}×{window.height()}, the minimum size)", flush=True)
         self.done.emit()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QTableView,
     QVBoxLayout,
@@ -32,31 +33,46 @@ TABLE_FOLLOWS_MS = 120  # the table scrolls to the slider once a drag or playbac
 GROWS_AFTER_MS = 100  # new rows are added at most this often, after the views showed the change
 
 
+NOW_STYLE = ("#timeBanner { background: #eef2f6; border: 1px solid #d5dbe1; }"
+             "#timeBanner QLabel { color: #4a5560; }")
+PAST_STYLE = ("#timeBanner { background: #fff3cd; border: 1px solid #d4a106; }"
+              "#timeBanner QLabel { color: #5c4400; font-weight: bold; }")
+
+
 class TimeBanner(QFrame):
-    """ "Viewing the project as of position P (time) — read-only" with "Back to now"."""
+    """Which moment the views show. Always there (so nothing below it moves when the past
+    is shown): a quiet "now" line, or "Viewing the project as of position P (time) —
+    read-only" with "Back to now"."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("timeBanner")
-        self.setStyleSheet("#timeBanner { background: #fff3cd; border: 1px solid #d4a106; }"
-                           "#timeBanner QLabel { color: #5c4400; font-weight: bold; }")
+        self.past = False
         self.text = QLabel("")
         self.text.setObjectName("timeBannerText")
+        self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.back = QPushButton("Back to now")
         self.back.setObjectName("bannerBackToNow")
+        policy = self.back.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.back.setSizePolicy(policy)
         row = QHBoxLayout(self)
-        row.setContentsMargins(8, 4, 8, 4)
+        row.setContentsMargins(8, 2, 8, 2)
         row.addWidget(self.text, 1)
         row.addWidget(self.back)
-        self.hide()
+        self.show_position(None, None)
 
     def show_position(self, position: int | None, when: float | None) -> None:
+        past = position is not None
+        if past != self.past or not self.styleSheet():  # restyling costs a repolish: only on a change
+            self.setStyleSheet(PAST_STYLE if past else NOW_STYLE)
+            self.back.setVisible(past)
+        self.past = past
         if position is None:
-            self.hide()
+            self.text.setText("Showing now. The History tab's slider shows the project as it was at any moment.")
             return
         at = "" if when is None else f" ({datetime.fromtimestamp(when).strftime('%Y-%m-%d %H:%M:%S')})"
         self.text.setText(f"Viewing the project as of position {position:,}{at} — read-only")
-        self.show()
 
 
 class HistoryPanel(QWidget):

@@ -139,7 +139,12 @@ class LabelingController(QObject):
 
     def label(self, class_index: int) -> None:
         """Label the selection: one sample (then advance) or many (after asking when > 50)."""
-        if self.project is None or self.selection.current is None or self._refused_in_past():
+        if self.project is None or self._refused_in_past():
+            return
+        if self.selection.current is None:
+            self.window.statusBar().showMessage(
+                "Nothing selected: click a point on the map (or press N for the next unlabeled "
+                "sample), then press its class key.", 10_000)
             return
         if len(self.selection) > 1:
             samples = tuple(int(s) for s in self.selection.samples)

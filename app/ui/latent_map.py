@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from app.project import quality
 from app.ui import palette
 from app.ui.images import to_pixmap
-from app.ui.map_view_box import LASSO, PAN, RECTANGLE, MapViewBox, inside_polygon
+from app.ui.map_view_box import LASSO, PAN, RECTANGLE, MapViewBox, inside_polygon, normalised, placed_over
 from app.ui.point_cloud import PointCloud
 
 CLICK_RADIUS_PX = 30  # a click further than this from every point selects nothing
@@ -29,6 +29,7 @@ THUMBNAIL_PX = 96
 BY_LABEL, BY_PREDICTION, BY_MISMATCH = "label", "prediction", "mismatch"
 MARK_PX = 11
 _QUALITY_TYPES = frozenset({"SuggestionsMade", "LabelIssuesFlagged", "LabelIssueDismissed"})
+UNTRAINED_NOTE = "pixel PCA — not clustered by class yet"
 
 
 class LatentMapView(QWidget):
@@ -40,13 +41,27 @@ class LatentMapView(QWidget):
         self.colour_mode = BY_LABEL
         self._class_count = 0
         self.hover_sample: int | None = None
+        self.source_map: np.ndarray | None = None  # the map shown, as recorded (before placing)
+        self.new_map_waiting = False  # pinned: a newer map than the one shown exists
 
         self.view_box = MapViewBox()
         self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
         self.plot.setObjectName("latentMap")
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        self.plot.getPlotItem().setLabels(bottom="latent 1", left="latent 2")
+        # A map's coordinates have no unit: plain numbers, the same scale on both axes.
+        for side in ("bottom", "left"):
+            self.plot.getPlotItem().getAxis(side).enableAutoSIPrefix(False)
+        self.view_box.setAspectLocked(True, 1.0)
+        # What the map is, in the map itself (a widget over the plot, not an item in it:
+        # items are repainted with the points).
+        self.note = QLabel(UNTRAINED_NOTE, self.plot)
+        self.note.setObjectName("mapNote")
+        self.note.setStyleSheet("background: rgba(255, 255, 255, 220); color: #5c4400; "
+                                "border: 1px solid #d4a106; padding: 3px 6px;")
+        self.note.adjustSize()
+        self.note.move(56, 8)
+        self.note.hide()
         self.points = PointCloud()
         self.plot.addItem(self.points)
         # Flagged labels (red crosses) and the suggestion queue (rings): few points each,
@@ -100,6 +115,12 @@ class LatentMapView(QWidget):
         fit = QToolButton(text="Fit", toolTip="Show all points")
         fit.clicked.connect(lambda: self.view_box.enableAutoRange())
         bar.addWidget(fit)
+        self.pin = QToolButton(text="Pin", checkable=True)
+        self.pin.setObjectName("pinLayout")
+        self.pin.setToolTip("Pin the layout: keep the points where they are while training draws "
+                            "new maps; unpin to see the newest map")
+        self.pin.toggled.connect(self._pin_toggled)
+        bar.addWidget(self.pin)
         bar.addStretch(1)
         bar.addWidget(QLabel("Colour by"))
         self.colour_choice = QComboBox()
@@ -118,8 +139,10 @@ class LatentMapView(QWidget):
     def show_project(self, project) -> None:
         """Everything from scratch: positions, colours, legend."""
         self.project = project
-        coords = project.latent_map()
-        self.points.set_positions(coords if coords is not None else np.zeros((project.info.sample_count, 2)))
+        self.source_map = None
+        self._show_map(project.latent_map(), fresh=True)
+        if self.source_map is None:
+            self.points.set_positions(np.zeros((project.info.sample_count, 2)))
         self._recolour_all()
         self._rebuild_legend()
         self.update_marks()
@@ -131,18 +154,21 @@ class LatentMapView(QWidget):
         """Show ``project`` (another moment of the same project) by redrawing what
         ``change`` says differs from the one shown; the zoom and selection stay."""
         self.project = project
-        self.apply_change(change, new_predictions)
+        if change.map_changed:  # asked for by the person: shown even when pinned
+            self._show_map(project.latent_map())
+        self.apply_change(change, new_predictions, map_shown=True)
         self.update_marks()  # the flags and queue of that moment (the change lists no events)
 
-    def apply_change(self, change, new_predictions: bool = False) -> None:
+    def apply_change(self, change, new_predictions: bool = False, map_shown: bool = False) -> None:
         """Redraw only what ``change`` touched."""
         project = self.project
         if project is None:
             return
-        if change.map_changed:
-            coords = project.latent_map()
-            if coords is not None:
-                self.points.set_positions(coords)  # selection is by sample: it stays
+        if change.map_changed and not map_shown:
+            if self.pin.isChecked():
+                self._new_map_waits(True)
+            else:
+                self._show_map(project.latent_map())
         if change.classes_changed:
             self._rebuild_legend()
         if change.classes_changed or (self.colour_mode != BY_LABEL and new_predictions):
@@ -165,6 +191,32 @@ class LatentMapView(QWidget):
         for marks, samples in ((self.flag_marks, self.marked_flags), (self.queue_marks, self.marked_queue)):
             samples = samples[samples < len(xy)]
             marks.setData(pos=xy[samples], data=samples)
+
+    # --- a map that holds still ---------------------------------------------------------
+
+    def _show_map(self, coords, fresh: bool = False) -> None:
+        """Show ``coords`` placed over the map on screen (turned, mirrored, scaled and moved
+        to fit it best), so successive maps of a run, and of later runs, hold still;
+        ``fresh`` (another project) starts a new layout. The selection is by sample: it stays."""
+        if coords is None:
+            return
+        self.source_map = np.asarray(coords)
+        shown = None if fresh or not len(self.points.positions()) else self.points.positions()
+        self.points.set_positions(placed_over(coords, shown) if shown is not None else normalised(coords))
+        self._new_map_waits(False)
+        self._show_note()
+
+    def _show_note(self) -> None:
+        ref = self.project.state.latent_map.current if self.project is not None else None
+        self.note.setVisible(ref is not None and ref.run_id is None)
+
+    def _new_map_waits(self, waiting: bool) -> None:
+        self.new_map_waiting = waiting
+        self.pin.setText("Pinned: new map ready" if waiting else "Pin")
+
+    def _pin_toggled(self, pinned: bool) -> None:
+        if not pinned and self.new_map_waiting and self.project is not None:
+            self._show_map(self.project.latent_map())
 
     def set_colour_mode(self, mode: str) -> None:
         self.colour_mode = mode

@@ -4,14 +4,18 @@ show. It never opens a store itself."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -26,8 +30,26 @@ from app.ui.sample_viewer import SampleViewer
 from app.ui.selection import Selection
 from app.ui.time_travel import TimeTravel
 from app.ui.training_panel import TrainingPanel
+from app.ui.widgets import ignore_wheel_unless_focused
 
 FOLLOW_INTERVAL_MS = 500  # how often events written by other processes are picked up
+DEFAULT_SIZE = QSize(1280, 860)
+# The smallest size at which every control still reads in full (screenshots in docs/):
+# the map's toolbar, the class buttons and their navigation row, Start/Stop above the
+# settings, and the history's slider row.
+MINIMUM_SIZE = QSize(1100, 720)
+TRAINING_DOCK_PX = 220  # the training panel's first height: Start, progress and a few fields
+LAYOUT_VERSION = 2  # saved window states of another layout are not restored
+KEEP_TRAINING, STOP_TRAINING = "keep", "stop"
+
+
+def display_name(project) -> str:
+    """The project's name as the title and header say it; a branch says whose branch it
+    is and where it left its parent ("what-if — branch of MNIST 10k at 40")."""
+    info = project.info
+    if info.parent_position is None:
+        return info.project_name
+    return f"{project.path.stem} — branch of {info.project_name} at {info.parent_position:,}"
 
 
 class ProjectSummary(QWidget):
@@ -45,27 +67,32 @@ class ProjectSummary(QWidget):
         self.samples.setObjectName("sampleCount")
         self.events = QLabel("—")
         self.events.setObjectName("eventCount")
+        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.path = QLabel("—")
         self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.path.setStyleSheet("color: #666;")
+        # A long path is cut, not allowed to widen the side column.
+        self.path.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row = QHBoxLayout()
         for caption, value in (("samples", self.samples), ("events", self.events)):
             row.addWidget(value)
             row.addWidget(QLabel(caption))
             row.addSpacing(8)
-        row.addStretch(1)
+        row.addWidget(self.path, 1)  # on the same line: the sample below gets the height
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
         layout.addWidget(self.name)
         layout.addLayout(row)
-        layout.addWidget(self.path)
 
     def show_project(self, project) -> None:
         info = project.info
-        self.name.setText(info.project_name)
+        self.name.setText(display_name(project))
+        self.name.setToolTip(display_name(project))
         self.samples.setText(f"{info.sample_count:,}")
         self.events.setText(f"{project.event_count:,}")
         self.path.setText(str(project.path))
+        self.path.setToolTip(str(project.path))
 
 
 class MainWindow(QMainWindow):
@@ -80,6 +107,8 @@ class MainWindow(QMainWindow):
         self.project = None
         self.shown = None  # the project every view shows: the live one, or one as of a position
         self.last_error: QMessageBox | None = None
+        self.close_question: QMessageBox | None = None
+        self.close_choice: str | None = None  # what the person chose when closing during a run
         self._unsubscribe = None
 
         self.selection = Selection(self)
@@ -96,12 +125,28 @@ class MainWindow(QMainWindow):
         self.banner.back.clicked.connect(self.travel.back_to_now)
         self.travel.viewing.connect(self._viewing)
 
+        # The prediction bars appear after the first epoch; their room is kept from the
+        # start so the column does not grow under the pointer (nor squeeze the docks).
+        bars = self.viewer.bars_box.sizePolicy()
+        bars.setRetainSizeWhenHidden(True)
+        self.viewer.bars_box.setSizePolicy(bars)
+        # On a short window the sample (image, text, bars) scrolls rather than overlapping
+        # the class buttons.
+        viewer_scroll = QScrollArea()
+        viewer_scroll.setObjectName("viewerScroll")
+        viewer_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        viewer_scroll.setWidgetResizable(True)
+        viewer_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        viewer_scroll.setWidget(self.viewer)
         side = QWidget()
         column = QVBoxLayout(side)
+        column.setContentsMargins(6, 4, 4, 0)
         column.addWidget(self.summary)
-        column.addWidget(self.viewer, 1)
+        column.addWidget(viewer_scroll, 1)
         column.addWidget(self.label_panel)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.map_view)
         self.splitter.addWidget(side)
         self.splitter.setStretchFactor(0, 3)
@@ -122,6 +167,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
         self.tabifyDockWidget(self.training_dock, self.history_dock)
         self.training_dock.raise_()
+        self.resizeDocks([self.training_dock], [TRAINING_DOCK_PX], Qt.Orientation.Vertical)
+        for dock in (self.training_dock, self.history_dock):
+            dock.setMinimumHeight(170)  # Start, Stop and the progress always fit
 
         self._build_status_bar()
         self.selection.changed.connect(self._update_status)
@@ -130,11 +178,54 @@ class MainWindow(QMainWindow):
         self._follow = QTimer(self)
         self._follow.setInterval(FOLLOW_INTERVAL_MS)
         self._follow.timeout.connect(self._pick_up_new_events)
-        self.resize(1280, 860)
-        if settings is not None and settings.value("geometry") is not None:
-            self.restoreGeometry(settings.value("geometry"))
+        ignore_wheel_unless_focused(self)
+        self.setMinimumSize(MINIMUM_SIZE)
+        self.resize(DEFAULT_SIZE)
+        self.restore_layout()
+
+    def _fit_minimum_size(self) -> None:
+        """Never smaller than the panels need to show every control in full (class buttons
+        and their keys depend on the project)."""
+        needed = MINIMUM_SIZE.expandedTo(self.layout().totalMinimumSize())
+        if needed != self.minimumSize():
+            self.setMinimumSize(needed)
+
+    # -- the layout between launches -----------------------------------------------------
+    def restore_layout(self) -> None:
+        """The size, docks and splitter of the last session, kept on the screen: a window
+        saved on a larger screen is shrunk to this one, never below the minimum size."""
+        settings = self._settings
+        if settings is None or settings.value("geometry") is None:
+            return
+        self.restoreGeometry(settings.value("geometry"))
+        if str(settings.value("layoutVersion", "")) == str(LAYOUT_VERSION):
             if settings.value("windowState") is not None:
-                self.restoreState(settings.value("windowState"))
+                self.restoreState(settings.value("windowState"), LAYOUT_VERSION)
+            if settings.value("splitter") is not None:
+                self.splitter.restoreState(settings.value("splitter"))
+            if settings.value("trainingPlots") is not None:
+                self.training.plots.restoreState(settings.value("trainingPlots"))
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None or self.isMaximized() or self.isFullScreen():
+            return
+        room = screen.availableGeometry()
+        size = self.size().boundedTo(room.size()).expandedTo(self.minimumSize())
+        if size != self.size():
+            self.resize(size)
+        frame = self.frameGeometry()
+        if not room.contains(frame):
+            frame.moveTopLeft(room.topLeft())
+            self.move(frame.topLeft())
+
+    def save_layout(self) -> None:
+        settings = self._settings
+        if settings is None:
+            return
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("windowState", self.saveState(LAYOUT_VERSION))
+        settings.setValue("splitter", self.splitter.saveState())
+        settings.setValue("trainingPlots", self.training.plots.saveState())
+        settings.setValue("layoutVersion", LAYOUT_VERSION)
 
     def _build_status_bar(self) -> None:
         self.status = QLabel("No project open")
@@ -159,8 +250,8 @@ class MainWindow(QMainWindow):
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.project = self.shown = project
+        # Any project opened (another one, a branch, a recent file) is shown as it is now.
         self.travel.bind(TimeMachine(project))
-        self.banner.show_position(None, None)
         self.history_panel.show_history(None)  # until this project's history is prepared
         # The project calls back on this (the GUI) thread; a signal fans the change out.
         self._unsubscribe = project.subscribe(self.project_changed.emit)
@@ -174,7 +265,9 @@ class MainWindow(QMainWindow):
         self.labeling.show_project(project)
         self.label_panel.show_project(project)
         self.training.set_service(training)
-        self.setWindowTitle(f"{project.info.project_name} — Ledgerlab")
+        self._show_mode(project)
+        self._fit_minimum_size()
+        self.setWindowTitle(f"{display_name(project)} — Ledgerlab")
         self._update_status()
         self._follow.start()
         self.project_opened.emit(project)
@@ -214,16 +307,21 @@ class MainWindow(QMainWindow):
             self.label_panel.show_project(target)
         else:
             self.label_panel.update_counts(target)
+        self._show_mode(target)
+        self.summary.events.setText(f"{target.event_count:,}")
+        self._update_status()
+
+    def _show_mode(self, target) -> None:
+        """The one place the controls follow now or the past: the project shown decides
+        (a past one is read-only), whoever asked for it (slider, playback, open, branch)."""
         self.label_panel.set_read_only(target.read_only)
         if target.read_only:
             self.training.show_as_of(latest_run(target))
         else:
             self.training.show_now()
-        self.summary.events.setText(f"{target.event_count:,}")
-        self._update_status()
 
     def _viewing(self, position) -> None:
-        when = None if position is None else self.travel.machine.time_at(position)
+        when = None if position is None or self.travel.machine is None else self.travel.machine.time_at(position)
         self.banner.show_position(position, when)
 
     def show_error(self, title: str, message: str) -> None:
@@ -237,7 +335,7 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         project = self.shown
-        self.training_status.setText(f"training: {self.training.state}")
+        self.training_status.setText(self.training.state)
         if project is None:
             return
         info, labels = project.info, project.labels
@@ -261,12 +359,61 @@ class MainWindow(QMainWindow):
         self.history_panel.show_history(None)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if self.training.is_training() and self.close_choice is None:
+            event.ignore()  # the person decides what happens to the run first
+            self._ask_about_the_run()
+            return
+        if self.close_choice == KEEP_TRAINING and self.training.is_training():
+            # The run goes on in its worker; the window goes away and the application
+            # ends (recording every epoch) when the run does.
+            event.ignore()
+            self.hide()
+            self.training.signals.run_ended.connect(self._run_ended_after_close)
+            return
         self._follow.stop()
         self.travel.stop()
-        if self._settings is not None:
-            self._settings.setValue("geometry", self.saveGeometry())
-            self._settings.setValue("windowState", self.saveState())
+        self.save_layout()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         super().closeEvent(event)
+
+    def _run_ended_after_close(self, _notice) -> None:
+        self.close()
+        # A hidden window's close does not end the application by itself.
+        app = QApplication.instance()
+        if app is not None and app.quitOnLastWindowClosed() and not any(
+                w.isVisible() for w in app.topLevelWidgets() if w.isWindow()):
+            app.quit()
+
+    def _ask_about_the_run(self) -> None:
+        """Closing while a run trains: stop it, or keep it training until it ends."""
+        if self.close_question is not None:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "A run is training",
+                          "A training run is still in progress. Stop it now (the epochs done so far "
+                          "stay recorded), or keep it training in its worker until it ends? The "
+                          "window closes either way; Ledgerlab keeps running, without a window, "
+                          "until the run has ended and been recorded.",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("closeWhileTraining")
+        stop = box.addButton("Stop the run", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep training", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+
+        def answered(_result: int) -> None:
+            self.close_question = None
+            clicked = box.clickedButton()
+            if clicked is stop:
+                self.close_choice = STOP_TRAINING
+            elif clicked is keep:
+                self.close_choice = KEEP_TRAINING
+            else:
+                return
+            self.training.note_close_choice(self.close_choice)
+            self.close()
+
+        box.finished.connect(answered)
+        self.close_question = box
+        box.open()

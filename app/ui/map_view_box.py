@@ -1,5 +1,6 @@
 """The latent map's ViewBox: wheel zooms, drag pans, and in a selection mode (or with
-Shift for a rectangle, Ctrl for a lasso) a drag draws the region to select."""
+Shift for a rectangle, Ctrl for a lasso) a drag draws the region to select; and the map's
+geometry (which points a region holds, where a new map is placed over the one shown)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
+
+from domain.learning.map_layout import align_to  # numpy only: no JAX in the window
 
 PAN, RECTANGLE, LASSO = "pan", "rectangle", "lasso"
 
@@ -74,6 +77,38 @@ class MapViewBox(pg.ViewBox):
         path.closeSubpath()
         self._outline.setPath(path)
         self._outline.show()
+
+
+def normalised(coords: np.ndarray) -> np.ndarray:
+    """``coords`` centred and scaled to a root-mean-square radius of 1: a map's numbers
+    mean nothing, so the first one shown reads the same whatever its method's units."""
+    xy = np.asarray(coords, dtype=np.float64)
+    if not len(xy) or not np.all(np.isfinite(xy)):
+        return np.asarray(coords, dtype=np.float32)
+    centred = xy - xy.mean(axis=0)
+    radius = float(np.sqrt((centred**2).sum(axis=1).mean()))
+    return (centred / radius if radius > 0 else centred).astype(np.float32)
+
+
+def placed_over(current: np.ndarray, shown: np.ndarray | None) -> np.ndarray:
+    """``current`` (N×2) turned, mirrored, scaled and moved to lie over ``shown`` (N×2,
+    the map on screen), so points keep their place from one map to the next.
+
+    Rotation and reflection are the orthogonal Procrustes solution (``align_to``, the one
+    the training loop uses between epochs); the scale makes both maps equally spread (the
+    least-squares scale would shrink a map unlike the one shown towards a dot); the
+    centroid goes where the shown one was. Without a comparable map shown, ``current`` is
+    only normalised."""
+    if shown is None or np.shape(shown) != np.shape(current) or not np.all(np.isfinite(shown)) \
+            or not np.all(np.isfinite(current)):
+        return normalised(current)
+    turned = align_to(current, shown).astype(np.float64)  # centred, rotated or mirrored
+    target = np.asarray(shown, dtype=np.float64)
+    centre = target.mean(axis=0)
+    spread_now = float(np.sqrt((turned**2).sum(axis=1).mean()))
+    spread_shown = float(np.sqrt(((target - centre) ** 2).sum(axis=1).mean()))
+    scale = spread_shown / spread_now if spread_now > 0 and spread_shown > 0 else 1.0
+    return (turned * scale + centre).astype(np.float32)
 
 
 def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.project import quality
 from app.ui.images import to_pixmap
+from app.ui.widgets import percent
 
 _QUALITY_TYPES = frozenset({"SuggestionsMade", "LabelIssuesFlagged", "LabelIssueDismissed"})
 IMAGE_PX = 180
@@ -49,7 +50,7 @@ class SampleViewer(QWidget):
         self.image.setObjectName("sampleImage")
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setMinimumSize(IMAGE_PX, IMAGE_PX)
-        self.label = QLabel("—")
+        self.label = QLabel("")
         self.label.setObjectName("sampleLabel")
         self.provenance = QLabel("")
         self.provenance.setObjectName("sampleProvenance")
@@ -115,12 +116,13 @@ class SampleViewer(QWidget):
         current = self.selection.current
         if change.classes_changed:
             self._build_bars(self.project.info.class_names)
+        if len(self.selection) > 1 and change.samples:
+            # Captions carry labels; a bulk label usually includes the current sample too.
+            self._grid_samples = np.zeros(0, dtype=np.int64)
+            self._refresh_soon.start()
         reviewed = any(e.type in _QUALITY_TYPES for e in change.events)
         if change.classes_changed or new_predictions or reviewed or (
                 current is not None and current in change.samples):
-            self._refresh_soon.start()
-        elif len(self.selection) > 1 and change.samples:
-            self._grid_samples = np.zeros(0, dtype=np.int64)  # captions carry labels
             self._refresh_soon.start()
 
     def _build_bars(self, class_names) -> None:
@@ -148,7 +150,7 @@ class SampleViewer(QWidget):
         if sample is None:
             self.title.setText("No sample selected — click a point on the map")
             self.image.clear()
-            self.label.setText("—")
+            self.label.setText("")
             self.provenance.setText("")
             self.prediction.setText("")
             self.review.setText("")
@@ -202,9 +204,10 @@ class SampleViewer(QWidget):
             return
         p = predictions[sample]
         best = int(np.argmax(p))
-        self.prediction.setText(f"Prediction: {names[best]} ({p[best]:.0%})")
+        self.prediction.setText(f"Prediction: {names[best]} ({percent(float(p[best]))})")
         for bar, value in zip(self.bars, p):
             bar.setValue(int(round(float(value) * 1000)))
+            bar.setFormat(percent(float(value)))  # Qt's %p truncates: 0.969 would read 96%
         self.bars_box.show()
 
     def _fill_grid(self) -> None:

@@ -130,8 +130,7 @@ class Session(QObject):
         panel = self.window.history_panel
 
         def prepare(cancelled):
-            for done, head in history.prepare(cancelled):
-                yield done, head
+            yield from history.prepare(cancelled)
             return history
 
         def ready(prepared) -> None:

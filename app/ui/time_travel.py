@@ -40,10 +40,12 @@ class TimeTravel(QObject):
         self._epochs: list[int] = []
 
     def bind(self, machine) -> None:
-        """A project was opened: show now, forget the past of the previous one."""
+        """A project was opened (another one, a branch, a recent file): it is shown as it
+        is now, and everyone who showed the past of the previous one is told so."""
         self.stop()
         self._debounce.stop()
         self.machine, self.position, self._pending = machine, None, None
+        self.viewing.emit(None)
 
     @property
     def in_past(self) -> bool:

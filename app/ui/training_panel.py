@@ -1,6 +1,6 @@
-"""The training panel: the model's configuration form (validated inline by the
-service), Start/Stop, the runner, a progress bar with ETA, live loss and accuracy
-curves growing epoch by epoch, and the run's log.
+"""The training panel: Start/Stop, a progress bar and the run's state pinned at the
+top, the model's configuration form (validated inline by the service) scrolling below
+them, live loss and accuracy curves growing epoch by epoch, and the run's log.
 
 It depends only on the ``TrainingService`` signals and methods; it holds no
 training logic. Curves are redrawn at most ``REDRAW_MS`` apart however fast
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -30,13 +32,20 @@ from PySide6.QtWidgets import (
 from app.project.errors import ProjectError
 from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunStarted
 from app.ui.training_signals import TrainingSignals
+from app.ui.widgets import percent, wrapping_label
 from domain.errors import DomainError
 from eventstore import StoreError
 
 REDRAW_MS = 100
+# Loss terms differ by orders of magnitude (a total in the hundreds, KL and classification
+# in units): on a linear axis the small ones lay flat at zero, so the axis is logarithmic.
 LOSS_CURVES = (("loss", "total loss", "#202020"), ("reconstruction", "reconstruction", "#1f77b4"),
                ("kl", "KL", "#ff7f0e"), ("classification", "classification", "#d62728"))
+LOSS_KEYS = frozenset(key for key, _, _ in LOSS_CURVES)
 RUNNERS = (("process", "separate process (safe)"), ("thread", "in this window's process"))
+COMPILING_AFTER_MS = 1_000  # no step done by then: the model is being compiled
+COLUMN_PX = 300  # the settings column: every field and both buttons readable
+COMPILING = "compiling the model (slow only on the first run on this machine)…"
 
 
 class TrainingPanel(QWidget):
@@ -53,7 +62,7 @@ class TrainingPanel(QWidget):
         self.epochs_done: list[int] = []
         self.past_run = None  # while the window shows the past: that moment's latest run
         self.viewing_past = False
-        self.state = "training unavailable"
+        self.state = "training unavailable"  # a whole phrase: the status bar shows it as is
 
         self.unavailable = QLabel("Training unavailable in this window.")
         self.unavailable.setObjectName("trainingUnavailable")
@@ -72,16 +81,40 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.progress = QProgressBar()
         self.progress.setObjectName("trainingProgress")
-        self.eta = QLabel("")
+        # The run's state and any failure: wrapped, so a long message never widens the column.
+        self.eta = wrapping_label("")
         self.eta.setObjectName("trainingEta")
+        self._compiling = QTimer(self, singleShot=True, interval=COMPILING_AFTER_MS, timeout=self._on_compiling)
 
-        self.loss_plot = pg.PlotWidget(background="w", title="Losses")
-        self.loss_plot.addLegend(offset=(-5, 5))
+        self.loss_plot = pg.PlotWidget(background="w")
+        self.loss_plot.setObjectName("lossPlot")
+        self.loss_plot.setTitle("losses (log scale)", color="#202020", size="9pt")
+        self.loss_plot.setMenuEnabled(False)
+        self.loss_plot.hideButtons()
+        self.loss_plot.setLogMode(y=True)
         self.loss_plot.setLabel("bottom", "epoch")
-        self.curves = {key: self.loss_plot.plot([], [], name=name, pen=pg.mkPen(colour, width=2), symbol="o",
+        self.curves = {key: self.loss_plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
                                                 symbolSize=4, symbolBrush=colour, symbolPen=None)
-                       for key, name, colour in LOSS_CURVES}
-        self.accuracy_plot = pg.PlotWidget(background="w", title="Accuracy on labeled samples")
+                       for key, _, colour in LOSS_CURVES}
+        # The legend is a column beside the plot, never over its lines.
+        legend = QWidget()
+        legend.setObjectName("lossLegend")
+        entries = QVBoxLayout(legend)
+        entries.setContentsMargins(2, 16, 2, 2)
+        entries.setSpacing(2)
+        for _, name, colour in LOSS_CURVES:
+            entries.addWidget(QLabel(f'<span style="color:{colour}; font-size:12pt">●</span> {name}'))
+        entries.addStretch(1)
+        self.loss_plots = QWidget()
+        row = QHBoxLayout(self.loss_plots)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.loss_plot, 1)
+        row.addWidget(legend)
+        self.accuracy_plot = pg.PlotWidget(background="w")
+        self.accuracy_plot.setTitle("accuracy on labeled samples", color="#2ca02c", size="9pt")
+        self.accuracy_plot.setMenuEnabled(False)
+        self.accuracy_plot.hideButtons()
         self.accuracy_plot.setLabel("bottom", "epoch")
         self.accuracy_plot.setYRange(0, 1)
         self.curves["accuracy"] = self.accuracy_plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2), symbol="o",
@@ -90,40 +123,64 @@ class TrainingPanel(QWidget):
         self.log.setObjectName("trainingLog")
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(2000)
+        # A traceback's long lines wrap inside the log, even where they have no spaces.
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.log.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS, timeout=self._draw_curves)
 
-        controls = QWidget()
-        column = QVBoxLayout(controls)
-        column.setContentsMargins(4, 4, 4, 4)
-        column.addWidget(self.unavailable)
+        # Start/Stop, progress and the run's state stay in view; the settings scroll.
+        pinned = QWidget()
+        pinned.setObjectName("trainingControls")
+        top = QVBoxLayout(pinned)
+        top.setContentsMargins(4, 4, 4, 2)
+        top.setSpacing(3)
+        top.addWidget(self.unavailable)
+        row = QHBoxLayout()
+        row.addWidget(self.start_button, 1)
+        row.addWidget(self.stop_button)
+        top.addLayout(row)
+        top.addWidget(self.progress)
+        top.addWidget(self.eta)
+        top.addWidget(self.config_error)
+        settings = QWidget()
+        column = QVBoxLayout(settings)
+        column.setContentsMargins(4, 2, 4, 4)
         column.addLayout(self.form)
-        column.addWidget(self.config_error)
         row = QHBoxLayout()
         row.addWidget(QLabel("Runner"))
         row.addWidget(self.runner, 1)
         column.addLayout(row)
         column.addWidget(self.continue_run)
-        row = QHBoxLayout()
-        row.addWidget(self.start_button)
-        row.addWidget(self.stop_button)
-        column.addLayout(row)
-        column.addWidget(self.progress)
-        column.addWidget(self.eta)
         column.addStretch(1)
-        plots = QSplitter(Qt.Orientation.Horizontal)
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.accuracy_plot)
-        plots.addWidget(self.log)
-        # The form scrolls rather than making the window taller than the screen.
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(controls.sizeHint().width() + 24)
+        self.settings_scroll = QScrollArea()
+        self.settings_scroll.setObjectName("trainingSettings")
+        self.settings_scroll.setWidget(settings)
+        self.settings_scroll.setWidgetResizable(True)
+        self.settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left = QWidget()
+        left.setFixedWidth(COLUMN_PX)
+        side = QVBoxLayout(left)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.setSpacing(0)
+        side.addWidget(pinned)
+        side.addWidget(self.settings_scroll, 1)
+        for label in (self.unavailable, self.runner):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, label.sizePolicy().verticalPolicy())
+        self.plots = QSplitter(Qt.Orientation.Horizontal)
+        self.plots.setObjectName("trainingPlots")
+        self.plots.setChildrenCollapsible(False)
+        self.plots.addWidget(self.loss_plots)
+        self.plots.addWidget(self.accuracy_plot)
+        self.plots.addWidget(self.log)
+        self.plots.setStretchFactor(0, 3)
+        self.plots.setStretchFactor(1, 2)
+        self.plots.setStretchFactor(2, 2)
+        for widget in (self.loss_plots, self.accuracy_plot, self.log):
+            widget.setMinimumWidth(120)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll)
-        layout.addWidget(plots, 1)
+        layout.addWidget(left)
+        layout.addWidget(self.plots, 1)
         self.set_service(None)
 
     # --- binding ------------------------------------------------------------------------
@@ -146,7 +203,7 @@ class TrainingPanel(QWidget):
         for signal, slot in self._connections():
             signal.connect(slot)
         running = service.is_running()
-        self._set_state("training" if running else "idle")
+        self._set_state("training" if running else "not training")
         self._set_running(running)
 
     def _connections(self):
@@ -162,6 +219,7 @@ class TrainingPanel(QWidget):
             return
         for field in self.service.config_fields():
             edit = QLineEdit(_format(field["default"]))
+            edit.setMinimumWidth(60)
             edit.setObjectName(f"config_{field['name']}")
             if field.get("unset"):
                 edit.setPlaceholderText(field["unset"])
@@ -245,7 +303,18 @@ class TrainingPanel(QWidget):
     def stop(self) -> None:
         if self.service is not None:
             self.service.stop()
-            self._set_state("stopping…")
+            self._set_state("training: stopping…")
+
+    def is_training(self) -> bool:
+        return self.service is not None and self.service.is_running()
+
+    def note_close_choice(self, choice: str) -> None:
+        """The window is closing during this run: say in the run's log what was chosen
+        (the run's own events record how it ends: stopped by the closing window, or
+        completed)."""
+        line = ("window closed: the run was stopped" if choice == "stop"
+                else "window closed: the run keeps training until it ends")
+        self.log.appendPlainText(line)
 
     # --- what the service reports -------------------------------------------------------
 
@@ -264,10 +333,20 @@ class TrainingPanel(QWidget):
         self._epochs = info.epochs
         self._set_running(True)
         self._set_state(f"training ({info.runner} runner)")
+        self._compiling.start()
+
+    def _on_compiling(self) -> None:
+        """No step has finished a moment after the start: say why epoch 0 stands still."""
+        if self.run_id is not None and self.is_training():
+            self.eta.setText(COMPILING)
+            self._set_state("training: compiling the model…")
 
     def _on_progress(self, info: Progress) -> None:
         if info.run_id != self.run_id:
             return
+        if self._compiling.isActive() or self.state.startswith("training: compiling"):
+            self._compiling.stop()
+            self._set_state(f"training: epoch {info.epoch} of {self._epochs}")
         steps = max(1, info.steps or 1)
         epochs = self._epochs
         done = (info.epoch - 1) + info.step / steps
@@ -286,18 +365,20 @@ class TrainingPanel(QWidget):
             value = metrics.get(key)
             self.series[key].append(float("nan") if value is None else float(value))
         accuracy = metrics.get("accuracy")
-        if accuracy is not None:
-            self._set_state(f"training: epoch {info.epoch}, accuracy {accuracy:.0%}")
+        self._set_state(f"training: epoch {info.epoch} of {self._epochs}"
+                        + (f", accuracy {percent(accuracy)}" if accuracy is not None else ""))
         if not self._redraw.isActive():
             self._redraw.start()
 
     def _on_ended(self, info: RunEnded) -> None:
         if info.run_id != self.run_id:
             return
+        self._compiling.stop()
         self._draw_curves()
         self._set_running(False)
         status, message = info.status, info.message
-        self.eta.setText(f"{status}{': ' + message if message else ''}")
+        # The whole message is in the log; here a line that wraps (never widens the form).
+        self.eta.setText(f"Run {status}{': ' + _first_line(message) if message else ''}")
         if status == "completed":
             self.progress.setValue(self.progress.maximum())
         self._set_state(f"last run {status}")
@@ -315,7 +396,10 @@ class TrainingPanel(QWidget):
             series = {key: [_number(m.get(key)) for m in run.metrics] if run is not None else []
                       for key in self.curves}
         for key, curve in self.curves.items():
-            curve.setData(epochs, series.get(key, []), connect="finite")
+            values = series.get(key, [])
+            if key in LOSS_KEYS:  # a log axis has no place for zero or less
+                values = [v if v > 0 else float("nan") for v in values]
+            curve.setData(epochs, values, connect="finite")
 
     def _set_running(self, running: bool) -> None:
         self.stop_button.setEnabled(running)
@@ -328,14 +412,18 @@ class TrainingPanel(QWidget):
         self.state_changed.emit(state)
 
 
+def _first_line(message: str, limit: int = 160) -> str:
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def _number(value) -> float:
     return float("nan") if value is None else float(value)
 
 
 def _error_label() -> QLabel:
-    label = QLabel("")
+    label = wrapping_label("")
     label.setStyleSheet("color: #d62728;")
-    label.setWordWrap(True)
     label.hide()
     return label
 

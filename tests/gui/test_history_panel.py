@@ -36,7 +36,7 @@ def seen(window) -> dict:
     """What a person sees: labels (map colours, class counts), map points, curves."""
     return {
         "position": window.shown.position,
-        "points": window.map_view.points.positions().copy(),
+        "points": window.map_view.source_map.copy(),  # the map as recorded (the screen places it)
         "colours": window.map_view.points.colour_index.copy(),
         "buttons": [b.text() for b in window.label_panel.buttons],
     }
@@ -91,7 +91,7 @@ def test_the_slider_shows_every_view_as_it_was_even_mid_run(qtbot, workbench):
         assert np.array_equal(shown["points"], then["points"]), f"map at {then['position']}"
         assert np.array_equal(shown["colours"], then["colours"]), f"labels at {then['position']}"
         assert shown["buttons"] == then["buttons"]
-        assert window.banner.isVisible()
+        assert window.banner.past
         assert f"as of position {then['position']:,}" in window.banner.text.text()
         assert "read-only" in window.banner.text.text()
 
@@ -102,7 +102,7 @@ def test_the_slider_shows_every_view_as_it_was_even_mid_run(qtbot, workbench):
     assert not window.training.start_button.isEnabled()
 
     qtbot.mouseClick(window.banner.back, Qt.MouseButton.LeftButton)
-    assert not window.banner.isVisible() and window.travel.position is None
+    assert not window.banner.past and window.travel.position is None
     assert np.array_equal(seen(window)["points"], now["points"])
     assert np.array_equal(seen(window)["colours"], now["colours"])
 
@@ -127,12 +127,12 @@ def test_the_past_is_read_only_and_new_events_do_not_pull_the_view_back(qtbot, w
         store.append(PROJECT_STREAM, [NewEvent("LabelAssigned", {"sample": 9, "label": 8, "previous": -1},
                                                {"annotator": "bob", "at": 1.0})], project.state.stream_version)
     qtbot.waitUntil(lambda: project.event_count == before + 1, timeout=5_000)
-    assert window.travel.position == past and window.banner.isVisible()
+    assert window.travel.position == past and window.banner.past
     assert np.array_equal(window.map_view.points.colour_index, colours)
     qtbot.waitUntil(lambda: window.history_panel.slider.maximum() == project.position, timeout=5_000)
 
     qtbot.mouseClick(window.history_panel.back_button, Qt.MouseButton.LeftButton)
-    assert not window.banner.isVisible()
+    assert not window.banner.past
     assert window.map_view.points.colour_index[9] == 8  # what arrived meanwhile shows now
     assert all(b.isEnabled() for b in window.label_panel.buttons)
     press(qtbot, window, 3, Qt.Key.Key_5)
@@ -228,7 +228,7 @@ def test_play_advances_through_the_history_and_stops_at_the_end(qtbot, workbench
     qtbot.waitUntil(lambda: not window.travel.is_playing(), timeout=10_000)
     steps = [p for p in shown if p is not None]
     assert steps == sorted(steps) and len(steps) >= 3 and steps[0] == 1
-    assert shown[-1] is None and not window.banner.isVisible()  # the end of the history is now
+    assert shown[-1] is None and not window.banner.past  # the end of the history is now
     assert panel.play_button.text() == "▶ Play"
 
 
@@ -247,7 +247,7 @@ def test_branch_from_here_opens_a_branch_and_leaves_the_parent_untouched(qtbot, 
     with qtbot.waitSignal(window.project_opened, timeout=30_000):
         qtbot.mouseClick(window.history_panel.branch_button, Qt.MouseButton.LeftButton)
     branch = workbench.project
-    assert branch.path == target and not window.banner.isVisible()
+    assert branch.path == target and not window.banner.past
     assert branch.labels.label_of(1) == 2 and branch.labels.label_of(2) == -1
     press(qtbot, window, 6, Qt.Key.Key_6)
     assert branch.labels.label_of(6) == 6
@@ -263,16 +263,16 @@ def test_play_epoch_by_epoch_shows_each_epochs_map_in_turn(qtbot, workbench):
     maps = {}
     for epoch in (1, 2, 3):
         record_epoch(project, "r2", epoch, rng)
-        maps[project.position] = window.map_view.points.positions().copy()
+        maps[project.position] = window.map_view.source_map.copy()
         press(qtbot, window, epoch, Qt.Key.Key_2)  # events between epochs are skipped over
     history_ready(qtbot, window)
     panel = window.history_panel
     panel.speed.setCurrentIndex(panel.speed.findText("epoch by epoch"))
     shown = []
-    window.travel.viewing.connect(lambda p: shown.append((p, window.map_view.points.positions().copy())))
+    window.travel.viewing.connect(lambda p: shown.append((p, window.map_view.source_map.copy())))
     qtbot.mouseClick(panel.play_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.travel.is_playing(), timeout=10_000)
     assert [p for p, _ in shown] == list(maps)  # each epoch once, in order
     for (_, points), expected in zip(shown, maps.values()):
         assert np.array_equal(points, expected)  # the space as it was after that epoch
-    assert window.banner.isVisible()  # the last epoch stays shown
+    assert window.banner.past  # the last epoch stays shown

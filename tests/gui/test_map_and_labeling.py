@@ -105,8 +105,11 @@ def test_a_rectangle_selection_is_labeled_in_one_step(qtbot, workbench):
     viewport = map_view.plot.viewport()
     pts = screen_points(map_view)
     centre = pts[isolated_sample(map_view)]
-    top_left = QPoint(int(centre[0]) - 40, int(centre[1]) - 40)
-    bottom_right = QPoint(int(centre[0]) + 40, int(centre[1]) + 40)
+    # A half-size with no point within 1 px of an edge: screen points are rounded to pixels.
+    reach = np.abs(pts - np.trunc(centre)).max(axis=1)  # how far out a square must reach for each point
+    half = next(h for h in range(40, 10, -1) if not (np.abs(reach - h) <= 1).any())
+    top_left = QPoint(int(centre[0]) - half, int(centre[1]) - half)
+    bottom_right = QPoint(int(centre[0]) + half, int(centre[1]) + half)
     inside = np.flatnonzero((pts[:, 0] >= top_left.x()) & (pts[:, 0] <= bottom_right.x())
                             & (pts[:, 1] >= top_left.y()) & (pts[:, 1] <= bottom_right.y()))
     assert 1 < len(inside) <= 50
@@ -194,7 +197,7 @@ def test_a_new_latent_map_moves_the_points_and_keeps_the_selection(qtbot, workbe
         digest = store.put_blob(blob)
         store.append("project", [NewEvent("LatentMapComputed", {
             "map_sha256": digest, "samples": 300, "dims": 2, "method": "vae", "run_id": "r1"})], ANY)
-    qtbot.waitUntil(lambda: np.allclose(window.map_view.points.positions(), new_map), timeout=5_000)
+    qtbot.waitUntil(lambda: np.allclose(window.map_view.source_map, new_map), timeout=5_000)
     assert window.selection.samples.tolist() == [4, 5, 6] and window.selection.current == 5
     viewport = window.map_view.plot.viewport()
     qtbot.waitUntil(lambda: viewport.rect().contains(point_on_screen(window.map_view, 5)), timeout=2_000)

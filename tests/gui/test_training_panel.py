@@ -4,6 +4,7 @@ start/stop, live progress."""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt
 
 from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunStarted
@@ -131,7 +132,7 @@ def test_start_shows_progress_curves_and_log_and_stop_asks_the_service(qtbot, ma
             "loss": loss, "reconstruction": loss - 20, "kl": 10.0, "classification": 2.0,
             "accuracy": 0.5 + epoch / 10, "seconds": 3.0, "samples_per_s": 3000.0}})
     qtbot.waitUntil(lambda: panel.curves["loss"].getData()[0] is not None and len(panel.curves["loss"].getData()[0]) == 2, timeout=2_000)
-    assert list(panel.curves["loss"].getData()[1]) == [200.0, 150.0]
+    assert np.allclose(10 ** panel.curves["loss"].getData()[1], [200.0, 150.0])  # drawn on a log axis
     assert list(panel.curves["accuracy"].getData()[1]) == [0.6, 0.7]
     assert "accuracy 70%" in window.training_status.text()
     service.log_line.emit({"run_id": "run-1", "line": "epoch 2: loss 150.0"})
