@@ -202,3 +202,17 @@ def test_the_demo_leaves_the_persons_settings_and_data_alone(tmp_path, qapp):
     assert shot.exists() and (tmp_path / "shot-minimum.png").exists()
     assert not (home / ".config" / "Ledgerlab").exists()  # no settings, no recent projects
     assert not (home / ".local" / "share" / "ledgerlab").exists()  # no data folder
+
+
+def test_closing_during_a_run_asks_whether_to_stop_it(qtbot, make_session, project_path):
+    session, service = open_with_training(qtbot, make_session, project_path)
+    window = session.window
+    window.training.start()
+    window.close()
+    box = window.close_question
+    assert box is not None and window.isVisible() and service.running  # nothing decided yet
+    keep = next(b for b in box.buttons() if b.text() == "Keep training")
+    qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=2_000)
+    assert window.close_choice == "keep" and service.stops == 0
+    assert "keeps training until it ends" in window.training.log.toPlainText()
