@@ -91,6 +91,7 @@ class LatentMapView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self._toolbar())
+        self.pin.toggled.connect(lambda _: self.update_marks())  # after the map it may show
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.legend)
 

@@ -47,7 +47,8 @@ def test_a_new_project_from_an_npz_file_opens_in_the_window(qtbot, make_session,
     window = session.window
     assert window.summary.samples.text() == "120"
     buttons = [b.text() for b in window.label_panel.buttons]
-    assert buttons == ["[0, C] circle · 0", "[1, S] square · 0", "[2, T] triangle · 0"]
+    # S is the key for the next suggested sample, so "square" keeps only its number
+    assert buttons == ["[0, C] circle · 0", "[1] square · 0", "[2, T] triangle · 0"]
     assert session.recent.paths()[0] == tmp_path / "shapes.ledger"
     window.selection.select_one(0)
     qtbot.keyClick(window, Qt.Key.Key_S)  # a named class's first letter labels too
