@@ -51,8 +51,8 @@ def test_a_new_project_from_an_npz_file_opens_in_the_window(qtbot, make_session,
     assert buttons == ["[0, C] circle · 0", "[1] square · 0", "[2, T] triangle · 0"]
     assert session.recent.paths()[0] == tmp_path / "shapes.ledger"
     window.selection.select_one(0)
-    qtbot.keyClick(window, Qt.Key.Key_S)  # a named class's first letter labels too
-    assert session.project.labels.label_of(0) == 1
+    qtbot.keyClick(window, Qt.Key.Key_T)  # a named class's first letter labels too
+    assert session.project.labels.label_of(0) == 2
 
 
 def test_a_bad_dataset_is_explained_and_creates_no_file(qtbot, make_session, tmp_path):
