@@ -12,7 +12,14 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
-from app.cli.reports import classes_text, describe_event, shape_text, summary
+from app.cli.reports import (
+    classes_text,
+    describe_event,
+    prospective_line,
+    run_line,
+    shape_text,
+    summary,
+)
 
 if TYPE_CHECKING:
     from app.project.bootstrap import Application
@@ -468,11 +475,10 @@ def _print_summary(project: Project, as_json: bool) -> None:
     if data["annotators"]:
         _out(f"by        {', '.join(data['annotators'])}")
     for run in data["runs"]:
-        metrics = run["metrics"]
-        loss = f"loss {metrics['loss']:.3f}" if metrics.get("loss") is not None else "no epoch yet"
-        acc = f", labeled acc {metrics['accuracy']:.1%}" if metrics.get("accuracy") is not None else ""
-        _out(f"run       {run['run_id']}  {run['status']}  {run['epochs']} epochs (to epoch "
-             f"{run['last_epoch']}), {loss}{acc}")
+        _out(f"run       {run_line(run)}")
+    prospective = prospective_line(data["prospective_accuracy"])
+    if prospective is not None:
+        _out(f"accuracy  {prospective} (labels compared with the prediction in force when given)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
+from app.project.accuracy import ProspectiveAccuracy, prospective_accuracy
 from app.project.quality import label_acts
+from domain.accuracy import AccuracyEstimate
 from domain.label_quality import Disagreement, LabelChange, annotator_disagreements
 
 if TYPE_CHECKING:
@@ -15,11 +17,11 @@ if TYPE_CHECKING:
     from domain.events import Event
 
 
-
 def summary(project: Project) -> dict[str, Any]:
     info, labels = project.info, project.labels
     counts = labels.counts.tolist() if info.created else []
     latent = project.state.latent_map.current
+    accuracy = prospective_accuracy(project)
     return {
         "name": info.project_name,
         "path": str(project.address),
@@ -38,7 +40,10 @@ def summary(project: Project) -> dict[str, Any]:
         "branched_from": None
         if info.parent_path is None
         else {"path": info.parent_path, "position": info.parent_position},
-        "runs": runs(project),
+        "runs": runs(project, accuracy),
+        # Labels compared with the prediction in force when they were given (see
+        # app.project.accuracy): the model had not trained on any of them.
+        "prospective_accuracy": accuracy.as_dict(),
     }
 
 
@@ -96,11 +101,19 @@ def conflicts(project: Project) -> tuple[Disagreement, ...]:
     return annotator_disagreements(label_acts(project.events()))
 
 
-def runs(project: Project) -> list[dict[str, Any]]:
-    """Training runs, oldest first: status, epochs completed and the last epoch's metrics."""
+def runs(project: Project, accuracy: ProspectiveAccuracy | None = None) -> list[dict[str, Any]]:
+    """Training runs, oldest first: status, epochs completed, the last epoch's metrics
+    (``accuracy`` there is training accuracy, on the labels the run trained on) and the
+    honest ``accuracy_estimate`` (None when nothing was compared yet)."""
     training = project.state.extras.get("training")
     if training is None:
         return []
+    folded = accuracy or prospective_accuracy(project)
+
+    def estimate(run_id: str) -> dict[str, Any] | None:
+        found = folded.run_estimate(run_id)
+        return None if found is None else found.as_dict()
+
     return [
         {
             "run_id": run.run_id,
@@ -112,9 +125,42 @@ def runs(project: Project) -> list[dict[str, Any]]:
             "seed": run.seed,
             "continues": run.continues,
             "checkpoint": run.checkpoint,
+            "accuracy_estimate": estimate(run.run_id),
         }
         for run in training.runs.values()
     ]
+
+
+def run_line(run: dict[str, Any]) -> str:
+    """A run as one line of ``ledgerlab info``: the honest estimate first, training
+    accuracy after it and named so."""
+    metrics = run["metrics"]
+    loss = f"loss {metrics['loss']:.3f}" if metrics.get("loss") is not None else "no epoch yet"
+    line = f"{run['run_id']}  {run['status']}  {run['epochs']} epochs (to epoch {run['last_epoch']}), {loss}"
+    found = run.get("accuracy_estimate")
+    if found is not None:
+        line += f", accuracy {estimate_from(found).text()}"
+    if metrics.get("accuracy") is not None:
+        line += f", training accuracy (on its own labels) {metrics['accuracy']:.1%}"
+    return line
+
+
+def prospective_line(figures: dict[str, Any]) -> str | None:
+    """The project's prospective accuracy as a line of ``ledgerlab info`` (None before any)."""
+    if not figures["n"]:
+        return None
+    overall = AccuracyEstimate.from_counts(figures["correct"], figures["n"], "prospective").text()
+    recent = figures.get("recent") or {}
+    if recent and recent["n"] < figures["n"]:
+        last = AccuracyEstimate.from_counts(recent["correct"], recent["n"], "prospective").text()
+        overall += f"; last {recent['window']} labels: {last}"
+    return overall
+
+
+def estimate_from(figures: dict[str, Any]) -> AccuracyEstimate:
+    return AccuracyEstimate(
+        figures["value"], figures["low"], figures["high"], figures["n"], figures["method"]
+    )
 
 
 def describe_event(event: Event, names: tuple[str, ...]) -> str:

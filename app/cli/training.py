@@ -13,6 +13,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from app.project.accuracy import ProspectiveAccuracy
 from app.project.errors import ProjectError
 from app.training.lease import TrainingLease
 from app.training.recorder import RunRecorder, recover_interrupted
@@ -20,6 +21,7 @@ from app.training.recorder import RunRecorder, recover_interrupted
 if TYPE_CHECKING:
     from app.project.bootstrap import Application
     from app.project.live import Project
+    from domain.accuracy import AccuracyEstimate
 
 RUNNER_CHOICES = ("inline", "thread", "process")
 
@@ -84,13 +86,33 @@ def cmd_train(args: argparse.Namespace, app: Application) -> int:
         return _train_with_runner(args, project, config)
 
 
-def _progress_line(run_id: str, epoch: int, last: int, metrics: dict[str, Any]) -> str:
-    acc = metrics.get("accuracy")
-    acc_text = "—" if acc is None else f"{acc:.1%}"
-    return (
-        f"run {run_id}  epoch {epoch}/{last}  loss {metrics['loss']:.3f}  "
-        f"labeled acc {acc_text}  {metrics['seconds']:.1f} s"
-    )
+def _progress_line(
+    run_id: str, epoch: int, last: int, metrics: dict[str, Any], estimate: AccuracyEstimate | None = None
+) -> str:
+    """One epoch: the honest estimate when labels were compared with this run's
+    predictions, and training accuracy (on the labels it trained on), named so."""
+    loss, acc, seconds = metrics.get("loss"), metrics.get("accuracy"), metrics.get("seconds")
+    parts = [f"run {run_id}", f"epoch {epoch}/{last}", "loss " + ("—" if loss is None else f"{loss:.3f}")]
+    if estimate is not None:
+        parts.append(f"accuracy {estimate.text()}")
+    parts.append("training acc on its labels " + ("—" if acc is None else f"{acc:.1%}"))
+    if seconds is not None:
+        parts.append(f"{seconds:.1f} s")
+    return "  ".join(parts)
+
+
+class _ProgressLines:
+    """``_progress_line`` with the run's prospective accuracy, folded from the log as it
+    grows (labels given, in the window or another process, while this run's predictions
+    were in force)."""
+
+    def __init__(self, project: Project) -> None:
+        self._project = project
+        self._accuracy = ProspectiveAccuracy(project.get_blob)
+
+    def __call__(self, run_id: str, epoch: int, last: int, metrics: dict[str, Any]) -> str:
+        self._accuracy.catch_up(self._project.events(after=self._accuracy.position))
+        return _progress_line(run_id, epoch, last, metrics, self._accuracy.run_estimate(run_id))
 
 
 def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, Any]) -> int:
@@ -115,6 +137,7 @@ def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, 
             compilation_cache=args.cache,
         )
         last = recorder.spec.epoch_offset + args.epochs
+        lines = _ProgressLines(project)
         print(
             f"run {recorder.run_id}: {args.epochs} epochs on {project.info.sample_count:,} samples, "
             f"{int((recorder.spec.labels >= 0).sum()):,} labeled",
@@ -123,7 +146,7 @@ def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, 
         try:
             for output in execute(recorder.spec, stop.is_set):
                 recorder.epoch(output)
-                print(_progress_line(recorder.run_id, output.epoch, last, output.metrics), flush=True)
+                print(lines(recorder.run_id, output.epoch, last, output.metrics), flush=True)
         except Exception as exc:
             recorder.failed(f"{type(exc).__name__}: {exc}")
             raise ProjectError(f"training failed: {exc} (recorded as TrainingFailed)") from exc
@@ -151,5 +174,5 @@ def _train_with_runner(args: argparse.Namespace, project: Project, config: dict[
         runner=args.runner,
         continue_run=args.continue_run,
         compilation_cache=args.cache,
-        progress_line=_progress_line,
+        progress_line=_ProgressLines(project),
     )

@@ -1,0 +1,177 @@
+"""Prospective accuracy (app.project.accuracy) on a real log, and how `info` shows it.
+
+Runs are recorded through the real ``RunRecorder`` with hand-made predictions, so the
+predicted class of every sample is known and no model is trained.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from app.cli.main import main
+from app.cli.training import _progress_line
+from app.project.accuracy import ProspectiveAccuracy, prospective_accuracy
+from app.training.recorder import RunRecorder
+from app.training.spec import EpochOutput
+from domain.accuracy import MIN_SAMPLES, AccuracyEstimate
+
+from .training_fixtures import SAMPLES, TINY, make_project, stripes
+
+TRUTH = stripes()[1]
+
+
+def predicting(predicted: np.ndarray, classes: int = 3) -> np.ndarray:
+    probabilities = np.full((len(predicted), classes), 0.1, np.float32)
+    probabilities[np.arange(len(predicted)), predicted] = 0.8
+    return probabilities
+
+
+def record_epoch(recorder: RunRecorder, epoch: int, predicted: np.ndarray, meaningful: bool = True) -> None:
+    project = recorder.project
+    recorder.epoch(
+        EpochOutput(
+            run_id=recorder.run_id,
+            epoch=epoch,
+            metrics={"loss": 1.0, "accuracy": 1.0, "seconds": 0.1},
+            checkpoint=b"weights",
+            probabilities=predicting(predicted),
+            latent_map=np.zeros((SAMPLES, 2), np.float32),
+            meaningful=meaningful,
+            labels_position=project.position,
+            labeled=project.labels.labeled,
+        )
+    )
+
+
+def start(project) -> RunRecorder:
+    return RunRecorder.prepare(project, dict(TINY), epochs=3, runner="inline")
+
+
+def info(capsys, path) -> dict:
+    capsys.readouterr()
+    assert main(["info", str(path), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_only_first_labels_against_meaningful_predictions_count(tmp_path):
+    _, project = make_project(tmp_path, labeled=0)
+    project.assign_label(0, int(TRUTH[0]))  # before any predictions: not compared
+    recorder = start(project)
+    record_epoch(recorder, 1, TRUTH, meaningful=False)
+    project.assign_label(1, int(TRUTH[1]))  # the model had seen no label: not compared
+    wrong = TRUTH.copy()
+    wrong[[3, 4]] = (TRUTH[[3, 4]] + 1) % 3
+    record_epoch(recorder, 2, wrong)
+    project.assign_label(2, int(TRUTH[2]))  # right
+    project.assign_label(3, int(TRUTH[3]))  # wrong
+    project.assign_label_to_many([4, 7], int(TRUTH[4]))  # 4 wrong; 7 (same class as 4) right
+    project.assign_label(2, int(TRUTH[2] + 1) % 3)  # a relabel: not compared
+    recorder.completed()
+
+    accuracy = prospective_accuracy(project)
+    assert (accuracy.overall.correct, accuracy.overall.n) == (2, 4)
+    estimate = accuracy.run_estimate(recorder.run_id)
+    assert estimate is not None and estimate.n == 4 and estimate.too_few
+    assert (accuracy.recent().correct, accuracy.recent().n) == (2, 4)
+
+
+def test_a_removed_label_counts_again_only_against_a_model_trained_after_the_removal(tmp_path):
+    _, project = make_project(tmp_path, labeled=0)
+    recorder = start(project)
+    record_epoch(recorder, 1, TRUTH)
+    project.assign_label(5, int(TRUTH[5]))  # compared (1)
+    project.remove_label(5)
+    project.assign_label(5, int(TRUTH[5]))  # epoch 1 trained before the removal: not compared
+    project.remove_label(5)
+    record_epoch(recorder, 2, TRUTH)  # trained with the labels as of after the removal
+    project.assign_label(5, int(TRUTH[5]))  # compared (2)
+    project.undo()  # undo and redo repeat an act: never compared
+    project.redo()
+    assert prospective_accuracy(project).overall.n == 2
+
+
+def test_folding_in_steps_equals_folding_at_once_and_each_blob_is_read_once(tmp_path):
+    _, project = make_project(tmp_path, labeled=0)
+    recorder = start(project)
+    record_epoch(recorder, 1, TRUTH)
+    reads: list[str] = []
+
+    def read(sha: str) -> bytes:
+        reads.append(sha)
+        return project.get_blob(sha)
+
+    stepwise = ProspectiveAccuracy(read)
+    for sample in range(10, 20):
+        project.assign_label(sample, int(TRUTH[sample]) if sample % 4 else (int(TRUTH[sample]) + 1) % 3)
+        stepwise.catch_up(project.events(after=stepwise.position))
+    whole = prospective_accuracy(project)
+    assert (stepwise.overall, stepwise.position) == (whole.overall, whole.position)
+    assert whole.overall.n == 10 and whole.overall.correct == 8  # 12 and 16 wrong
+    assert len(reads) == 1
+
+
+def test_info_json_gives_each_run_its_estimate_and_the_project_its_prospective_accuracy(tmp_path, capsys):
+    _, project = make_project(tmp_path, labeled=0)
+    quiet = start(project)  # a run nobody labeled against
+    record_epoch(quiet, 1, TRUTH)
+    quiet.completed()
+    recorder = start(project)
+    predicted = TRUTH.copy()
+    predicted[:5] = (TRUTH[:5] + 1) % 3  # five wrong
+    record_epoch(recorder, 1, predicted)
+    for sample in range(MIN_SAMPLES + 10):
+        project.assign_label(sample, int(TRUTH[sample]))
+    recorder.completed()
+    path = project.path
+    project.close()
+
+    data = info(capsys, path)
+    first, second = data["runs"]
+    assert first["accuracy_estimate"] is None
+    estimate = second["accuracy_estimate"]
+    assert set(estimate) == {"value", "low", "high", "n", "method"}
+    assert estimate["n"] == MIN_SAMPLES + 10 and estimate["method"] == "prospective"
+    assert estimate["value"] == pytest.approx(25 / 30)
+    assert estimate["low"] < estimate["value"] < estimate["high"]
+    assert second["metrics"]["accuracy"] == 1.0  # training accuracy stays, as a secondary metric
+    overall = data["prospective_accuracy"]
+    assert {k: overall[k] for k in ("correct", "n")} == {"correct": 25, "n": 30}
+    assert overall["value"] == pytest.approx(25 / 30) and overall["low"] == estimate["low"]
+
+    assert main(["info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "accuracy 83.3% (95 % interval" in text and "30 labels, prospective" in text
+    assert "training accuracy (on its own labels) 100.0%" in text
+
+
+def test_info_says_too_few_instead_of_a_number(tmp_path, capsys):
+    _, project = make_project(tmp_path, labeled=0)
+    recorder = start(project)
+    record_epoch(recorder, 1, TRUTH)
+    for sample in range(3):
+        project.assign_label(sample, int(TRUTH[sample]))
+    recorder.completed()
+    path = project.path
+    project.close()
+    (run,) = info(capsys, path)["runs"]
+    assert run["accuracy_estimate"] == {
+        "value": None,
+        "low": None,
+        "high": None,
+        "n": 3,
+        "method": "prospective",
+    }
+    assert main(["info", str(path)]) == 0
+    assert f"too few labels to estimate (3 compared, {MIN_SAMPLES} needed)" in capsys.readouterr().out
+
+
+def test_the_train_line_names_training_accuracy_and_shows_the_estimate_first():
+    metrics = {"loss": 0.5, "accuracy": 0.99, "seconds": 1.25}
+    plain = _progress_line("r1", 2, 5, metrics)
+    assert "training acc on its labels 99.0%" in plain and "accuracy" not in plain.split("training")[0]
+    honest = _progress_line("r1", 2, 5, metrics, AccuracyEstimate.from_counts(27, 30, "prospective"))
+    assert honest.index("accuracy 90.0% (95 % interval") < honest.index("training acc on its labels")
+    assert "loss —" in _progress_line("r1", 2, 5, {"loss": None, "accuracy": None, "seconds": 1.0})
