@@ -144,9 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH.ledger")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = add("export", cmd_export, "export labels (.csv/.json) and/or the event log (.jsonl)")
+    p = add("export", cmd_export, "export labels (.csv/.json), predictions (.csv) and/or the event log (.jsonl)")
     p.add_argument("path", metavar="PATH.ledger")
     p.add_argument("--labels", metavar="OUT.csv|OUT.json")
+    p.add_argument("--predictions", metavar="OUT.csv",
+                   help="one row per sample: predicted class, confidence, your label, each class's probability")
+    p.add_argument("--run", metavar="RUN_ID", help="with --predictions: this run's latest predictions "
+                   "(default: the latest run's that has any)")
     p.add_argument("--events", metavar="OUT.jsonl")
     p.add_argument("--blobs", metavar="DIR", help="with --events: also write the blobs the events reference")
 
@@ -398,17 +402,24 @@ def cmd_replay(args: argparse.Namespace, app: Application) -> int:
 
 
 def cmd_export(args: argparse.Namespace, app: Application) -> int:
-    from app.history.export import export_events, export_labels
+    from app.history.export import export_events, export_labels, export_predictions
     from app.project.errors import ProjectError
 
-    if not args.labels and not args.events:
-        raise ProjectError("nothing to export: give --labels OUT.csv|OUT.json and/or --events OUT.jsonl")
+    if not args.labels and not args.events and not args.predictions:
+        raise ProjectError("nothing to export: give --labels OUT.csv|OUT.json, --predictions OUT.csv "
+                           "and/or --events OUT.jsonl")
+    if args.run and not args.predictions:
+        raise ProjectError("--run goes with --predictions: give --predictions OUT.csv --run RUN_ID")
     if args.blobs and not args.events:
         raise ProjectError("--blobs goes with --events: give --events OUT.jsonl --blobs DIR")
     with app.projects.open(args.path) as project:
         if args.labels:
             n = export_labels(project, args.labels)
             _out(f"wrote {n} labels to {args.labels}")
+        if args.predictions:
+            made = export_predictions(project, args.predictions, args.run)
+            _out(f"wrote the predictions of run {made.run_id} (epoch {made.epoch}) for {made.rows} samples "
+                 f"to {args.predictions}")
         if args.events:
             with app.projects.open_log(args.path, read_only=True) as store:
                 n = export_events(project, args.events, stored_hash=store.chain_hash)

@@ -11,13 +11,17 @@ import io
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 from app.project.errors import ProjectError
 from app.project.live import Project
+from domain.events import class_name
+from domain.training_events import PredictionsComputed
 from eventstore import RecordedEvent
 from eventstore.codec import GENESIS, chain_hash, encode
 
@@ -67,6 +71,81 @@ def export_labels(project: Project, out: str | os.PathLike[str]) -> int:
         raise ProjectError(f"{target}: export labels to a .csv or .json file")
     _write(target, [data])
     return len(rows)
+
+
+@dataclass(frozen=True)
+class ExportedPredictions:
+    run_id: str
+    epoch: int
+    rows: int
+
+
+def export_predictions(
+    project: Project, out: str | os.PathLike[str], run_id: str | None = None
+) -> ExportedPredictions:
+    """Write one row per sample: ``sample``, ``predicted`` (class name), ``confidence``,
+    ``label`` (the person's, empty if none), then each class's probability. The
+    predictions are a run's latest (default: the latest run's that has any)."""
+    target = Path(out).expanduser()
+    if target.suffix.lower() != ".csv":
+        raise ProjectError(f"{target}: export predictions to a .csv file")
+    found = _latest_predictions(project, run_id)
+    probabilities = np.load(io.BytesIO(project.get_blob(found.predictions_sha256)), allow_pickle=False)
+    names = project.info.class_names
+    classes = probabilities.shape[1]
+    fixed = ["sample", "predicted", "confidence", "label"]
+    # A class named like a fixed column keeps its column apart.
+    columns = [f"p({name})" if name in fixed else name for name in names[:classes]]
+    columns += [f"class {i}" for i in range(len(columns), classes)]  # a run that knew more classes
+    values = project.labels.labels
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(fixed + columns)
+    for sample in range(probabilities.shape[0]):
+        label = int(values[sample]) if sample < len(values) else -1
+        writer.writerow(
+            [
+                sample,
+                class_name(int(predicted[sample]), names),
+                f"{confidence[sample]:.6f}",
+                "" if label < 0 else class_name(label, names),
+                *(f"{p:.6f}" for p in probabilities[sample]),
+            ]
+        )
+    _write(target, [text.getvalue().encode()])
+    return ExportedPredictions(found.run_id, found.epoch, int(probabilities.shape[0]))
+
+
+def _latest_predictions(project: Project, run_id: str | None) -> PredictionsComputed:
+    """The last predictions of ``run_id`` (default: of the latest run that made any); a
+    ``ProjectError`` when there are none. Predictions of a model that had seen no label
+    are clusters, not the person's classes: they are not exported."""
+    training = project.state.training
+    if run_id is not None and training.get(run_id) is None:
+        known = ", ".join(training.runs) or "none yet"
+        raise ProjectError(f"there is no run {run_id!r} in {project.path} (runs: {known})")
+    latest: dict[str, PredictionsComputed] = {}
+    for e in project.events():
+        if e.type == PredictionsComputed.type_name:
+            event = PredictionsComputed.from_data(e.data)
+            latest.pop(event.run_id, None)  # re-inserted: the dict stays in the order runs last predicted
+            latest[event.run_id] = event
+    if run_id is None:
+        found = next((p for p in reversed(latest.values()) if p.meaningful), None)
+        if found is None:
+            raise ProjectError(
+                "there are no predictions to export: train the model on some labels first"
+                + (" (the runs so far saw no label)" if latest else "")
+            )
+        return found
+    chosen = latest.get(run_id)
+    if chosen is None:
+        raise ProjectError(f"run {run_id} has no predictions yet (it recorded no epoch)")
+    if not chosen.meaningful:
+        raise ProjectError(f"run {run_id} saw no label: its predictions are clusters, not your classes")
+    return chosen
 
 
 def export_events(project: Project, out: str | os.PathLike[str],
@@ -129,4 +208,4 @@ def _write(target: Path, chunks: Iterable[bytes]) -> None:
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")

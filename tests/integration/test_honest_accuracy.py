@@ -175,3 +175,64 @@ def test_the_train_line_names_training_accuracy_and_shows_the_estimate_first():
     honest = _progress_line("r1", 2, 5, metrics, AccuracyEstimate.from_counts(27, 30, "prospective"))
     assert honest.index("accuracy 90.0% (95 % interval") < honest.index("training acc on its labels")
     assert "loss —" in _progress_line("r1", 2, 5, {"loss": None, "accuracy": None, "seconds": 1.0})
+
+
+# -- predictions out ----------------------------------------------------------------------
+
+
+def read_csv(path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_export_predictions_writes_one_row_per_sample_with_every_class(tmp_path, capsys):
+    _, project = make_project(tmp_path, labeled=4)
+    older = start(project)
+    record_epoch(older, 1, (TRUTH + 1) % 3)
+    older.completed()
+    latest = start(project)
+    record_epoch(latest, 1, (TRUTH + 2) % 3)
+    record_epoch(latest, 2, TRUTH)
+    latest.completed()
+    path = project.path
+    project.close()
+    out = tmp_path / "predictions.csv"
+
+    capsys.readouterr()
+    assert main(["export", str(path), "--predictions", str(out)]) == 0
+    assert f"run {latest.run_id} (epoch 2) for {SAMPLES} samples" in capsys.readouterr().out
+    rows = read_csv(out)
+    assert list(rows[0]) == ["sample", "predicted", "confidence", "label", "h", "v", "d"]
+    assert len(rows) == SAMPLES and [int(r["sample"]) for r in rows] == list(range(SAMPLES))
+    names = ("h", "v", "d")
+    assert all(r["predicted"] == names[TRUTH[i]] for i, r in enumerate(rows))
+    assert float(rows[0]["confidence"]) == pytest.approx(0.8) and float(rows[0]["v"]) == pytest.approx(0.1)
+    assert [r["label"] for r in rows[:5]] == [names[t] for t in TRUTH[:4]] + [""]
+
+    assert main(["export", str(path), "--predictions", str(out), "--run", older.run_id]) == 0
+    assert read_csv(out)[0]["predicted"] == names[(TRUTH[0] + 1) % 3]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".predictions.csv.")]  # no temporary left
+
+
+@pytest.mark.parametrize(
+    "labeled_run, args, message",
+    [
+        (False, [], "there are no predictions to export: train the model on some labels first"),
+        (True, ["--run", "nope"], "there is no run 'nope'"),
+    ],
+)
+def test_export_predictions_refuses_in_one_line(tmp_path, capsys, labeled_run, args, message):
+    _, project = make_project(tmp_path, labeled=0)
+    if labeled_run:
+        recorder = start(project)
+        record_epoch(recorder, 1, TRUTH)
+        recorder.completed()
+    path = project.path
+    project.close()
+    out = tmp_path / "p.csv"
+    capsys.readouterr()
+    assert main(["export", str(path), "--predictions", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not out.exists()
