@@ -168,3 +168,57 @@ def finite_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
         key: None if value is None or not math.isfinite(float(value)) else float(value)
         for key, value in metrics.items()
     }
+
+
+# -- divergence ------------------------------------------------------------------------
+
+DIVERGED_FACTOR = 100.0
+"""An epoch's loss this many times the run's first epoch's (two orders of magnitude) is a
+run that diverged. A healthy run's loss falls after its first epoch (it is the highest
+one); measured on the tiny test model at learning rate 1, even a first epoch that blew
+up to 48,342 came back to a few hundred, never above it."""
+
+NUMERICAL_ERRORS = ("LinAlgError", "FloatingPointError", "OverflowError")
+"""Errors a loop raises when its numbers became NaN or infinite (the map's eigenvectors
+of NaN weights do not converge): read as a loss that diverged."""
+
+
+def divergence(
+    metrics: Mapping[str, float | None], first_loss: float | None, learning_rate: float, *, epoch: int
+) -> str | None:
+    """Why the run must stop because its loss diverged at ``epoch``, or None when it did not:
+    the loss is NaN or infinite (or missing: recorded metrics hold a non-finite value as
+    None), or more than DIVERGED_FACTOR times the first epoch's loss."""
+    if "loss" not in metrics:
+        return None
+    loss = metrics["loss"]
+    if loss is None or not math.isfinite(loss):
+        shown = "infinite" if loss is not None and math.isinf(loss) else "not a number"
+        return _diverged(f"the loss diverged at epoch {epoch} (it is {shown})", learning_rate)
+    if (
+        first_loss is not None
+        and math.isfinite(first_loss)
+        and first_loss > 0
+        and loss > DIVERGED_FACTOR * first_loss
+    ):
+        return _diverged(
+            f"the loss diverged at epoch {epoch} ({loss:.4g}, {loss / first_loss:,.0f} times the first epoch's)",
+            learning_rate,
+        )
+    return None
+
+
+def numerical_breakdown(error: str, learning_rate: float, *, epoch: int) -> str | None:
+    """A plain message for a run whose loop raised ``error`` ("TypeName: text") because its
+    numbers broke down, or None when the error is of another kind."""
+    kind, _, text = error.partition(": ")
+    if kind not in NUMERICAL_ERRORS:
+        return None
+    return _diverged(
+        f"the training's numbers broke down at epoch {epoch} ({text or kind}): the loss most likely diverged",
+        learning_rate,
+    )
+
+
+def _diverged(what: str, learning_rate: float) -> str:
+    return f"{what}; lower the learning rate, now {float(learning_rate)}"

@@ -143,13 +143,23 @@ def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, 
             f"{int((recorder.spec.labels >= 0).sum()):,} labeled",
             flush=True,
         )
+        diverged = None
         try:
-            for output in execute(recorder.spec, stop.is_set):
+            epochs = execute(recorder.spec, stop.is_set)
+            for output in epochs:
+                diverged = recorder.divergence(output)
+                if diverged is not None:
+                    epochs.close()  # the loop ends here; the diverged epoch is not recorded
+                    break
                 recorder.epoch(output)
                 print(lines(recorder.run_id, output.epoch, last, output.metrics), flush=True)
         except Exception as exc:
-            recorder.failed(f"{type(exc).__name__}: {exc}")
-            raise ProjectError(f"training failed: {exc} (recorded as TrainingFailed)") from exc
+            message = recorder.failure_message(f"{type(exc).__name__}: {exc}")
+            recorder.failed(message)
+            raise ProjectError(f"training failed: {message} (recorded as TrainingFailed)") from exc
+        if diverged is not None:
+            recorder.failed(diverged)
+            raise ProjectError(f"training failed: {diverged} (recorded as TrainingFailed)")
         if stop.is_set() and recorder.epochs_recorded < args.epochs:
             recorder.stopped("interrupted with Ctrl+C")
             print(f"run {recorder.run_id} stopped after {recorder.epochs_recorded} epochs", file=sys.stderr)

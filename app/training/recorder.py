@@ -75,6 +75,7 @@ class RunRecorder:
         self.ended = False
         self._version = 0  # the run stream is this recorder's alone: appends expect it
         self._unsaved: EpochOutput | None = None  # the last epoch whose checkpoint is not stored
+        self._first_loss: float | None = None  # this run's first epoch's, the scale of divergence
 
     @classmethod
     def prepare(
@@ -160,6 +161,23 @@ class RunRecorder:
         )
         self._unsaved = None if due else output
         self.epochs_recorded += 1
+
+    def divergence(self, output: EpochOutput) -> str | None:
+        """Why the run must stop before ``output`` is recorded (its loss diverged), or
+        None. A diverged epoch is never recorded: its predictions and map are noise, and
+        the run ends with the last good epoch's checkpoint, ready to continue from."""
+        loss = output.metrics.get("loss")
+        if self._first_loss is None and loss is not None:
+            self._first_loss = float(loss)
+        return runs.divergence(
+            output.metrics, self._first_loss, self.spec.config.learning_rate, epoch=output.epoch
+        )
+
+    def failure_message(self, error: str) -> str:
+        """What to record of a loop that raised ``error`` ("TypeName: text"): a plain
+        sentence when its numbers broke down (a diverged loss), else the error itself."""
+        epoch = self.spec.epoch_offset + self.epochs_recorded + 1
+        return runs.numerical_breakdown(error, self.spec.config.learning_rate, epoch=epoch) or error
 
     def _checkpoint(self, output: EpochOutput) -> CheckpointSaved:
         sha = self.project.put_blob(output.checkpoint)

@@ -76,6 +76,7 @@ class TrainingService:
         self._lease = TrainingLease(project.address)
         self._runner: TrainingRunner | None = None
         self._recorder: RunRecorder | None = None
+        self._announced: str | None = None  # the run whose end the listeners were told
         self._logs: dict[str, collections.deque[str]] = {}
         self._listeners: list[TrainingListener] = []
         self._unsubscribe: Callable[[], None] | None = None
@@ -200,6 +201,13 @@ class TrainingService:
     def _on_epoch(self, output: EpochOutput) -> None:
         if self._recorder is None or not self.is_running():
             return
+        diverged = self._recorder.divergence(output)
+        if diverged is not None:  # stop it; what the runner reports after this is ignored
+            if self._runner is not None:
+                self._runner.stop()
+            self._recorder.failed(diverged)
+            self._end("failed", diverged)
+            return
         self._recorder.epoch(output)
         notice = EpochRecorded(output.run_id, output.epoch, _finite(output.metrics))
         for listener in list(self._listeners):
@@ -208,13 +216,15 @@ class TrainingService:
     def _on_failed(self, failure: RunFailure) -> None:
         if self._recorder is None or not self.is_running():
             return
-        self._recorder.failed(failure.message, failure.exit_code, failure.signal, failure.stderr_tail)
-        self._end("failed", failure.message)
+        message = self._recorder.failure_message(failure.message)
+        self._recorder.failed(message, failure.exit_code, failure.signal, failure.stderr_tail)
+        self._end("failed", message)
 
     def _end(self, status: str, message: str) -> None:
         recorder = self._recorder
-        if recorder is None:
-            return
+        if recorder is None or self._announced == recorder.run_id:
+            return  # a runner stopped for divergence still reports how it ended
+        self._announced = recorder.run_id
         if not recorder.ended:
             (recorder.completed if status == "completed" else recorder.stopped)()
         self._log(recorder.run_id, f"run {recorder.run_id} {status}{': ' + message if message else ''}")
@@ -246,6 +256,7 @@ class _Reports:
 
     def __init__(self, service: TrainingService, run_id: str) -> None:
         self._service, self._run_id = service, run_id
+        self._in_traceback = False
 
     def progressed(self, progress: Progress) -> None:
         self._service._on_progress(progress)
@@ -263,6 +274,19 @@ class _Reports:
         self._service._on_failed(failure)
 
     def log_line(self, line: str) -> None:
+        # A worker's traceback (stderr) stays out of the log a person reads: the run's
+        # TrainingFailed says what happened in a sentence and keeps the stderr's tail.
+        if line.startswith("Traceback (most recent call last)"):
+            self._in_traceback = True
+            return
+        if self._in_traceback:
+            if not line[:1].isspace() and line.strip():
+                self._in_traceback = False  # "TypeName: text", the traceback's last line
+                self._service._log(
+                    self._run_id,
+                    "(the worker's traceback ends the stderr tail kept in the run's TrainingFailed)",
+                )
+            return
         self._service._log(self._run_id, line)
 
 

@@ -64,3 +64,40 @@ def test_an_estimate_with_enough_labels_has_its_interval():
     assert (estimate.low, estimate.high) == wilson_interval(45, 50)
     assert estimate.text().startswith("90.0% (95 % interval ") and "50 labels" in estimate.text()
     assert set(estimate.as_dict()) == {"value", "low", "high", "n", "method"}
+
+
+# -- divergence (domain.runs): a rule of a run's life, tested here with the other
+# -- honesty rules of issue 12
+
+
+def test_a_loss_that_is_nan_or_infinite_diverged():
+    from domain.runs import divergence
+
+    for loss in (float("nan"), float("inf"), None):
+        message = divergence({"loss": loss}, 200.0, 1.0, epoch=3)
+        assert message is not None
+        assert message.startswith("the loss diverged at epoch 3") and message.endswith(
+            "lower the learning rate, now 1.0"
+        )
+
+
+def test_a_loss_two_orders_of_magnitude_above_the_first_epochs_diverged():
+    from domain.runs import DIVERGED_FACTOR, divergence
+
+    assert divergence({"loss": 250.0}, 300.0, 0.001, epoch=2) is None
+    assert divergence({"loss": 300.0 * DIVERGED_FACTOR * 0.99}, 300.0, 0.5, epoch=2) is None
+    message = divergence({"loss": 300.0 * DIVERGED_FACTOR * 2}, 300.0, 0.5, epoch=4)
+    assert message is not None and "epoch 4" in message and "200 times" in message and "now 0.5" in message
+    assert divergence({"loss": 1e9}, None, 0.5, epoch=1) is None  # the first epoch sets the scale
+    assert divergence({"accuracy": 0.5}, 300.0, 0.5, epoch=2) is None  # no loss reported: nothing to judge
+
+
+def test_a_numerical_breakdown_reads_as_divergence_and_other_errors_do_not():
+    from domain.runs import numerical_breakdown
+
+    message = numerical_breakdown("LinAlgError: Eigenvalues did not converge", 1.0, epoch=2)
+    assert message == (
+        "the training's numbers broke down at epoch 2 (Eigenvalues did not converge): "
+        "the loss most likely diverged; lower the learning rate, now 1.0"
+    )
+    assert numerical_breakdown("ValueError: bad shape", 1.0, epoch=2) is None
