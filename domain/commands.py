@@ -60,6 +60,4 @@ class Redo:
     annotator: str
 
 
-Command = (
-    CreateProject | AssignLabel | RemoveLabel | AssignLabelToMany | AddClass | RenameClass | Undo | Redo
-)
+Command = CreateProject | AssignLabel | RemoveLabel | AssignLabelToMany | AddClass | RenameClass | Undo | Redo

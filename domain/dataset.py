@@ -100,9 +100,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             # numpy refuses object arrays without pickles; we never unpickle user files.
-            raise DatasetError(
-                f"{path} holds arrays of Python objects; save plain numeric arrays"
-            ) from exc
+            raise DatasetError(f"{path} holds arrays of Python objects; save plain numeric arrays") from exc
         raise DatasetError(f"cannot read {path} as a .npz file ({exc}); check the file") from exc
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise DatasetError(f"cannot read {path} as a .npz file ({exc}); check the file") from exc
@@ -131,9 +129,7 @@ def _check_sizes(path: Path) -> None:
                     ) from exc
                 stored = member.file_size - f.tell()
             if dtype.hasobject:
-                raise DatasetError(
-                    f"{path}: array {name!r} holds Python objects; save plain numeric arrays"
-                )
+                raise DatasetError(f"{path}: array {name!r} holds Python objects; save plain numeric arrays")
             claimed = math.prod(shape) * dtype.itemsize
             if claimed > stored:
                 raise DatasetError(

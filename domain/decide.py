@@ -132,9 +132,7 @@ def _(cmd: c.Redo, state: DecisionState) -> list[ev.Event]:
     check_name("annotator name", cmd.annotator)
     change = state.history.last_undone(cmd.annotator)
     if change is None:
-        raise DomainError(
-            f"nothing to redo: {cmd.annotator} has not undone anything since their last change"
-        )
+        raise DomainError(f"nothing to redo: {cmd.annotator} has not undone anything since their last change")
     current = state.labels.label_of
     kept = [
         (s, new, prev)
@@ -159,9 +157,7 @@ def _check_sample(sample: object, state: DecisionState) -> int:
     if isinstance(sample, bool) or not isinstance(sample, int):
         raise DomainError(f"sample {sample!r} is not a sample number: use a whole number 0–{n - 1}")
     if not 0 <= sample < n:
-        raise DomainError(
-            f"sample {sample} is out of range: the dataset has {n} samples (0–{n - 1})"
-        )
+        raise DomainError(f"sample {sample} is out of range: the dataset has {n} samples (0–{n - 1})")
     return sample
 
 
@@ -189,8 +185,12 @@ def resolve_class(label: int | str, state: DecisionState) -> int:
 # Names are shown one per line (``ledgerlab log``, error messages, the history panel):
 # control characters and line or paragraph separators would break those lines, and
 # lone surrogates cannot be stored as UTF-8.
-_FORBIDDEN_CATEGORIES = {"Cc": "a control character", "Zl": "a line separator",
-                         "Zp": "a paragraph separator", "Cs": "a lone surrogate"}
+_FORBIDDEN_CATEGORIES = {
+    "Cc": "a control character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Cs": "a lone surrogate",
+}
 
 
 def check_name(what: str, name: object) -> str:

@@ -41,18 +41,14 @@ def validate_images(images: np.ndarray, where: str) -> np.ndarray:
     if a.shape[1] == 0 or a.shape[2] == 0:
         raise DatasetError(f"{where}: images of size {a.shape[1]}×{a.shape[2]} are empty")
     if a.ndim == 4 and a.shape[3] not in _CHANNELS:
-        raise DatasetError(
-            f"{where}: images have {a.shape[3]} channels; use 1 (grey), 3 (RGB) or 4 (RGBA)"
-        )
+        raise DatasetError(f"{where}: images have {a.shape[3]} channels; use 1 (grey), 3 (RGB) or 4 (RGBA)")
     if a.dtype == np.uint8:
         return a
     if np.issubdtype(a.dtype, np.floating):
         bad = ~np.isfinite(a)
         if bad.any():
             first = int(np.argwhere(bad)[0][0])
-            raise DatasetError(
-                f"{where}: image {first} contains NaN or infinite values; fix or drop it"
-            )
+            raise DatasetError(f"{where}: image {first} contains NaN or infinite values; fix or drop it")
         low, high = float(a.min()), float(a.max())
         if low < 0.0 or high > 1.0:
             raise DatasetError(
@@ -60,6 +56,4 @@ def validate_images(images: np.ndarray, where: str) -> np.ndarray:
                 "or store uint8 0–255"
             )
         return np.rint(a * 255.0).astype(np.uint8)
-    raise DatasetError(
-        f"{where}: pixels are {a.dtype}; store uint8 (0–255) or floats in [0, 1]"
-    )
+    raise DatasetError(f"{where}: pixels are {a.dtype}; store uint8 (0–255) or floats in [0, 1]")

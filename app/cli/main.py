@@ -66,15 +66,19 @@ def _position(text: str) -> int:
 
 
 def _despite_damage(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--despite-damage", action="store_true",
-                   help="record the change even if the log's hash chain is broken (to keep working "
-                   "now and branch before the damage later)")
+    p.add_argument(
+        "--despite-damage",
+        action="store_true",
+        help="record the change even if the log's hash chain is broken (to keep working "
+        "now and branch before the damage later)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--annotator", metavar="NAME",
+        "--annotator",
+        metavar="NAME",
         help="who is labeling (default: $LEDGERLAB_ANNOTATOR, else the OS user)",
     )
     parser = _Parser(
@@ -91,8 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         common_options: bool = True,
     ) -> argparse.ArgumentParser:
         # typeshed wants parents of the subparsers' own class; argparse takes any parser.
-        p = sub.add_parser(name, parents=[common] if common_options else [],  # type: ignore[list-item]
-                           help=help_text, description=help_text)
+        p = sub.add_parser(
+            name,
+            parents=[common] if common_options else [],  # type: ignore[list-item]
+            help=help_text,
+            description=help_text,
+        )
         p.set_defaults(handler=handler)
         return p
 
@@ -144,13 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH.ledger")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = add("export", cmd_export, "export labels (.csv/.json), predictions (.csv) and/or the event log (.jsonl)")
+    p = add(
+        "export", cmd_export, "export labels (.csv/.json), predictions (.csv) and/or the event log (.jsonl)"
+    )
     p.add_argument("path", metavar="PATH.ledger")
     p.add_argument("--labels", metavar="OUT.csv|OUT.json")
-    p.add_argument("--predictions", metavar="OUT.csv",
-                   help="one row per sample: predicted class, confidence, your label, each class's probability")
-    p.add_argument("--run", metavar="RUN_ID", help="with --predictions: this run's latest predictions "
-                   "(default: the latest run's that has any)")
+    p.add_argument(
+        "--predictions",
+        metavar="OUT.csv",
+        help="one row per sample: predicted class, confidence, your label, each class's probability",
+    )
+    p.add_argument(
+        "--run",
+        metavar="RUN_ID",
+        help="with --predictions: this run's latest predictions (default: the latest run's that has any)",
+    )
     p.add_argument("--events", metavar="OUT.jsonl")
     p.add_argument("--blobs", metavar="DIR", help="with --events: also write the blobs the events reference")
 
@@ -164,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     made: dict[str, argparse.ArgumentParser] = {}
 
     def add_and_keep(
-        name: str, handler: Callable[[argparse.Namespace, Application], int], help_text: str,
+        name: str,
+        handler: Callable[[argparse.Namespace, Application], int],
+        help_text: str,
         common_options: bool = True,
     ) -> argparse.ArgumentParser:
         made[name] = add(name, handler, help_text, common_options)
@@ -173,9 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     history_cli.add_commands(add_and_keep, _position)
     # Until app/cli/history.py offers it: importing an unverified export as new history.
     made["import-events"].add_argument(
-        "--as-new-history", action="store_true",
+        "--as-new-history",
+        action="store_true",
         help="import an export whose hashes do not check out (edited, or written before exports "
-        "carried hashes); the new file records that its history was not verified")
+        "carried hashes); the new file records that its history was not verified",
+    )
     made["import-events"].set_defaults(handler=cmd_import_events)
 
     from app.cli import team  # push, pull, conflicts, server init
@@ -191,9 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("train", training_cli.cmd_train, "train the semi-supervised VAE on the labels so far")
     training_cli.add_arguments(p)
 
-    p = add("demo", cmd_demo, "a scripted tour: a new MNIST project, labels typed by a simulated "
-            "annotator at the real window, a training run, and a screenshot")
-    p.add_argument("--screenshot", metavar="OUT.png", help="save the window here when training ends, then exit")
+    p = add(
+        "demo",
+        cmd_demo,
+        "a scripted tour: a new MNIST project, labels typed by a simulated "
+        "annotator at the real window, a training run, and a screenshot",
+    )
+    p.add_argument(
+        "--screenshot", metavar="OUT.png", help="save the window here when training ends, then exit"
+    )
     p.add_argument("--labels", type=_count, default=100, help="how many samples to label (default 100)")
     p.add_argument("--epochs", type=_count, default=3, help="epochs to train (default 3)")
     p.add_argument("--runner", choices=("process", "thread"), default="process")
@@ -234,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"{PROG}: interrupted", 130)
     except PermissionError as exc:  # e.g. a folder above the project that may not be entered
         where = exc.filename or getattr(args, "path", None) or "a file"
-        return _fail(f"{PROG}: error: permission denied for {where}: check the permissions of it "
-                     "and of the folders above it, or run as a user who may read it")
+        return _fail(
+            f"{PROG}: error: permission denied for {where}: check the permissions of it "
+            "and of the folders above it, or run as a user who may read it"
+        )
     except Exception as exc:  # a bug, or a damaged event: still one line, never a traceback
         damage = _damage_behind(args, app)
         if damage is not None:
@@ -292,19 +320,25 @@ def _explain_store_error(exc: Exception, args: argparse.Namespace) -> str:
     path = getattr(args, "path", None)
     if isinstance(exc, StoreCorrupt) and args.command == "verify":
         # The store's advice is to run verify, which is what failed here.
-        return (f"{path} is damaged below the level of events (SQLite: {exc.__cause__ or exc}); "
-                "nothing was changed: restore it from a backup")
+        return (
+            f"{path} is damaged below the level of events (SQLite: {exc.__cause__ or exc}); "
+            "nothing was changed: restore it from a backup"
+        )
     if isinstance(exc, StoreReadOnly) and isinstance(path, str):
         file = Path(path).expanduser().absolute()
         folder = file.parent
         if file.is_file() and not os.access(folder, os.W_OK) and not Path(f"{file}-shm").exists():
-            return (f"cannot open {file}: its folder {folder} is not writable, and SQLite needs "
-                    "to create the write-ahead log (-wal, -shm files) beside the project even to "
-                    "read it; make the folder writable, or copy the file to a folder you can write "
-                    "and open the copy")
+            return (
+                f"cannot open {file}: its folder {folder} is not writable, and SQLite needs "
+                "to create the write-ahead log (-wal, -shm files) beside the project even to "
+                "read it; make the folder writable, or copy the file to a folder you can write "
+                "and open the copy"
+            )
         if file.is_file() and not os.access(file, os.W_OK):
-            return (f"{file} is not writable (check its permissions); to look without changing "
-                    f"it, use `ledgerlab log` or `ledgerlab replay --until POSITION`")
+            return (
+                f"{file} is not writable (check its permissions); to look without changing "
+                f"it, use `ledgerlab log` or `ledgerlab replay --until POSITION`"
+            )
     return str(exc)
 
 
@@ -331,9 +365,7 @@ def cmd_new(args: argparse.Namespace, app: Application) -> int:
     return 0
 
 
-def _change(
-    args: argparse.Namespace, app: Application, action: Callable[[Project], list[Event]]
-) -> int:
+def _change(args: argparse.Namespace, app: Application, action: Callable[[Project], list[Event]]) -> int:
     with app.projects.open(args.path) as project:
         _refuse_damage(project, args)
         events = action(project)
@@ -355,10 +387,15 @@ def _refuse_damage(project: Project, args: argparse.Namespace) -> None:
         return
     damage = Damage(chain.position or chain.checked + 1, chain.problem or "the hash chain is broken")
     if not args.despite_damage:
-        raise ProjectError(f"{damage.advice(args.path)}. To record this change anyway and branch "
-                           "before the damage later, add --despite-damage")
-    print(f"{PROG}: warning: the event at position {damage.position} is damaged ({damage.problem}); "
-          "recording anyway (--despite-damage)", file=sys.stderr)
+        raise ProjectError(
+            f"{damage.advice(args.path)}. To record this change anyway and branch "
+            "before the damage later, add --despite-damage"
+        )
+    print(
+        f"{PROG}: warning: the event at position {damage.position} is damaged ({damage.problem}); "
+        "recording anyway (--despite-damage)",
+        file=sys.stderr,
+    )
 
 
 def cmd_label(args: argparse.Namespace, app: Application) -> int:
@@ -406,8 +443,10 @@ def cmd_export(args: argparse.Namespace, app: Application) -> int:
     from app.project.errors import ProjectError
 
     if not args.labels and not args.events and not args.predictions:
-        raise ProjectError("nothing to export: give --labels OUT.csv|OUT.json, --predictions OUT.csv "
-                           "and/or --events OUT.jsonl")
+        raise ProjectError(
+            "nothing to export: give --labels OUT.csv|OUT.json, --predictions OUT.csv "
+            "and/or --events OUT.jsonl"
+        )
     if args.run and not args.predictions:
         raise ProjectError("--run goes with --predictions: give --predictions OUT.csv --run RUN_ID")
     if args.blobs and not args.events:
@@ -418,8 +457,10 @@ def cmd_export(args: argparse.Namespace, app: Application) -> int:
             _out(f"wrote {n} labels to {args.labels}")
         if args.predictions:
             made = export_predictions(project, args.predictions, args.run)
-            _out(f"wrote the predictions of run {made.run_id} (epoch {made.epoch}) for {made.rows} samples "
-                 f"to {args.predictions}")
+            _out(
+                f"wrote the predictions of run {made.run_id} (epoch {made.epoch}) for {made.rows} samples "
+                f"to {args.predictions}"
+            )
         if args.events:
             with app.projects.open_log(args.path, read_only=True) as store:
                 n = export_events(project, args.events, stored_hash=store.chain_hash)
@@ -435,14 +476,19 @@ def cmd_export(args: argparse.Namespace, app: Application) -> int:
 def cmd_import_events(args: argparse.Namespace, app: Application) -> int:
     from app.history.portability import import_events
 
-    target, events, blobs = import_events(app.projects, args.events, args.new_path, args.blobs,
-                                          as_new_history=args.as_new_history)
+    target, events, blobs = import_events(
+        app.projects, args.events, args.new_path, args.blobs, as_new_history=args.as_new_history
+    )
     if args.as_new_history:
-        _out(f"created {target}: {events} events and {blobs} blobs imported as new history "
-             "(not verified against the exported hashes; the first event's metadata says so)")
+        _out(
+            f"created {target}: {events} events and {blobs} blobs imported as new history "
+            "(not verified against the exported hashes; the first event's metadata says so)"
+        )
     else:
-        _out(f"created {target}: {events} events and {blobs} blobs imported, every exported hash "
-             "checked (a new hash chain of the same events)")
+        _out(
+            f"created {target}: {events} events and {blobs} blobs imported, every exported hash "
+            "checked (a new hash chain of the same events)"
+        )
     return 0
 
 
@@ -461,7 +507,9 @@ def cmd_gui(args: argparse.Namespace, app: Application) -> int:
     try:
         from app.ui import launch  # Qt is loaded only here
     except ImportError as exc:
-        return _fail(f"{PROG}: error: the window is not available ({exc}); use the subcommands (`{PROG} --help`)")
+        return _fail(
+            f"{PROG}: error: the window is not available ({exc}); use the subcommands (`{PROG} --help`)"
+        )
     result = launch(args.path, app)
     return result if isinstance(result, int) else 0
 

@@ -148,8 +148,9 @@ def _latest_predictions(project: Project, run_id: str | None) -> PredictionsComp
     return chosen
 
 
-def export_events(project: Project, out: str | os.PathLike[str],
-                  stored_hash: Callable[[int], str | None] | None = None) -> int:
+def export_events(
+    project: Project, out: str | os.PathLike[str], stored_hash: Callable[[int], str | None] | None = None
+) -> int:
     """Write the whole log, one JSON object per line (blobs are referenced by hash).
 
     Each line carries its event's chain ``hash``: sha256 over the previous line's hash
@@ -173,7 +174,8 @@ def export_events(project: Project, out: str | os.PathLike[str],
             raise ProjectError(
                 f"{project.path}: the events read do not match the file's hash chain at position "
                 f"{last}: the log is damaged; nothing was exported. Run `ledgerlab verify "
-                f"{project.path}` to find the first damaged event")
+                f"{project.path}` to find the first damaged event"
+            )
 
     _write(target, lines())
     return count
@@ -182,8 +184,17 @@ def export_events(project: Project, out: str | os.PathLike[str],
 def event_hash(previous: bytes, e: RecordedEvent) -> bytes:
     """The chain hash of a recorded event after ``previous``, as the store computes it
     (its bodies encoded again canonically: the same bytes it hashed)."""
-    return chain_hash(previous, e.position, e.stream_id, e.version, e.type, e.schema_version,
-                      e.recorded_at, encode(e.type, "data", e.data), encode(e.type, "metadata", e.metadata))
+    return chain_hash(
+        previous,
+        e.position,
+        e.stream_id,
+        e.version,
+        e.type,
+        e.schema_version,
+        e.recorded_at,
+        encode(e.type, "data", e.data),
+        encode(e.type, "metadata", e.metadata),
+    )
 
 
 def _write(target: Path, chunks: Iterable[bytes]) -> None:

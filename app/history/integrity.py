@@ -30,14 +30,17 @@ class IntegrityReport:
         return self.problem is None
 
 
-def verify_project(store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadModelClass, ...] = (),
-                   progress: Callable[[int, int], None] | None = None) -> IntegrityReport:
+def verify_project(
+    store: EventStore,
+    registry: EventRegistry,
+    extra_parts: tuple[ReadModelClass, ...] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> IntegrityReport:
     report = IntegrityReport()
     chain = store.verify()
     if not chain.ok:
         position = chain.position or chain.checked + 1
-        report.problem = (f"hash chain broken at position {position}: {chain.problem}; "
-                          f"{_way_out(position)}")
+        report.problem = f"hash chain broken at position {position}: {chain.problem}; {_way_out(position)}"
         return report
     report.checked.append(f"hash chain intact: {chain.checked} events")
 
@@ -61,28 +64,36 @@ def verify_project(store: EventStore, registry: EventRegistry, extra_parts: tupl
             return report
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             # An intact chain over bytes that do not read back: written so, or by another program.
-            report.problem = (f"the event at position {state.position + 1} does not replay "
-                              f"({type(exc).__name__}: {exc}); {_way_out(state.position + 1)}")
+            report.problem = (
+                f"the event at position {state.position + 1} does not replay "
+                f"({type(exc).__name__}: {exc}); {_way_out(state.position + 1)}"
+            )
             return report
         if progress is not None:
             progress(stop, head)
         for snapshot in (s for s in snapshots if s.position == stop):
             difference = _difference(snapshot, state)
             if difference and snapshot_problem is None:
-                snapshot_problem = (f"snapshot {snapshot.name!r} at position {snapshot.position} does not "
-                                    f"equal the read models rebuilt from the log ({difference}); it is a "
-                                    "cache: delete it and it is rebuilt")
+                snapshot_problem = (
+                    f"snapshot {snapshot.name!r} at position {snapshot.position} does not "
+                    f"equal the read models rebuilt from the log ({difference}); it is a "
+                    "cache: delete it and it is rebuilt"
+                )
 
     for sha, (position, kind, event_type) in blobs.items():
         try:
             store.get_blob(sha)
         except BlobNotFound:
-            report.problem = (f"the {kind} blob {sha[:12]}… referenced at position {position} ({event_type}) "
-                              "is missing from the file; restore the project from a backup")
+            report.problem = (
+                f"the {kind} blob {sha[:12]}… referenced at position {position} ({event_type}) "
+                "is missing from the file; restore the project from a backup"
+            )
             return report
         except BlobCorrupt:
-            report.problem = (f"the {kind} blob {sha[:12]}… referenced at position {position} ({event_type}) "
-                              "no longer matches its hash; restore the project from a backup")
+            report.problem = (
+                f"the {kind} blob {sha[:12]}… referenced at position {position} ({event_type}) "
+                "no longer matches its hash; restore the project from a backup"
+            )
             return report
     report.checked.append(f"blobs present and intact: {len(blobs)} referenced")
     if snapshot_problem:
@@ -101,15 +112,22 @@ class Damage:
 
     def advice(self, path: str, *, suggest_verify: bool = True) -> str:
         """One sentence: where, what, and the ways out (restore, branch before it)."""
-        keep = (f"keep the {self.position - 1} events before it with `ledgerlab branch {path} --at "
-                f"{self.position - 1} NEW.ledger`" if self.position > 1 else "create the project again")
+        keep = (
+            f"keep the {self.position - 1} events before it with `ledgerlab branch {path} --at "
+            f"{self.position - 1} NEW.ledger`"
+            if self.position > 1
+            else "create the project again"
+        )
         check = f"; `ledgerlab verify {path}` checks the whole file" if suggest_verify else ""
-        return (f"{path}: the event at position {self.position} is damaged ({self.problem}); nothing "
-                f"was changed. Restore the file from a backup, or {keep}{check}")
+        return (
+            f"{path}: the event at position {self.position} is damaged ({self.problem}); nothing "
+            f"was changed. Restore the file from a backup, or {keep}{check}"
+        )
 
 
-def find_damage(store: EventStore, registry: EventRegistry,
-                extra_parts: tuple[ReadModelClass, ...] = ()) -> Damage | None:
+def find_damage(
+    store: EventStore, registry: EventRegistry, extra_parts: tuple[ReadModelClass, ...] = ()
+) -> Damage | None:
     """The first damaged event: a break in the hash chain, else the first event that
     cannot be decoded or folded into the read models. None when the log is sound.
 
@@ -134,15 +152,16 @@ def find_damage(store: EventStore, registry: EventRegistry,
         except DomainError as exc:
             return Damage(e.position, f"{e.type}: {exc}")
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-            return Damage(e.position, f"{e.type} does not fit the project: "
-                                      f"{type(exc).__name__}: {exc}")
+            return Damage(e.position, f"{e.type} does not fit the project: {type(exc).__name__}: {exc}")
 
 
 def _way_out(position: int) -> str:
     if position <= 1:
         return "restore the file from a backup"
-    return (f"restore the file from a backup, or keep the {position - 1} events before it with "
-            f"`ledgerlab branch PATH --at {position - 1} NEW.ledger`")
+    return (
+        f"restore the file from a backup, or keep the {position - 1} events before it with "
+        f"`ledgerlab branch PATH --at {position - 1} NEW.ledger`"
+    )
 
 
 def _stored_snapshots(store: EventStore) -> list[Snapshot]:

@@ -51,8 +51,9 @@ def training_factory(app):
         from app.training.service import TrainingService
         from app.ui.training_runners import qt_runners
 
-        return TrainingService(project, runners=qt_runners(),
-                               compilation_cache=app.settings.compilation_cache)
+        return TrainingService(
+            project, runners=qt_runners(), compilation_cache=app.settings.compilation_cache
+        )
 
     def preload() -> None:
         import app.training.service  # noqa: F401 -- imported off the GUI thread while a project opens

@@ -24,8 +24,9 @@ SCREENSHOT_DELAY_MS = 1_000  # let the last epoch's map and predictions be drawn
 DEFAULT_SIZE = (1280, 860)  # the window's first size, as a person meets it
 
 
-def run_demo(app, *, screenshot: Path | None = None, labels: int = 100, epochs: int = 3,
-             runner: str = "process") -> int:
+def run_demo(
+    app, *, screenshot: Path | None = None, labels: int = 100, epochs: int = 3, runner: str = "process"
+) -> int:
     """Run the demo in a new window; with ``screenshot``, save it and exit when training ends."""
     from app.ui import qt_application, training_factory
     from app.ui.session import Session
@@ -37,8 +38,9 @@ def run_demo(app, *, screenshot: Path | None = None, labels: int = 100, epochs: 
     app = isolated(app, folder)
     settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
     session = Session(app, settings, training_factory=training_factory(app))
-    demo = Demo(session, folder / "demo.ledger", labels=labels, epochs=epochs, runner=runner,
-                screenshot=screenshot)
+    demo = Demo(
+        session, folder / "demo.ledger", labels=labels, epochs=epochs, runner=runner, screenshot=screenshot
+    )
     if screenshot is not None:
         demo.done.connect(qt_app.quit)
     session.window.resize(*DEFAULT_SIZE)
@@ -59,8 +61,9 @@ def isolated(app, folder: Path):
 class Demo(QObject):
     done = Signal()
 
-    def __init__(self, session, target: Path, *, labels: int, epochs: int, runner: str,
-                 screenshot: Path | None) -> None:
+    def __init__(
+        self, session, target: Path, *, labels: int, epochs: int, runner: str, screenshot: Path | None
+    ) -> None:
         super().__init__(session)
         self.session, self.target = session, target
         self.labels, self.epochs, self.runner, self.screenshot = labels, epochs, runner, screenshot

@@ -33,10 +33,13 @@ TABLE_FOLLOWS_MS = 120  # the table scrolls to the slider once a drag or playbac
 GROWS_AFTER_MS = 100  # new rows are added at most this often, after the views showed the change
 
 
-NOW_STYLE = ("#timeBanner { background: #eef2f6; border: 1px solid #d5dbe1; }"
-             "#timeBanner QLabel { color: #4a5560; }")
-PAST_STYLE = ("#timeBanner { background: #fff3cd; border: 1px solid #d4a106; }"
-              "#timeBanner QLabel { color: #5c4400; font-weight: bold; }")
+NOW_STYLE = (
+    "#timeBanner { background: #eef2f6; border: 1px solid #d5dbe1; }#timeBanner QLabel { color: #4a5560; }"
+)
+PAST_STYLE = (
+    "#timeBanner { background: #fff3cd; border: 1px solid #d4a106; }"
+    "#timeBanner QLabel { color: #5c4400; font-weight: bold; }"
+)
 
 
 class TimeBanner(QFrame):
@@ -69,7 +72,9 @@ class TimeBanner(QFrame):
             self.back.setVisible(past)
         self.past = past
         if position is None:
-            self.text.setText("Showing now. The History tab's slider shows the project as it was at any moment.")
+            self.text.setText(
+                "Showing now. The History tab's slider shows the project as it was at any moment."
+            )
             return
         at = "" if when is None else f" ({datetime.fromtimestamp(when).strftime('%Y-%m-%d %H:%M:%S')})"
         self.text.setText(f"Viewing the project as of position {position:,}{at} — read-only")
@@ -85,8 +90,12 @@ class HistoryPanel(QWidget):
         self._following_row = False
         # Scrolling the table reads a page and repaints every visible cell; done on each
         # step of a drag or of playback it would cost more than the views themselves.
-        self._follow_soon = QTimer(self, singleShot=True, interval=TABLE_FOLLOWS_MS,
-                                   timeout=lambda: self._follow(self.shown_position()))
+        self._follow_soon = QTimer(
+            self,
+            singleShot=True,
+            interval=TABLE_FOLLOWS_MS,
+            timeout=lambda: self._follow(self.shown_position()),
+        )
         # A label must reach the map first (p99 <= 16 ms); the table and the slider's
         # length follow a moment later, once for a burst of events.
         self.log_grew_soon = QTimer(self, singleShot=True, interval=GROWS_AFTER_MS, timeout=self.log_grew)
@@ -159,8 +168,15 @@ class HistoryPanel(QWidget):
     # --- binding ------------------------------------------------------------------------
     def set_ready(self, ready: bool, message: str = "") -> None:
         """Until the history is prepared (snapshots, filter index), only its progress shows."""
-        for widget in (self.table, self.slider, self.play_button, self.speed, self.type_filter,
-                       self.annotator_filter, self.branch_button):
+        for widget in (
+            self.table,
+            self.slider,
+            self.play_button,
+            self.speed,
+            self.type_filter,
+            self.annotator_filter,
+            self.branch_button,
+        ):
             widget.setEnabled(ready)
         self.status.setText(message)
 
@@ -200,7 +216,10 @@ class HistoryPanel(QWidget):
         if not self.travel.in_past:
             self.slider.setValue(head)
         self.slider.blockSignals(False)
-        for combo, values in ((self.type_filter, history.types()), (self.annotator_filter, history.annotators())):
+        for combo, values in (
+            (self.type_filter, history.types()),
+            (self.annotator_filter, history.annotators()),
+        ):
             if combo.count() - 1 != len(values):
                 self._fill(combo, values)
         self._show_where(self.travel.position)
@@ -248,8 +267,10 @@ class HistoryPanel(QWidget):
         row = self.model.row_of(position)
         index = self.model.index(row, 0)
         self.table.selectionModel().setCurrentIndex(
-            index, self.table.selectionModel().SelectionFlag.ClearAndSelect
-            | self.table.selectionModel().SelectionFlag.Rows)
+            index,
+            self.table.selectionModel().SelectionFlag.ClearAndSelect
+            | self.table.selectionModel().SelectionFlag.Rows,
+        )
         self.table.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     def _show_where(self, position) -> None:

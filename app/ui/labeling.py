@@ -75,23 +75,38 @@ class LabelingController(QObject):
         self.redo_action = self._action(
             "&Redo label change", self.redo, QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")
         )
-        self.remove_action = self._action("Remove label", self.remove_label, QKeySequence(Qt.Key.Key_Backspace),
-                                          QKeySequence(Qt.Key.Key_Delete))
-        self.next_action = self._action("Next sample", lambda: self.move(+1), QKeySequence(Qt.Key.Key_Right),
-                                        QKeySequence(Qt.Key.Key_Down))
-        self.previous_action = self._action("Previous sample", lambda: self.move(-1), QKeySequence(Qt.Key.Key_Left),
-                                            QKeySequence(Qt.Key.Key_Up))
+        self.remove_action = self._action(
+            "Remove label",
+            self.remove_label,
+            QKeySequence(Qt.Key.Key_Backspace),
+            QKeySequence(Qt.Key.Key_Delete),
+        )
+        self.next_action = self._action(
+            "Next sample",
+            lambda: self.move(+1),
+            QKeySequence(Qt.Key.Key_Right),
+            QKeySequence(Qt.Key.Key_Down),
+        )
+        self.previous_action = self._action(
+            "Previous sample",
+            lambda: self.move(-1),
+            QKeySequence(Qt.Key.Key_Left),
+            QKeySequence(Qt.Key.Key_Up),
+        )
         self.clear_action = self._action("Clear selection", selection.clear, QKeySequence(Qt.Key.Key_Escape))
-        self.unlabeled_action = self._action("Next &unlabeled", self.next_unlabeled, QKeySequence(NEXT_UNLABELED_KEY))
+        self.unlabeled_action = self._action(
+            "Next &unlabeled", self.next_unlabeled, QKeySequence(NEXT_UNLABELED_KEY)
+        )
         self.uncertain_action = self._action(
             "Next most &uncertain", self.next_most_uncertain, QKeySequence(MOST_UNCERTAIN_KEY)
         )
-        self.suggested_action = self._action("Next &suggested", self.next_suggested,
-                                             QKeySequence(SUGGESTED_KEY))
-        self.flagged_action = self._action("Next &flagged label", self.next_flagged,
-                                           QKeySequence(FLAGGED_KEY))
-        self.keep_action = self._action("&Keep the flagged label", self.keep_label,
-                                        QKeySequence(KEEP_KEY))
+        self.suggested_action = self._action(
+            "Next &suggested", self.next_suggested, QKeySequence(SUGGESTED_KEY)
+        )
+        self.flagged_action = self._action(
+            "Next &flagged label", self.next_flagged, QKeySequence(FLAGGED_KEY)
+        )
+        self.keep_action = self._action("&Keep the flagged label", self.keep_label, QKeySequence(KEEP_KEY))
         self.disagreements: dict[int, object] = {}  # sample -> domain Disagreement
         self._disagreements_at = -1  # the position they were read at
         self.jobs: dict[str, BackgroundJob] = {}  # "suggest" / "flags": at most one of each
@@ -117,8 +132,11 @@ class LabelingController(QObject):
         self._class_actions = []
         for index, keys in class_keys(project.info.class_names).items():
             sequences = [QKeySequence(k.strip()) for k in keys.split(",")]
-            action = self._action(f"Label as {project.info.class_names[index]}",
-                                  lambda _=False, i=index: self.label(i), *sequences)
+            action = self._action(
+                f"Label as {project.info.class_names[index]}",
+                lambda _=False, i=index: self.label(i),
+                *sequences,
+            )
             self._class_actions.append(action)
         self.refresh_actions()
 
@@ -144,7 +162,9 @@ class LabelingController(QObject):
         if self.selection.current is None:
             self.window.statusBar().showMessage(
                 "Nothing selected: click a point on the map (or press N for the next unlabeled "
-                "sample), then press its class key.", 10_000)
+                "sample), then press its class key.",
+                10_000,
+            )
             return
         if len(self.selection) > 1:
             samples = tuple(int(s) for s in self.selection.samples)
@@ -165,10 +185,11 @@ class LabelingController(QObject):
     def _confirm_bulk(self, samples: tuple[int, ...], class_index: int) -> None:
         name = self.project.info.class_names[class_index]
         box = QMessageBox(
-            QMessageBox.Icon.Question, "Label many samples",
-            f"Label all {len(samples):,} selected samples as “{name}”?\n"
-            "This is one step: Ctrl+Z undoes it.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self.window,
+            QMessageBox.Icon.Question,
+            "Label many samples",
+            f"Label all {len(samples):,} selected samples as “{name}”?\nThis is one step: Ctrl+Z undoes it.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self.window,
         )
         box.setObjectName("confirmBulkLabel")
         box.setDefaultButton(QMessageBox.StandardButton.Yes)
@@ -196,8 +217,12 @@ class LabelingController(QObject):
 
     def _show_changed(self, events) -> None:
         """After an undo or redo, look at what changed: the person sees what came back."""
-        samples = [s for e in events or ()
-                   if isinstance(e, (LabelChangeUndone, LabelChangeRedone)) for s in e.samples]
+        samples = [
+            s
+            for e in events or ()
+            if isinstance(e, (LabelChangeUndone, LabelChangeRedone))
+            for s in e.samples
+        ]
         if len(samples) == 1:
             self.selection.select_one(samples[0])
         elif samples:
@@ -210,7 +235,9 @@ class LabelingController(QObject):
             return False
         self.window.statusBar().showMessage(
             f"Not recorded: you are viewing the project as of position {self.project.position:,}, "
-            "which is read-only. Press “Back to now” to label.", 10_000)
+            "which is read-only. Press “Back to now” to label.",
+            10_000,
+        )
         return True
 
     def _execute(self, command):
@@ -270,8 +297,11 @@ class LabelingController(QObject):
         queued = [s.sample for s in quality.queue(self.project)]
         ref = self.project.state.extras.get("training")
         ref = getattr(ref, "latest_predictions", None)
-        same_model = batch is not None and batch.strategy == "uncertain" and (
-            ref is None or (batch.run_id, batch.epoch) == (ref.run_id, ref.epoch))
+        same_model = (
+            batch is not None
+            and batch.strategy == "uncertain"
+            and (ref is None or (batch.run_id, batch.epoch) == (ref.run_id, ref.epoch))
+        )
         if not (same_model and self._jump(queued)):
             # Margins of the predictions take milliseconds: no thread needed.
             try:
@@ -325,7 +355,8 @@ class LabelingController(QObject):
             return
         if self.project.read_only:
             self.window.statusBar().showMessage(
-                "No suggestions left as of this position: press “Back to now” to ask for more", 6000)
+                "No suggestions left as of this position: press “Back to now” to ask for more", 6000
+            )
             return
         self.request_suggestions(jump=True)
 
@@ -354,7 +385,8 @@ class LabelingController(QObject):
             if self._record(event) and jump:
                 self._jump([s.sample for s in quality.queue(project)], fresh=True)
                 self.window.statusBar().showMessage(
-                    f"{len(event.samples)} suggested to label ({event.strategy}); S for the next", 6000)
+                    f"{len(event.samples)} suggested to label ({event.strategy}); S for the next", 6000
+                )
 
         if jump:
             self.window.statusBar().showMessage("Choosing samples to label…")
@@ -380,7 +412,8 @@ class LabelingController(QObject):
             self.request_flags(check=due, jump=True)
             return
         self.window.statusBar().showMessage(
-            "No open flags: every flagged label was fixed or kept, and no annotators disagree", 6000)
+            "No open flags: every flagged label was fixed or kept, and no annotators disagree", 6000
+        )
 
     def request_flags(self, check: bool = True, jump: bool = False) -> BackgroundJob | None:
         """Check the labels (``check``) and find annotators who disagree, off the GUI thread;
@@ -410,11 +443,11 @@ class LabelingController(QObject):
             order = self.review_order()
             self._refresh_viewer()
             if jump and not self._jump(order, fresh=True):
-                self.window.statusBar().showMessage(
-                    "No label looks wrong, and no annotators disagree", 6000)
+                self.window.statusBar().showMessage("No label looks wrong, and no annotators disagree", 6000)
             elif issues is not None:
                 self.window.statusBar().showMessage(
-                    f"{len(order)} label(s) to review: F for the next, K keeps a flagged label", 8000)
+                    f"{len(order)} label(s) to review: F for the next, K keeps a flagged label", 8000
+                )
 
         if jump:
             self.window.statusBar().showMessage("Checking the labels…")
@@ -482,7 +515,8 @@ class LabelingPanel(QWidget):
         self.grid.setSpacing(4)
         nav = QHBoxLayout()
         for text, action in (
-            ("◀", controller.previous_action), ("▶", controller.next_action),
+            ("◀", controller.previous_action),
+            ("▶", controller.next_action),
             ("Next unlabeled (N)", controller.unlabeled_action),
             ("Most uncertain (U)", controller.uncertain_action),
             ("Suggested (S)", controller.suggested_action),
@@ -512,8 +546,12 @@ class LabelingPanel(QWidget):
             button = QPushButton()
             button.setObjectName(f"labelButton{i}")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.setToolTip(f"Label the selected sample(s) as {name}" + (f" (key {keys[i]})" if i in keys else ""))
-            button.setStyleSheet(f"QPushButton {{ border-left: 6px solid {colours[i].name()}; padding: 4px; }}")
+            button.setToolTip(
+                f"Label the selected sample(s) as {name}" + (f" (key {keys[i]})" if i in keys else "")
+            )
+            button.setStyleSheet(
+                f"QPushButton {{ border-left: 6px solid {colours[i].name()}; padding: 4px; }}"
+            )
             button.clicked.connect(lambda _=False, k=i: self.controller.label(k))
             self.grid.addWidget(button, i // columns, i % columns)
             self.buttons.append(button)

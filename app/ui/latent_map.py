@@ -57,8 +57,10 @@ class LatentMapView(QWidget):
         # items are repainted with the points).
         self.note = QLabel(UNTRAINED_NOTE, self.plot)
         self.note.setObjectName("mapNote")
-        self.note.setStyleSheet("background: rgba(255, 255, 255, 220); color: #5c4400; "
-                                "border: 1px solid #d4a106; padding: 3px 6px;")
+        self.note.setStyleSheet(
+            "background: rgba(255, 255, 255, 220); color: #5c4400; "
+            "border: 1px solid #d4a106; padding: 3px 6px;"
+        )
         self.note.adjustSize()
         self.note.move(56, 8)
         self.note.hide()
@@ -66,10 +68,12 @@ class LatentMapView(QWidget):
         self.plot.addItem(self.points)
         # Flagged labels (red crosses) and the suggestion queue (rings): few points each,
         # plain scatter items above the cloud.
-        self.flag_marks = pg.ScatterPlotItem(size=MARK_PX, symbol="x", pen=pg.mkPen("#d00000", width=2),
-                                             brush=None, pxMode=True)
-        self.queue_marks = pg.ScatterPlotItem(size=MARK_PX + 3, symbol="o", pen=pg.mkPen("#111111", width=1.5),
-                                              brush=None, pxMode=True)
+        self.flag_marks = pg.ScatterPlotItem(
+            size=MARK_PX, symbol="x", pen=pg.mkPen("#d00000", width=2), brush=None, pxMode=True
+        )
+        self.queue_marks = pg.ScatterPlotItem(
+            size=MARK_PX + 3, symbol="o", pen=pg.mkPen("#111111", width=1.5), brush=None, pxMode=True
+        )
         for marks in (self.flag_marks, self.queue_marks):
             marks.setZValue(10)
             self.plot.addItem(marks)
@@ -118,8 +122,10 @@ class LatentMapView(QWidget):
         bar.addWidget(fit)
         self.pin = QToolButton(text="Pin", checkable=True)
         self.pin.setObjectName("pinLayout")
-        self.pin.setToolTip("Pin the layout: keep the points where they are while training draws "
-                            "new maps; unpin to see the newest map")
+        self.pin.setToolTip(
+            "Pin the layout: keep the points where they are while training draws "
+            "new maps; unpin to see the newest map"
+        )
         self.pin.toggled.connect(self._pin_toggled)
         bar.addWidget(self.pin)
         bar.addStretch(1)
@@ -321,4 +327,3 @@ class LatentMapView(QWidget):
     def leaveEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         self.hover.hide()
         super().leaveEvent(event)
-

@@ -97,8 +97,8 @@ class ProjectSummary(QWidget):
 
 class MainWindow(QMainWindow):
     project_opened = Signal(object)
-    project_changed = Signal(object)       # a ProjectChange, after the project caught up
-    problem = Signal(str, object)          # (title, exception): the session shows it
+    project_changed = Signal(object)  # a ProjectChange, after the project caught up
+    problem = Signal(str, object)  # (title, exception): the session shows it
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -321,7 +321,9 @@ class MainWindow(QMainWindow):
             self.training.show_now()
 
     def _viewing(self, position) -> None:
-        when = None if position is None or self.travel.machine is None else self.travel.machine.time_at(position)
+        when = (
+            None if position is None or self.travel.machine is None else self.travel.machine.time_at(position)
+        )
         self.banner.show_position(position, when)
 
     def show_error(self, title: str, message: str) -> None:
@@ -382,20 +384,27 @@ class MainWindow(QMainWindow):
         self.close()
         # A hidden window's close does not end the application by itself.
         app = QApplication.instance()
-        if app is not None and app.quitOnLastWindowClosed() and not any(
-                w.isVisible() for w in app.topLevelWidgets() if w.isWindow()):
+        if (
+            app is not None
+            and app.quitOnLastWindowClosed()
+            and not any(w.isVisible() for w in app.topLevelWidgets() if w.isWindow())
+        ):
             app.quit()
 
     def _ask_about_the_run(self) -> None:
         """Closing while a run trains: stop it, or keep it training until it ends."""
         if self.close_question is not None:
             return
-        box = QMessageBox(QMessageBox.Icon.Question, "A run is training",
-                          "A training run is still in progress. Stop it now (the epochs done so far "
-                          "stay recorded), or keep it training in its worker until it ends? The "
-                          "window closes either way; Ledgerlab keeps running, without a window, "
-                          "until the run has ended and been recorded.",
-                          QMessageBox.StandardButton.NoButton, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "A run is training",
+            "A training run is still in progress. Stop it now (the epochs done so far "
+            "stay recorded), or keep it training in its worker until it ends? The "
+            "window closes either way; Ledgerlab keeps running, without a window, "
+            "until the run has ended and been recorded.",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
         box.setObjectName("closeWhileTraining")
         stop = box.addButton("Stop the run", QMessageBox.ButtonRole.DestructiveRole)
         keep = box.addButton("Keep training", QMessageBox.ButtonRole.AcceptRole)

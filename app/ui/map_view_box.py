@@ -16,7 +16,7 @@ PAN, RECTANGLE, LASSO = "pan", "rectangle", "lasso"
 
 
 class MapViewBox(pg.ViewBox):
-    clicked = Signal(object)           # QPointF in data coordinates
+    clicked = Signal(object)  # QPointF in data coordinates
     region_selected = Signal(object, object)  # (N×2 polygon in data coordinates, additive: bool)
 
     def __init__(self) -> None:
@@ -99,8 +99,12 @@ def placed_over(current: np.ndarray, shown: np.ndarray | None) -> np.ndarray:
     least-squares scale would shrink a map unlike the one shown towards a dot); the
     centroid goes where the shown one was. Without a comparable map shown, ``current`` is
     only normalised."""
-    if shown is None or np.shape(shown) != np.shape(current) or not np.all(np.isfinite(shown)) \
-            or not np.all(np.isfinite(current)):
+    if (
+        shown is None
+        or np.shape(shown) != np.shape(current)
+        or not np.all(np.isfinite(shown))
+        or not np.all(np.isfinite(current))
+    ):
         return normalised(current)
     turned = align_to(current, shown).astype(np.float64)  # centred, rotated or mirrored
     target = np.asarray(shown, dtype=np.float64)

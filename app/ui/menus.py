@@ -60,13 +60,22 @@ class Menus:
         edit.addAction(labeling.undo_action)
         edit.addAction(labeling.redo_action)
         label = bar.addMenu("&Label")
-        for action in (labeling.next_action, labeling.previous_action, labeling.unlabeled_action,
-                       labeling.uncertain_action, labeling.remove_action, labeling.clear_action):
+        for action in (
+            labeling.next_action,
+            labeling.previous_action,
+            labeling.unlabeled_action,
+            labeling.uncertain_action,
+            labeling.remove_action,
+            labeling.clear_action,
+        ):
             label.addAction(action)
         history = bar.addMenu("&History")
         self._add(history, "&Back to now", window.travel.back_to_now, QKeySequence("Ctrl+End"))
-        self._add(history, "B&ranch from here…",
-                  lambda: self.branch_from_here(window.history_panel.shown_position()))
+        self._add(
+            history,
+            "B&ranch from here…",
+            lambda: self.branch_from_here(window.history_panel.shown_position()),
+        )
         view = bar.addMenu("&View")
         view.addAction(window.training_dock.toggleViewAction())
         view.addAction(window.history_dock.toggleViewAction())
@@ -97,15 +106,21 @@ class Menus:
     def _new(self, kind: str) -> None:
         source = None
         if kind == "npz":
-            source, _ = QFileDialog.getOpenFileName(self.window, "Images to label", self._folder(),
-                                                    "NumPy archives (*.npz)")
+            source, _ = QFileDialog.getOpenFileName(
+                self.window, "Images to label", self._folder(), "NumPy archives (*.npz)"
+            )
         elif kind == "folder":
-            source = QFileDialog.getExistingDirectory(self.window, "Folder of PNG/JPEG images", self._folder())
+            source = QFileDialog.getExistingDirectory(
+                self.window, "Folder of PNG/JPEG images", self._folder()
+            )
         if kind != "mnist" and not source:
             return
         name = "mnist" if kind == "mnist" else Path(source).stem
         target, _ = QFileDialog.getSaveFileName(
-            self.window, "Save the new project as", str(Path(self._folder()) / f"{name}.ledger"), PROJECT_FILTER
+            self.window,
+            "Save the new project as",
+            str(Path(self._folder()) / f"{name}.ledger"),
+            PROJECT_FILTER,
         )
         if target:
             if not target.endswith(".ledger"):
@@ -123,8 +138,9 @@ class Menus:
         if project is None or position < 1:
             return
         suggested = Path(self._folder()) / f"{project.path.stem}-branch-{position}.ledger"
-        path, _ = QFileDialog.getSaveFileName(self.window, f"Branch the project at position {position:,} into",
-                                              str(suggested), PROJECT_FILTER)
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, f"Branch the project at position {position:,} into", str(suggested), PROJECT_FILTER
+        )
         if path:
             if not path.endswith(".ledger"):
                 path += ".ledger"
@@ -133,15 +149,23 @@ class Menus:
     def _export_labels(self) -> None:
         if self.session.project is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export labels", str(Path(self._folder()) / "labels.csv"),
-                                              "CSV (*.csv);;JSON (*.json)")
+        path, _ = QFileDialog.getSaveFileName(
+            self.window,
+            "Export labels",
+            str(Path(self._folder()) / "labels.csv"),
+            "CSV (*.csv);;JSON (*.json)",
+        )
         if path:
             self.session.export("labels", Path(path))
 
     def _export_events(self) -> None:
         if self.session.project is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export the event log",
-                                              str(Path(self._folder()) / "events.jsonl"), "JSON lines (*.jsonl)")
+        path, _ = QFileDialog.getSaveFileName(
+            self.window,
+            "Export the event log",
+            str(Path(self._folder()) / "events.jsonl"),
+            "JSON lines (*.jsonl)",
+        )
         if path:
             self.session.export("events", Path(path))

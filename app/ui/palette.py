@@ -13,8 +13,16 @@ from PySide6.QtGui import QColor
 
 # Tableau 10: distinct for the common case of ten classes, readable on white.
 _BASE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
 )
 UNLABELED = QColor("#cfd3d8")
 SELECTED = QColor("#000000")

@@ -160,8 +160,9 @@ class PointCloud(pg.GraphicsObject):
         self.paints += 1
         painter.save()
         painter.resetTransform()
-        painter.drawImage(QRectF(0, 0, width / ratio, height / ratio), self._image,
-                          QRectF(_MARGIN, _MARGIN, width, height))
+        painter.drawImage(
+            QRectF(0, 0, width / ratio, height / ratio), self._image, QRectF(_MARGIN, _MARGIN, width, height)
+        )
         self._paint_selection(painter, ratio)
         painter.restore()
 

@@ -84,7 +84,9 @@ class SampleViewer(QWidget):
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
         self.grid.setUniformItemSizes(True)
         self.grid.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the labeling shortcuts
-        self.grid.itemClicked.connect(lambda item: selection.move_current(item.data(Qt.ItemDataRole.UserRole)))
+        self.grid.itemClicked.connect(
+            lambda item: selection.move_current(item.data(Qt.ItemDataRole.UserRole))
+        )
         self._grid_samples = np.zeros(0, dtype=np.int64)
 
         self.pages = QStackedWidget()
@@ -121,8 +123,12 @@ class SampleViewer(QWidget):
             self._grid_samples = np.zeros(0, dtype=np.int64)
             self._refresh_soon.start()
         reviewed = any(e.type in _QUALITY_TYPES for e in change.events)
-        if change.classes_changed or new_predictions or reviewed or (
-                current is not None and current in change.samples):
+        if (
+            change.classes_changed
+            or new_predictions
+            or reviewed
+            or (current is not None and current in change.samples)
+        ):
             self._refresh_soon.start()
 
     def _build_bars(self, class_names) -> None:
@@ -184,9 +190,11 @@ class SampleViewer(QWidget):
         lines = []
         flag = next((f for f in quality.open_flags(project) if f.sample == sample), None)
         if flag is not None:
-            lines.append(f"Flagged: labeled {_name(flag.label, names)}, but looks like "
-                         f"{_name(flag.suggested, names)} (label quality {flag.score:.2f}). "
-                         "Press a class key to fix it, K to keep it.")
+            lines.append(
+                f"Flagged: labeled {_name(flag.label, names)}, but looks like "
+                f"{_name(flag.suggested, names)} (label quality {flag.score:.2f}). "
+                "Press a class key to fix it, K to keep it."
+            )
         queued = next((s for s in quality.queue(project) if s.sample == sample), None)
         if queued is not None:
             lines.append(f"Suggested ({state.suggestions.strategy}): {queued.reason}")
@@ -215,7 +223,11 @@ class SampleViewer(QWidget):
         if not np.array_equal(samples, self._grid_samples):
             self._grid_samples = samples
             self.grid.clear()
-            images, labels, names = self.project.images(), self.project.labels.labels, self.project.info.class_names
+            images, labels, names = (
+                self.project.images(),
+                self.project.labels.labels,
+                self.project.info.class_names,
+            )
             for s in samples.tolist():
                 caption = names[labels[s]] if labels[s] >= 0 else "·"
                 item = QListWidgetItem(QIcon(to_pixmap(images[s], GRID_ICON_PX)), f"{s} {caption}")

@@ -84,6 +84,7 @@ class Session(QObject):
         dialog.setObjectName("importProgress")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(PROGRESS_AFTER_MS)
+
         def created(project) -> None:
             if not job.is_cancelled():
                 self._opened(project)
@@ -140,8 +141,12 @@ class Session(QObject):
         job = self._run(prepare, "Cannot read the history of this project", ready)
         self._project_jobs.append(job)
         job.finished.connect(lambda: job in self._project_jobs and self._project_jobs.remove(job))
-        job.progressed.connect(lambda p: self.project is project and panel.set_ready(
-            False, f"Preparing the history… {p[0] * 100 // max(1, p[1])}%"))
+        job.progressed.connect(
+            lambda p: (
+                self.project is project
+                and panel.set_ready(False, f"Preparing the history… {p[0] * 100 // max(1, p[1])}%")
+            )
+        )
         return job
 
     def branch(self, position: int, target: Path) -> BackgroundJob | None:

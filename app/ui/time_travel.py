@@ -17,20 +17,25 @@ from eventstore import StoreError
 
 DEBOUNCE_MS = 30  # a drag's moves closer than this apart show only the last one
 EPOCH = "epoch"
-SPEEDS = (("10 events/s", 10), ("100 events/s", 100), ("1,000 events/s", 1_000),
-          ("10,000 events/s", 10_000), ("epoch by epoch", EPOCH))
+SPEEDS = (
+    ("10 events/s", 10),
+    ("100 events/s", 100),
+    ("1,000 events/s", 1_000),
+    ("10,000 events/s", 10_000),
+    ("epoch by epoch", EPOCH),
+)
 FRAME_MS = 100  # playback shows at most ten positions a second (each is a full redraw)
 EPOCH_FRAME_MS = 700  # long enough to see each epoch's map
 
 
 class TimeTravel(QObject):
-    viewing = Signal(object)       # the position shown (int), or None when back to now
+    viewing = Signal(object)  # the position shown (int), or None when back to now
     playing_changed = Signal(bool)
 
     def __init__(self, show, report, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._show = show          # project -> None: every view shows that project
-        self._report = report      # (title, exception) -> None
+        self._show = show  # project -> None: every view shows that project
+        self._report = report  # (title, exception) -> None
         self.machine = None
         self.position: int | None = None
         self._pending: int | None = None
@@ -107,9 +112,12 @@ class TimeTravel(QObject):
         if self._speed == EPOCH:
             self._epochs = self.machine.epoch_positions()
             if not self._epochs:
-                self._report("Nothing to play epoch by epoch",
-                             ProjectError("this project has no recorded training epochs yet: "
-                                          "train the model, or play by events"))
+                self._report(
+                    "Nothing to play epoch by epoch",
+                    ProjectError(
+                        "this project has no recorded training epochs yet: train the model, or play by events"
+                    ),
+                )
                 return
         elif self.position is None and not self.go_to(1):
             return

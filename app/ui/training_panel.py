@@ -39,8 +39,12 @@ from eventstore import StoreError
 REDRAW_MS = 100
 # Loss terms differ by orders of magnitude (a total in the hundreds, KL and classification
 # in units): on a linear axis the small ones lay flat at zero, so the axis is logarithmic.
-LOSS_CURVES = (("loss", "total loss", "#202020"), ("reconstruction", "reconstruction", "#1f77b4"),
-               ("kl", "KL", "#ff7f0e"), ("classification", "classification", "#d62728"))
+LOSS_CURVES = (
+    ("loss", "total loss", "#202020"),
+    ("reconstruction", "reconstruction", "#1f77b4"),
+    ("kl", "KL", "#ff7f0e"),
+    ("classification", "classification", "#d62728"),
+)
 LOSS_KEYS = frozenset(key for key, _, _ in LOSS_CURVES)
 RUNNERS = (("process", "separate process (safe)"), ("thread", "in this window's process"))
 COMPILING_AFTER_MS = 1_000  # no step done by then: the model is being compiled
@@ -84,7 +88,9 @@ class TrainingPanel(QWidget):
         # The run's state and any failure: wrapped, so a long message never widens the column.
         self.eta = wrapping_label("")
         self.eta.setObjectName("trainingEta")
-        self._compiling = QTimer(self, singleShot=True, interval=COMPILING_AFTER_MS, timeout=self._on_compiling)
+        self._compiling = QTimer(
+            self, singleShot=True, interval=COMPILING_AFTER_MS, timeout=self._on_compiling
+        )
 
         self.loss_plot = pg.PlotWidget(background="w")
         self.loss_plot.setObjectName("lossPlot")
@@ -93,9 +99,18 @@ class TrainingPanel(QWidget):
         self.loss_plot.hideButtons()
         self.loss_plot.setLogMode(y=True)
         self.loss_plot.setLabel("bottom", "epoch")
-        self.curves = {key: self.loss_plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
-                                                symbolSize=4, symbolBrush=colour, symbolPen=None)
-                       for key, _, colour in LOSS_CURVES}
+        self.curves = {
+            key: self.loss_plot.plot(
+                [],
+                [],
+                pen=pg.mkPen(colour, width=2),
+                symbol="o",
+                symbolSize=4,
+                symbolBrush=colour,
+                symbolPen=None,
+            )
+            for key, _, colour in LOSS_CURVES
+        }
         # The legend is a column beside the plot, never over its lines.
         legend = QWidget()
         legend.setObjectName("lossLegend")
@@ -117,8 +132,15 @@ class TrainingPanel(QWidget):
         self.accuracy_plot.hideButtons()
         self.accuracy_plot.setLabel("bottom", "epoch")
         self.accuracy_plot.setYRange(0, 1)
-        self.curves["accuracy"] = self.accuracy_plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2), symbol="o",
-                                                          symbolSize=4, symbolBrush="#2ca02c", symbolPen=None)
+        self.curves["accuracy"] = self.accuracy_plot.plot(
+            [],
+            [],
+            pen=pg.mkPen("#2ca02c", width=2),
+            symbol="o",
+            symbolSize=4,
+            symbolBrush="#2ca02c",
+            symbolPen=None,
+        )
         self.log = QPlainTextEdit()
         self.log.setObjectName("trainingLog")
         self.log.setReadOnly(True)
@@ -208,8 +230,13 @@ class TrainingPanel(QWidget):
 
     def _connections(self):
         s = self.signals
-        return ((s.run_started, self._on_started), (s.progress, self._on_progress),
-                (s.epoch_recorded, self._on_epoch), (s.run_ended, self._on_ended), (s.log_line, self._on_log))
+        return (
+            (s.run_started, self._on_started),
+            (s.progress, self._on_progress),
+            (s.epoch_recorded, self._on_epoch),
+            (s.run_ended, self._on_ended),
+            (s.log_line, self._on_log),
+        )
 
     def _build_form(self) -> None:
         while self.form.rowCount():
@@ -312,8 +339,11 @@ class TrainingPanel(QWidget):
         """The window is closing during this run: say in the run's log what was chosen
         (the run's own events record how it ends: stopped by the closing window, or
         completed)."""
-        line = ("window closed: the run was stopped" if choice == "stop"
-                else "window closed: the run keeps training until it ends")
+        line = (
+            "window closed: the run was stopped"
+            if choice == "stop"
+            else "window closed: the run keeps training until it ends"
+        )
         self.log.appendPlainText(line)
 
     # --- what the service reports -------------------------------------------------------
@@ -365,8 +395,10 @@ class TrainingPanel(QWidget):
             value = metrics.get(key)
             self.series[key].append(float("nan") if value is None else float(value))
         accuracy = metrics.get("accuracy")
-        self._set_state(f"training: epoch {info.epoch} of {self._epochs}"
-                        + (f", accuracy {percent(accuracy)}" if accuracy is not None else ""))
+        self._set_state(
+            f"training: epoch {info.epoch} of {self._epochs}"
+            + (f", accuracy {percent(accuracy)}" if accuracy is not None else "")
+        )
         if not self._redraw.isActive():
             self._redraw.start()
 
@@ -393,8 +425,10 @@ class TrainingPanel(QWidget):
         if self.viewing_past:  # the run as recorded up to the position shown
             run = self.past_run
             epochs = list(run.epochs) if run is not None else []
-            series = {key: [_number(m.get(key)) for m in run.metrics] if run is not None else []
-                      for key in self.curves}
+            series = {
+                key: [_number(m.get(key)) for m in run.metrics] if run is not None else []
+                for key in self.curves
+            }
         for key, curve in self.curves.items():
             values = series.get(key, [])
             if key in LOSS_KEYS:  # a log axis has no place for zero or less
@@ -443,8 +477,11 @@ def _parse(text: str, kind: str):
 
 
 def _expected(kind: str) -> str:
-    return {"ints": "whole numbers separated by commas, e.g. 512, 256",
-            "int": "a whole number", "float": "a number, e.g. 0.001"}[kind]
+    return {
+        "ints": "whole numbers separated by commas, e.g. 512, 256",
+        "int": "a whole number",
+        "float": "a number, e.g. 0.001",
+    }[kind]
 
 
 def _duration(seconds: float) -> str:

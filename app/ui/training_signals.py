@@ -13,11 +13,11 @@ from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunSta
 
 
 class TrainingSignals(QObject):
-    run_started = Signal(object)     # RunStarted
-    progress = Signal(object)        # Progress
+    run_started = Signal(object)  # RunStarted
+    progress = Signal(object)  # Progress
     epoch_recorded = Signal(object)  # EpochRecorded
-    run_ended = Signal(object)       # RunEnded
-    log_line = Signal(object)        # LogLine
+    run_ended = Signal(object)  # RunEnded
+    log_line = Signal(object)  # LogLine
 
     def __init__(self, service: TrainingService, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -19,8 +19,19 @@ def run_demo(tmp_path, prefix: list[str], platform: str | None) -> subprocess.Co
     if platform:
         env["QT_QPA_PLATFORM"] = platform
     shot = tmp_path / "shot.png"
-    command = [*prefix, sys.executable, "-m", "app.cli", "demo", "--screenshot", str(shot),
-               "--labels", "20", "--epochs", "1"]
+    command = [
+        *prefix,
+        sys.executable,
+        "-m",
+        "app.cli",
+        "demo",
+        "--screenshot",
+        str(shot),
+        "--labels",
+        "20",
+        "--epochs",
+        "1",
+    ]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -42,7 +53,11 @@ def test_demo_under_xvfb_saves_a_screenshot(tmp_path, qapp):
 
 def test_demo_refuses_a_screenshot_folder_that_does_not_exist(tmp_path):
     env = {**os.environ, "LEDGERLAB_DATA_DIR": str(tmp_path / "data")}
-    result = subprocess.run([sys.executable, "-m", "app.cli", "demo", "--screenshot",
-                             str(tmp_path / "no" / "shot.png")], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo", "--screenshot", str(tmp_path / "no" / "shot.png")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -39,7 +39,9 @@ def test_a_last_project_that_was_deleted_falls_back_to_the_default(qtbot, make_s
 
 def test_a_new_project_from_an_npz_file_opens_in_the_window(qtbot, make_session, tmp_path):
     source = tmp_path / "shapes.npz"
-    np.savez(source, images=clustered_images(120, seed=3), class_names=np.array(["circle", "square", "triangle"]))
+    np.savez(
+        source, images=clustered_images(120, seed=3), class_names=np.array(["circle", "square", "triangle"])
+    )
     session = make_session()
     session.window.show()
     with qtbot.waitSignal(session.window.project_opened, timeout=20_000):
@@ -91,7 +93,10 @@ def test_labels_are_exported_in_the_background(qtbot, workbench, tmp_path):
     with qtbot.waitSignal(job.finished, timeout=10_000):
         pass
     rows = list(csv.DictReader(target.open()))
-    assert [(r["sample"], r["label"], r["annotator"]) for r in rows] == [("4", "2", "tester"), ("9", "7", "tester")]
+    assert [(r["sample"], r["label"], r["annotator"]) for r in rows] == [
+        ("4", "2", "tester"),
+        ("9", "7", "tester"),
+    ]
     assert "Exported 2 labels" in workbench.window.statusBar().currentMessage()
 
 

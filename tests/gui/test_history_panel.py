@@ -53,12 +53,26 @@ def record_epoch(project, run_id: str, epoch: int, rng) -> None:
     probabilities = rng.dirichlet(np.ones(10), size=SAMPLES).astype(np.float32)
     buffer = io.BytesIO()
     np.save(buffer, probabilities)
-    project.record(run_stream(run_id), [
-        EpochCompleted(run_id, epoch, {"loss": 10.0 / epoch, "reconstruction": 8.0 / epoch, "kl": 1.0,
-                                       "classification": 1.0 / epoch, "accuracy": 0.2 * epoch}, project.position, 3),
-        LatentMapComputed(project.put_blob(encode_map(coords)), SAMPLES, 2, "vae-class-polygon", run_id),
-        PredictionsComputed(run_id, epoch, project.put_blob(buffer.getvalue()), SAMPLES, 10, True),
-    ])
+    project.record(
+        run_stream(run_id),
+        [
+            EpochCompleted(
+                run_id,
+                epoch,
+                {
+                    "loss": 10.0 / epoch,
+                    "reconstruction": 8.0 / epoch,
+                    "kl": 1.0,
+                    "classification": 1.0 / epoch,
+                    "accuracy": 0.2 * epoch,
+                },
+                project.position,
+                3,
+            ),
+            LatentMapComputed(project.put_blob(encode_map(coords)), SAMPLES, 2, "vae-class-polygon", run_id),
+            PredictionsComputed(run_id, epoch, project.put_blob(buffer.getvalue()), SAMPLES, 10, True),
+        ],
+    )
 
 
 def go_to(qtbot, window, position: int) -> None:
@@ -124,8 +138,17 @@ def test_the_past_is_read_only_and_new_events_do_not_pull_the_view_back(qtbot, w
 
     # Someone else labels meanwhile: the window picks it up but stays in the past.
     with open_store(project_path) as store:
-        store.append(PROJECT_STREAM, [NewEvent("LabelAssigned", {"sample": 9, "label": 8, "previous": -1},
-                                               {"annotator": "bob", "at": 1.0})], project.state.stream_version)
+        store.append(
+            PROJECT_STREAM,
+            [
+                NewEvent(
+                    "LabelAssigned",
+                    {"sample": 9, "label": 8, "previous": -1},
+                    {"annotator": "bob", "at": 1.0},
+                )
+            ],
+            project.state.stream_version,
+        )
     qtbot.waitUntil(lambda: project.event_count == before + 1, timeout=5_000)
     assert window.travel.position == past and window.banner.past
     assert np.array_equal(window.map_view.points.colour_index, colours)
@@ -143,8 +166,17 @@ def test_the_table_filters_by_type_and_annotator_and_a_row_moves_the_slider(qtbo
     window, project = workbench.window, workbench.project
     press(qtbot, window, 1, Qt.Key.Key_2)
     with open_store(project_path) as store:
-        store.append(PROJECT_STREAM, [NewEvent("LabelAssigned", {"sample": 7, "label": 1, "previous": -1},
-                                               {"annotator": "bob", "at": 2.0})], project.state.stream_version)
+        store.append(
+            PROJECT_STREAM,
+            [
+                NewEvent(
+                    "LabelAssigned",
+                    {"sample": 7, "label": 1, "previous": -1},
+                    {"annotator": "bob", "at": 2.0},
+                )
+            ],
+            project.state.stream_version,
+        )
     project.refresh()
     history_ready(qtbot, window)
     panel = window.history_panel
@@ -159,7 +191,9 @@ def test_the_table_filters_by_type_and_annotator_and_a_row_moves_the_slider(qtbo
 
     first = panel.model.index(0, 0)
     panel.table.scrollTo(first)
-    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=panel.table.visualRect(first).center())
+    qtbot.mouseClick(
+        panel.table.viewport(), Qt.MouseButton.LeftButton, pos=panel.table.visualRect(first).center()
+    )
     target = panel.model.position_at(0)
     qtbot.waitUntil(lambda: window.travel.position == target, timeout=5_000)
     assert panel.slider.value() == target
@@ -181,10 +215,16 @@ def long_log(tmp_path, application):
         version, current = store.stream_version(PROJECT_STREAM), [-1] * SAMPLES
         for start in range(0, 50_000 - store.head(), 10_000):
             batch = []
-            for i, (s, label) in enumerate(zip(rng.integers(0, SAMPLES, 10_000).tolist(),
-                                               rng.integers(0, 10, 10_000).tolist())):
-                batch.append(NewEvent("LabelAssigned", {"sample": s, "label": label, "previous": current[s]},
-                                      {"annotator": "bulk", "at": 1.0 + start + i}))
+            for i, (s, label) in enumerate(
+                zip(rng.integers(0, SAMPLES, 10_000).tolist(), rng.integers(0, 10, 10_000).tolist())
+            ):
+                batch.append(
+                    NewEvent(
+                        "LabelAssigned",
+                        {"sample": s, "label": label, "previous": current[s]},
+                        {"annotator": "bulk", "at": 1.0 + start + i},
+                    )
+                )
                 current[s] = label
             store.append(PROJECT_STREAM, batch, version)
             version += len(batch)
@@ -232,8 +272,9 @@ def test_play_advances_through_the_history_and_stops_at_the_end(qtbot, workbench
     assert panel.play_button.text() == "▶ Play"
 
 
-def test_branch_from_here_opens_a_branch_and_leaves_the_parent_untouched(qtbot, workbench, monkeypatch,
-                                                                      tmp_path, application):
+def test_branch_from_here_opens_a_branch_and_leaves_the_parent_untouched(
+    qtbot, workbench, monkeypatch, tmp_path, application
+):
     window, parent = workbench.window, workbench.project
     parent_path = parent.path
     press(qtbot, window, 1, Qt.Key.Key_2)

@@ -53,7 +53,9 @@ def test_key_3_labels_the_clicked_sample_recolours_it_and_advances(qtbot, workbe
     map_view = window.map_view
     sample = isolated_sample(map_view)
     assert colour_at(map_view, sample) != RED
-    qtbot.mouseClick(map_view.plot.viewport(), Qt.MouseButton.LeftButton, pos=point_on_screen(map_view, sample))
+    qtbot.mouseClick(
+        map_view.plot.viewport(), Qt.MouseButton.LeftButton, pos=point_on_screen(map_view, sample)
+    )
     before = map_view.points.full_renders
 
     qtbot.keyClick(window, Qt.Key.Key_3)
@@ -93,7 +95,9 @@ def test_undo_and_redo_from_the_keyboard(qtbot, workbench):
     qtbot.keyClick(window, Qt.Key.Key_Escape)  # its ring would cover its colour
     assert colour_at(window.map_view, sample) != RED
     assert recorded(project.path)[-1][0] == "LabelChangeUndone"
-    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert project.labels.label_of(sample) == 3
     assert colour_at(window.map_view, sample) == RED
     assert not window.labeling.redo_action.isEnabled()
@@ -110,8 +114,12 @@ def test_a_rectangle_selection_is_labeled_in_one_step(qtbot, workbench):
     half = next(h for h in range(40, 10, -1) if not (np.abs(reach - h) <= 1).any())
     top_left = QPoint(int(centre[0]) - half, int(centre[1]) - half)
     bottom_right = QPoint(int(centre[0]) + half, int(centre[1]) + half)
-    inside = np.flatnonzero((pts[:, 0] >= top_left.x()) & (pts[:, 0] <= bottom_right.x())
-                            & (pts[:, 1] >= top_left.y()) & (pts[:, 1] <= bottom_right.y()))
+    inside = np.flatnonzero(
+        (pts[:, 0] >= top_left.x())
+        & (pts[:, 0] <= bottom_right.x())
+        & (pts[:, 1] >= top_left.y())
+        & (pts[:, 1] <= bottom_right.y())
+    )
     assert 1 < len(inside) <= 50
 
     rectangle_mode = next(b for b in map_view.modes.buttons() if b.objectName() == "mode_rectangle")
@@ -122,7 +130,9 @@ def test_a_rectangle_selection_is_labeled_in_one_step(qtbot, workbench):
 
     qtbot.keyClick(window, Qt.Key.Key_7)
     assert recorded(project.path)[-1] == (
-        "LabelsAssigned", {"samples": sorted(inside.tolist()), "label": 7, "previous": [-1] * len(inside)})
+        "LabelsAssigned",
+        {"samples": sorted(inside.tolist()), "label": 7, "previous": [-1] * len(inside)},
+    )
     assert all(project.labels.label_of(s) == 7 for s in inside)
     qtbot.keyClick(window, Qt.Key.Key_Escape)  # the selection rings would hide the colours
     assert len(window.selection) == 0
@@ -160,11 +170,19 @@ def test_a_lasso_selects_the_points_inside_it(qtbot, workbench):
     viewport = map_view.plot.viewport()
     w, h = viewport.width(), viewport.height()
     triangle = [QPoint(w // 10, h // 10), QPoint(w * 9 // 10, h // 2), QPoint(w // 10, h * 9 // 10)]
-    drag(qtbot, viewport, triangle[0], [triangle[0] + QPoint(3, 3), *triangle[1:], triangle[0]],
-         Qt.KeyboardModifier.ControlModifier)
+    drag(
+        qtbot,
+        viewport,
+        triangle[0],
+        [triangle[0] + QPoint(3, 3), *triangle[1:], triangle[0]],
+        Qt.KeyboardModifier.ControlModifier,
+    )
     polygon = QPolygon(triangle)
-    expected = {s for s, (x, y) in enumerate(screen_points(map_view))
-                if polygon.containsPoint(QPoint(int(x), int(y)), Qt.FillRule.OddEvenFill)}
+    expected = {
+        s
+        for s, (x, y) in enumerate(screen_points(map_view))
+        if polygon.containsPoint(QPoint(int(x), int(y)), Qt.FillRule.OddEvenFill)
+    }
     got = set(window.selection.samples.tolist())
     assert len(expected) > 10
     # Points on the lasso's very edge may fall either way by a pixel.
@@ -177,8 +195,13 @@ def test_hovering_a_point_shows_its_thumbnail(qtbot, workbench):
     viewport = map_view.plot.viewport()
     for offset in (QPoint(30, 30), QPoint(0, 0)):  # arrive at the point, as a hand does
         qtbot.wait(15)
-        send_mouse(viewport, QEvent.Type.MouseMove, point_on_screen(map_view, sample) + offset,
-                   Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
+        send_mouse(
+            viewport,
+            QEvent.Type.MouseMove,
+            point_on_screen(map_view, sample) + offset,
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.NoButton,
+        )
     qtbot.waitUntil(lambda: map_view.hover.isVisible(), timeout=3_000)
     assert map_view.hover_sample == sample
     assert not map_view.hover.pixmap().isNull()
@@ -195,8 +218,16 @@ def test_a_new_latent_map_moves_the_points_and_keeps_the_selection(qtbot, workbe
     blob = encode_map(new_map)
     with open_store(project.path) as store:  # as a training worker's recorder would
         digest = store.put_blob(blob)
-        store.append("project", [NewEvent("LatentMapComputed", {
-            "map_sha256": digest, "samples": 300, "dims": 2, "method": "vae", "run_id": "r1"})], ANY)
+        store.append(
+            "project",
+            [
+                NewEvent(
+                    "LatentMapComputed",
+                    {"map_sha256": digest, "samples": 300, "dims": 2, "method": "vae", "run_id": "r1"},
+                )
+            ],
+            ANY,
+        )
     qtbot.waitUntil(lambda: np.allclose(window.map_view.source_map, new_map), timeout=5_000)
     assert window.selection.samples.tolist() == [4, 5, 6] and window.selection.current == 5
     viewport = window.map_view.plot.viewport()
@@ -215,7 +246,7 @@ def test_next_unlabeled_and_next_most_uncertain(qtbot, workbench):
     predictions = np.full((300, 10), 0.0, dtype=np.float32)
     predictions[:, 0] = 1.0
     predictions[42] = 0.1  # a flat prediction: the most uncertain
-    predictions[1] = 0.1   # flatter still, but already labeled
+    predictions[1] = 0.1  # flatter still, but already labeled
     project.predictions = lambda: predictions  # what the projection will offer
     qtbot.keyClick(window, Qt.Key.Key_U)
     assert window.selection.current == 42

@@ -128,10 +128,25 @@ def test_start_shows_progress_curves_and_log_and_stop_asks_the_service(qtbot, ma
     assert panel.progress.value() == 500  # 1.5 of 3 epochs
     assert panel.eta.text() == "ETA 1 min 15 s"
     for epoch, loss in ((1, 200.0), (2, 150.0)):
-        service.epoch_recorded.emit({"run_id": "run-1", "epoch": epoch, "metrics": {
-            "loss": loss, "reconstruction": loss - 20, "kl": 10.0, "classification": 2.0,
-            "accuracy": 0.5 + epoch / 10, "seconds": 3.0, "samples_per_s": 3000.0}})
-    qtbot.waitUntil(lambda: panel.curves["loss"].getData()[0] is not None and len(panel.curves["loss"].getData()[0]) == 2, timeout=2_000)
+        service.epoch_recorded.emit(
+            {
+                "run_id": "run-1",
+                "epoch": epoch,
+                "metrics": {
+                    "loss": loss,
+                    "reconstruction": loss - 20,
+                    "kl": 10.0,
+                    "classification": 2.0,
+                    "accuracy": 0.5 + epoch / 10,
+                    "seconds": 3.0,
+                    "samples_per_s": 3000.0,
+                },
+            }
+        )
+    qtbot.waitUntil(
+        lambda: panel.curves["loss"].getData()[0] is not None and len(panel.curves["loss"].getData()[0]) == 2,
+        timeout=2_000,
+    )
     assert np.allclose(10 ** panel.curves["loss"].getData()[1], [200.0, 150.0])  # drawn on a log axis
     assert list(panel.curves["accuracy"].getData()[1]) == [0.6, 0.7]
     assert "accuracy 70%" in window.training_status.text()
@@ -176,7 +191,8 @@ def test_the_demo_labels_trains_and_saves_a_screenshot(qtbot, make_session, tmp_
 
 
 def test_the_real_settings_form_starts_valid_and_an_empty_optional_field_means_unset(
-        qtbot, make_session, project_path):
+    qtbot, make_session, project_path
+):
     from app.training.service import TrainingService
     from app.ui.training_runners import qt_runners
 
@@ -193,6 +209,8 @@ def test_the_real_settings_form_starts_valid_and_an_empty_optional_field_means_u
     assert panel.config()[0]["classifier_hidden_sizes"] == (64, 32)
     assert panel.start_button.isEnabled()
     edit.setText("0")
-    assert "classifier_hidden_sizes[0] must be a whole number" in panel.fields[
-        "classifier_hidden_sizes"][2].text()
+    assert (
+        "classifier_hidden_sizes[0] must be a whole number"
+        in panel.fields["classifier_hidden_sizes"][2].text()
+    )
     assert not panel.start_button.isEnabled()

@@ -28,7 +28,8 @@ def fully_visible(widget) -> bool:
     window = widget.window()
     top_left = widget.mapTo(window, QPoint(0, 0))
     inside = window.rect().contains(top_left) and window.rect().contains(
-        top_left + QPoint(widget.width() - 1, widget.height() - 1))
+        top_left + QPoint(widget.width() - 1, widget.height() - 1)
+    )
     return widget.isVisible() and inside and widget.visibleRegion().boundingRect().size() == widget.size()
 
 
@@ -52,9 +53,16 @@ def test_the_wheel_over_an_unfocused_combo_box_changes_nothing(qtbot, make_sessi
     before = runner.currentIndex()
     centre = QPointF(runner.width() / 2, runner.height() / 2)
     for delta in (-120, 120, -120):
-        event = QWheelEvent(centre, runner.mapToGlobal(centre), QPoint(0, 0), QPoint(0, delta),
-                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
-                            Qt.ScrollPhase.NoScrollPhase, False)
+        event = QWheelEvent(
+            centre,
+            runner.mapToGlobal(centre),
+            QPoint(0, 0),
+            QPoint(0, delta),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
         QApplication.sendEvent(runner, event)
     assert not runner.hasFocus() and runner.currentIndex() == before
 
@@ -94,8 +102,22 @@ def test_a_branch_opens_at_now_and_says_whose_branch_it_is(qtbot, make_session, 
 def record_map(project, coords: np.ndarray, run_id: str | None) -> None:
     with open_store(project.path) as store:  # as a training run's recorder would, from elsewhere
         digest = store.put_blob(encode_map(coords.astype(np.float32)))
-        store.append("project", [NewEvent("LatentMapComputed", {
-            "map_sha256": digest, "samples": len(coords), "dims": 2, "method": "vae", "run_id": run_id})], ANY)
+        store.append(
+            "project",
+            [
+                NewEvent(
+                    "LatentMapComputed",
+                    {
+                        "map_sha256": digest,
+                        "samples": len(coords),
+                        "dims": 2,
+                        "method": "vae",
+                        "run_id": run_id,
+                    },
+                )
+            ],
+            ANY,
+        )
 
 
 def residual(a: np.ndarray, b: np.ndarray) -> float:
@@ -152,7 +174,8 @@ def test_one_rounding_rule_for_percentages():
 
 
 def test_the_status_says_training_once_and_a_long_failure_does_not_widen_the_form(
-        qtbot, make_session, project_path):
+    qtbot, make_session, project_path
+):
     session, service = open_with_training(qtbot, make_session, project_path)
     window, panel = session.window, session.window.training
     panel.start()
@@ -190,14 +213,36 @@ def test_the_layout_is_kept_between_launches(qtbot, make_session, project_path, 
 @pytest.mark.slow
 def test_the_demo_leaves_the_persons_settings_and_data_alone(tmp_path, qapp):
     home = tmp_path / "home"
-    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-           "XDG_DATA_HOME": str(home / ".local" / "share"), "QT_QPA_PLATFORM": "offscreen",
-           "LEDGERLAB_ANNOTATOR": "demo"}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "QT_QPA_PLATFORM": "offscreen",
+        "LEDGERLAB_ANNOTATOR": "demo",
+    }
     env.pop("LEDGERLAB_DATA_DIR", None)
     shot = tmp_path / "shot.png"
-    result = subprocess.run([sys.executable, "-m", "app.cli", "demo", "--screenshot", str(shot),
-                             "--labels", "20", "--epochs", "1", "--runner", "thread"],
-                            capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "demo",
+            "--screenshot",
+            str(shot),
+            "--labels",
+            "20",
+            "--epochs",
+            "1",
+            "--runner",
+            "thread",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.exists() and (tmp_path / "shot-minimum.png").exists()
     assert not (home / ".config" / "Ledgerlab").exists()  # no settings, no recent projects

@@ -26,7 +26,9 @@ def npz(tmp_path):
 @pytest.fixture
 def ledger(tmp_path, npz, capsys):
     path = tmp_path / "p.ledger"
-    assert main(["new", str(path), "--dataset", str(npz), "--classes", "cat,dog", "--annotator", "alice"]) == 0
+    assert (
+        main(["new", str(path), "--dataset", str(npz), "--classes", "cat,dog", "--annotator", "alice"]) == 0
+    )
     capsys.readouterr()
     return str(path)
 
@@ -60,8 +62,12 @@ def test_label_undo_redo_and_info(capsys, ledger):
     assert "redid the change at position 5" in run(capsys, "redo", ledger)[1]
     summary = info(capsys, ledger)
     assert {k: summary[k] for k in ("name", "samples", "classes", "events", "labeled", "per_class")} == {
-        "name": "p", "samples": 50, "classes": ["cat", "dog"], "events": 7,
-        "labeled": 1, "per_class": {"cat": 0, "dog": 1},
+        "name": "p",
+        "samples": 50,
+        "classes": ["cat", "dog"],
+        "events": 7,
+        "labeled": 1,
+        "per_class": {"cat": 0, "dog": 1},
     }
 
 
@@ -84,15 +90,24 @@ def test_label_many_add_and_rename_class(capsys, ledger):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["label", "{p}", "50", "cat"], "ledgerlab: error: sample 50 is out of range: the dataset has 50 samples (0–49)"),
+        (
+            ["label", "{p}", "50", "cat"],
+            "ledgerlab: error: sample 50 is out of range: the dataset has 50 samples (0–49)",
+        ),
         (["label", "{p}", "1", "cow"], "ledgerlab: error: unknown class 'cow': the classes are 0=cat, 1=dog"),
-        (["label", "{p}", "one", "cat"], "ledgerlab label: argument SAMPLE: must be a whole number, not 'one'"),
+        (
+            ["label", "{p}", "one", "cat"],
+            "ledgerlab label: argument SAMPLE: must be a whole number, not 'one'",
+        ),
         (["redo", "{p}"], "ledgerlab: error: nothing to redo"),
         (["label", "{d}/missing.ledger", "1", "cat"], "ledgerlab: error: no project file at"),
         (["new", "{p}"], "already exists: open it, or choose another file name"),
         (["new", "{d}/q.ledger", "--dataset", "{d}/none.npz"], "none.npz does not exist"),
         (["new", "{d}/q.ledger", "--mnist", "--dataset", "x"], "not allowed with argument --mnist"),
-        (["new", "{d}/q.ledger", "--dataset", "{d}/small.npz", "--classes", "a,,b"], "a class name cannot be empty"),
+        (
+            ["new", "{d}/q.ledger", "--dataset", "{d}/small.npz", "--classes", "a,,b"],
+            "a class name cannot be empty",
+        ),
         (["export", "{p}"], "nothing to export: give --labels"),
         (["export", "{p}", "--labels", "{d}/out.txt"], "export labels to a .csv or .json file"),
         (["export", "{p}", "--labels", "{d}/no/dir/out.csv"], "the folder"),
@@ -124,13 +139,23 @@ def test_every_command_has_help(capsys):
 def test_export_labels_and_events(capsys, tmp_path, ledger):
     run(capsys, "label", ledger, 7, "dog", "--annotator", "carol")
     run(capsys, "label", ledger, 2, "cat", "--annotator", "carol")
-    code, out, _ = run(capsys, "export", ledger, "--labels", tmp_path / "l.csv", "--events", tmp_path / "e.jsonl")
+    code, out, _ = run(
+        capsys, "export", ledger, "--labels", tmp_path / "l.csv", "--events", tmp_path / "e.jsonl"
+    )
     assert code == 0 and "wrote 2 labels" in out and "wrote 4 events" in out
     rows = list(csv.DictReader(open(tmp_path / "l.csv")))
-    assert [(r["sample"], r["label"], r["annotator"]) for r in rows] == [("2", "cat", "carol"), ("7", "dog", "carol")]
+    assert [(r["sample"], r["label"], r["annotator"]) for r in rows] == [
+        ("2", "cat", "carol"),
+        ("7", "dog", "carol"),
+    ]
     assert rows[0]["time"].endswith("+00:00")
     events = [json.loads(line) for line in open(tmp_path / "e.jsonl")]
-    assert [e["type"] for e in events] == ["ProjectCreated", "LatentMapComputed", "LabelAssigned", "LabelAssigned"]
+    assert [e["type"] for e in events] == [
+        "ProjectCreated",
+        "LatentMapComputed",
+        "LabelAssigned",
+        "LabelAssigned",
+    ]
     assert events[2]["metadata"]["annotator"] == "carol" and events[2]["position"] == 3
     run(capsys, "export", ledger, "--labels", tmp_path / "l.json")
     document = json.loads((tmp_path / "l.json").read_text())
@@ -163,11 +188,17 @@ def test_the_real_executable(tmp_path, ledger):
     exe = REPO / ".venv" / "bin" / "ledgerlab"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "app.cli"]
     env = {**os.environ, "LEDGERLAB_ANNOTATOR": "sam"}
-    done = subprocess.run([*command, "label", ledger, "5", "dog"], capture_output=True, text=True, env=env, cwd=REPO)
+    done = subprocess.run(
+        [*command, "label", ledger, "5", "dog"], capture_output=True, text=True, env=env, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr
-    done = subprocess.run([*command, "info", ledger, "--json"], capture_output=True, text=True, env=env, cwd=REPO)
+    done = subprocess.run(
+        [*command, "info", ledger, "--json"], capture_output=True, text=True, env=env, cwd=REPO
+    )
     assert json.loads(done.stdout)["labeled"] == 1
-    done = subprocess.run([*command, "label", ledger, "500", "dog"], capture_output=True, text=True, env=env, cwd=REPO)
+    done = subprocess.run(
+        [*command, "label", ledger, "500", "dog"], capture_output=True, text=True, env=env, cwd=REPO
+    )
     assert done.returncode == 2 and done.stderr.startswith("ledgerlab: error: sample 500 is out of range")
     assert "Traceback" not in done.stderr
 

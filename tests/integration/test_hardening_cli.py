@@ -53,10 +53,16 @@ def damage(path: Path, position: int, data: bytes) -> None:
 # --- a damaged event on every read path ------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [
-    ["info", "{p}"], ["label", "{p}", "7", "cat"], ["log", "{p}"],
-    ["export", "{p}", "--events", "{d}/out.jsonl"], ["replay", "{p}", "--until", "5"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["info", "{p}"],
+        ["label", "{p}", "7", "cat"],
+        ["log", "{p}"],
+        ["export", "{p}", "--events", "{d}/out.jsonl"],
+        ["replay", "{p}", "--until", "5"],
+    ],
+)
 def test_an_event_whose_bytes_no_longer_decode_is_named_with_the_way_out(capsys, ledger, command):
     # Before: "internal error (JSONDecodeError: unexpected end of data …); please report it", exit 1.
     damage(ledger, 4, b'{"sample":')
@@ -95,8 +101,12 @@ def test_label_refuses_to_write_over_a_broken_chain_unless_told_to(capsys, ledge
 @pytest.mark.parametrize("command", [["info"], ["log"]])
 def test_a_reader_that_stops_early_gets_a_quiet_exit(ledger, command):
     # Before: `ledgerlab info | head -1` printed a BrokenPipeError traceback.
-    process = subprocess.Popen([sys.executable, "-m", "app.cli.main", *command, str(ledger)],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", *command, str(ledger)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # the reader went away before the first line
     err = process.stderr.read().decode()
@@ -107,8 +117,10 @@ def test_a_reader_that_stops_early_gets_a_quiet_exit(ledger, command):
 # --- a folder that cannot be written ---------------------------------------------------
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
-                    reason="needs root to become another user (root ignores folder permissions)")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root to become another user (root ignores folder permissions)",
+)
 def test_a_ledger_in_a_folder_that_cannot_be_written_says_why(ledger):
     # Before: "… is open read-only (or the file is not writable)". pytest's own folders
     # may not be entered by another user, so this one is made in the system's.
@@ -123,10 +135,23 @@ def test_a_ledger_in_a_folder_that_cannot_be_written_says_why(ledger):
     tmp_path.chmod(0o755)
     try:
         result = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             sys.executable, "-m", "app.cli.main", "info", str(folder / "p.ledger")],
-            cwd=REPO, capture_output=True, text=True, timeout=60,
-            env={**os.environ, "LEDGERLAB_ANNOTATOR": "nobody", "HOME": str(tmp_path)})
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "info",
+                str(folder / "p.ledger"),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "LEDGERLAB_ANNOTATOR": "nobody", "HOME": str(tmp_path)},
+        )
     finally:
         folder.chmod(0o755)
         shutil.rmtree(tmp_path)
@@ -135,21 +160,36 @@ def test_a_ledger_in_a_folder_that_cannot_be_written_says_why(ledger):
         f"ledgerlab: error: cannot open {folder / 'p.ledger'}: its folder {folder} is not writable, "
         "and SQLite needs to create the write-ahead log (-wal, -shm files) beside the project even "
         "to read it; make the folder writable, or copy the file to a folder you can write and open "
-        "the copy\n")
+        "the copy\n"
+    )
 
 
 # --- names -----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
-                    reason="needs root to become another user")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to become another user"
+)
 def test_a_project_behind_a_folder_that_may_not_be_entered_is_a_sentence(ledger):
     # Found trying: "internal error (PermissionError: [Errno 13] …); please report it".
     result = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-         sys.executable, "-m", "app.cli.main", "info", str(ledger)],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "LEDGERLAB_ANNOTATOR": "nobody"})
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "app.cli.main",
+            "info",
+            str(ledger),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LEDGERLAB_ANNOTATOR": "nobody"},
+    )
     if result.returncode == 0:
         pytest.skip("pytest's folder is open to other users here")
     assert result.returncode == 2 and result.stderr.startswith("ledgerlab: error: permission denied for ")
@@ -159,7 +199,9 @@ def test_a_project_behind_a_folder_that_may_not_be_entered_is_a_sentence(ledger)
 def test_an_annotator_name_with_a_newline_is_refused(capsys, ledger):
     code, _, err = run(capsys, "label", ledger, 7, "cat", "--annotator", "al\nice")
     assert code == 2 and err.count("\n") == 1
-    assert "the annotator name 'al\\nice' contains a line break" in err and "(it came from --annotator)" in err
+    assert (
+        "the annotator name 'al\\nice' contains a line break" in err and "(it came from --annotator)" in err
+    )
 
 
 def test_a_class_name_with_a_newline_is_refused(capsys, ledger):
@@ -187,8 +229,9 @@ def test_an_edited_export_is_refused_unless_imported_as_new_history(capsys, ledg
     # Before: a changed label in the .jsonl imported with exit 0.
     out = _export(capsys, ledger)
     edited = ledger.parent / "edited.jsonl"
-    edited.write_text(out.read_text().replace('"label":1,"previous":-1,"sample":3',
-                                              '"label":0,"previous":-1,"sample":3'))
+    edited.write_text(
+        out.read_text().replace('"label":1,"previous":-1,"sample":3', '"label":0,"previous":-1,"sample":3')
+    )
     blobs, target = ledger.parent / "blobs", ledger.parent / "copy.ledger"
     code, _, err = run(capsys, "import-events", edited, target, "--blobs", blobs)
     assert code == 2 and err.count("\n") == 1
@@ -202,7 +245,8 @@ def test_an_edited_export_is_refused_unless_imported_as_new_history(capsys, ledg
         assert first.metadata[NEW_HISTORY] == {
             "source": "edited.jsonl",
             "unverified": "line 5 (position 5, LabelAssigned) does not match its hash: the export "
-                          "was edited or damaged after it was written"}
+            "was edited or damaged after it was written",
+        }
     assert run(capsys, "verify", target)[0] == 0
 
 
@@ -218,9 +262,15 @@ def test_an_intact_export_imports_checked_and_unmarked(capsys, ledger):
 def test_an_export_without_hashes_needs_as_new_history(capsys, ledger):
     out = _export(capsys, ledger)
     old = ledger.parent / "old.jsonl"
-    old.write_text("".join(orjson.dumps({k: v for k, v in json.loads(line).items() if k != "hash"}).decode()
-                           + "\n" for line in out.read_text().splitlines()))
-    code, _, err = run(capsys, "import-events", old, ledger.parent / "c.ledger", "--blobs", ledger.parent / "blobs")
+    old.write_text(
+        "".join(
+            orjson.dumps({k: v for k, v in json.loads(line).items() if k != "hash"}).decode() + "\n"
+            for line in out.read_text().splitlines()
+        )
+    )
+    code, _, err = run(
+        capsys, "import-events", old, ledger.parent / "c.ledger", "--blobs", ledger.parent / "blobs"
+    )
     assert code == 2 and "line 1 carries no hash" in err
 
 

@@ -18,10 +18,20 @@ from app.history.integrity import Damage, find_damage
 from app.project.bootstrap import bootstrap
 from eventstore import ANY, NewEvent, open_store
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1),
-                         st.floats(allow_nan=False), st.text(max_size=12))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 TEMPLATES = [
     ("LabelAssigned", {"sample": 4, "label": 1, "previous": -1}),
@@ -31,8 +41,16 @@ TEMPLATES = [
     ("LabelChangeRedone", {"change": 3, "samples": [1], "labels": [1], "previous": [-1]}),
     ("ClassAdded", {"index": 2, "name": "bird"}),
     ("ClassRenamed", {"index": 0, "old_name": "cat", "new_name": "kitten"}),
-    ("ProjectCreated", {"name": "p", "dataset_sha256": "0" * 64, "shape": [50, 8, 8],
-                        "class_names": ["cat", "dog"], "source": "x"}),
+    (
+        "ProjectCreated",
+        {
+            "name": "p",
+            "dataset_sha256": "0" * 64,
+            "shape": [50, 8, 8],
+            "class_names": ["cat", "dog"],
+            "source": "x",
+        },
+    ),
     ("LatentMapComputed", {"map_sha256": "0" * 64, "samples": 50, "dims": 2, "method": "pca"}),
     ("ProjectBranched", {"parent_path": "/x.ledger", "parent_position": 2, "parent_head_hash": "00"}),
 ]
@@ -44,8 +62,9 @@ def mutated_events(draw):
     type_name, data = draw(st.sampled_from(TEMPLATES))
     data = dict(data)
     if draw(st.booleans()):
-        type_name = draw(st.sampled_from([t for t, _ in TEMPLATES] + ["RunStarted", "EpochCompleted",
-                                                                      "NoSuchEvent"]))
+        type_name = draw(
+            st.sampled_from([t for t, _ in TEMPLATES] + ["RunStarted", "EpochCompleted", "NoSuchEvent"])
+        )
     for key in draw(st.lists(st.sampled_from(sorted(data) or ["x"]), max_size=3)):
         action = draw(st.sampled_from(["drop", "replace", "replace"]))
         if action == "drop":
@@ -53,9 +72,12 @@ def mutated_events(draw):
         else:
             data[key] = draw(json_values)
     data.update(draw(st.dictionaries(st.text(max_size=6), json_values, max_size=2)))
-    metadata = draw(st.one_of(
-        st.just({"annotator": "al", "at": 1.0}),
-        st.dictionaries(st.sampled_from(["annotator", "at", "command"]), json_values, max_size=3)))
+    metadata = draw(
+        st.one_of(
+            st.just({"annotator": "al", "at": 1.0}),
+            st.dictionaries(st.sampled_from(["annotator", "at", "command"]), json_values, max_size=3),
+        )
+    )
     schema_version = draw(st.integers(1, 3))
     return NewEvent(type_name, data, metadata, schema_version)
 
@@ -80,8 +102,12 @@ def test_mutated_events_give_an_answer_or_one_damaged_event_sentence(base, tmp_p
         for event in events:
             store.append("project", [event], ANY)
     capsys.readouterr()
-    for command in (["info", str(path)], ["info", str(path), "--json"], ["log", str(path)],
-                    ["export", str(path), "--events", str(tmp_path / "out.jsonl")]):
+    for command in (
+        ["info", str(path)],
+        ["info", str(path), "--json"],
+        ["log", str(path)],
+        ["export", str(path), "--events", str(tmp_path / "out.jsonl")],
+    ):
         code = main(command)
         out, err = capsys.readouterr()
         assert code in (0, 2), f"{command[0]}: {err}"

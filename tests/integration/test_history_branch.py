@@ -45,7 +45,10 @@ def test_a_branch_replays_to_the_parent_at_its_position_and_then_diverges(capsys
         assert branch.position == 7
         assert branch.info.parent_path == str(parent.path) and branch.info.parent_position == 6
         lineage = [e for e in branch.events() if e.type == "ProjectBranched"][0].data
-        assert lineage["parent_head_hash"] == parent._store.chain_hash(6) and len(lineage["parent_head_hash"]) == 64
+        assert (
+            lineage["parent_head_hash"] == parent._store.chain_hash(6)
+            and len(lineage["parent_head_hash"]) == 64
+        )
         as_of_parent = parent.as_of(6)
         assert branch.as_of(6).state.snapshot() == as_of_parent.state.snapshot()
         assert np.array_equal(branch.labels.labels, as_of_parent.labels.labels)
@@ -62,9 +65,21 @@ def test_a_branch_replays_to_the_parent_at_its_position_and_then_diverges(capsys
 
 def test_a_run_training_at_the_position_is_interrupted_in_the_branch(labeled, tmp_path):
     app, parent = labeled
-    parent.record(run_stream("r1"), [TrainingStarted(
-        run_id="r1", config=dict(TINY), seed=3, epochs=2, labels_position=parent.position,
-        dataset_sha256=parent.info.dataset_sha256, versions={}, runner="inline")])
+    parent.record(
+        run_stream("r1"),
+        [
+            TrainingStarted(
+                run_id="r1",
+                config=dict(TINY),
+                seed=3,
+                epochs=2,
+                labels_position=parent.position,
+                dataset_sha256=parent.info.dataset_sha256,
+                versions={},
+                runner="inline",
+            )
+        ],
+    )
     assert parent.state.training.running
     target = History.of(parent).branch(parent.position, tmp_path / "b.ledger")
     with app.projects.open(target) as branch:
@@ -73,14 +88,17 @@ def test_a_run_training_at_the_position_is_interrupted_in_the_branch(labeled, tm
     assert parent.state.training.get("r1").status == "running"  # the parent is untouched
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--at", "0", "{d}/n.ledger"], "its log holds positions 1–"),
-    (["--at", "999", "{d}/n.ledger"], "position 999: its log holds positions 1–"),
-    (["--at", "-3", "{d}/n.ledger"], "must be a whole number >= 0"),
-    (["--at", "3", "{d}/n.txt"], "project files end in .ledger"),
-    (["--at", "3", "{d}/no/n.ledger"], "does not exist"),
-    (["--at", "3", "{p}"], "already exists"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--at", "0", "{d}/n.ledger"], "its log holds positions 1–"),
+        (["--at", "999", "{d}/n.ledger"], "position 999: its log holds positions 1–"),
+        (["--at", "-3", "{d}/n.ledger"], "must be a whole number >= 0"),
+        (["--at", "3", "{d}/n.txt"], "project files end in .ledger"),
+        (["--at", "3", "{d}/no/n.ledger"], "does not exist"),
+        (["--at", "3", "{p}"], "already exists"),
+    ],
+)
 def test_bad_branch_requests_are_one_line_and_exit_2(capsys, labeled, tmp_path, args, message):
     _, parent = labeled
     before = parent.path.stat().st_size, parent.head()
@@ -121,8 +139,11 @@ def test_the_project_as_of_any_position_comes_from_the_nearest_snapshot(labeled,
     for position in (1, 7, 8, 13, 30, project.position):
         rebuilt = project.as_of(position).state.snapshot()
         from_zero = type(project.state).build(
-            project._store.read_all(), project._registry, until=position,
-            extra_parts=project.state.extra_parts)
+            project._store.read_all(),
+            project._registry,
+            until=position,
+            extra_parts=project.state.extra_parts,
+        )
         assert rebuilt == from_zero.snapshot() == history.state_as_of(position).state.snapshot()
     with pytest.raises(ProjectError, match="outside the log"):
         history.state_as_of(project.position + 1)
@@ -139,7 +160,9 @@ def test_log_lists_and_filters_the_events(capsys, labeled):
     assert "tester" in lines[2] and "LabelAssigned" in lines[2] and lines[2].endswith("sample 0: (none) -> h")
     code, out, _ = run(capsys, "log", project.path, "--type", "LabelsAssigned", "--json")
     rows = [__import__("json").loads(line) for line in out.splitlines()]
-    assert [(r["type"], r["summary"], r["annotator"]) for r in rows] == [("LabelsAssigned", "3 samples -> x", "tester")]
+    assert [(r["type"], r["summary"], r["annotator"]) for r in rows] == [
+        ("LabelsAssigned", "3 samples -> x", "tester")
+    ]
     assert rows[0]["time"].endswith("+00:00")
     assert run(capsys, "log", project.path, "--annotator", "nobody") == (0, "", "")
     code, _, err = run(capsys, "log", project.path, "--type", "Nope")

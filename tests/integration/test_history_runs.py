@@ -55,8 +55,10 @@ def test_a_run_recorded_under_another_seed_is_reported_metric_by_metric(capsys, 
     with open_store(path, read_only=True) as source, open_store(crafted, create=True) as target:
         for sha in {e.data.get("dataset_sha256") for e in source.read_all() if e.data.get("dataset_sha256")}:
             target.put_blob(source.get_blob(sha))
-        events = (e._replace(data={**e.data, "seed": e.data["seed"] + 1}) if e.type == "TrainingStarted" else e
-                  for e in source.read_all())
+        events = (
+            e._replace(data={**e.data, "seed": e.data["seed"] + 1}) if e.type == "TrainingStarted" else e
+            for e in source.read_all()
+        )
         copy_events(events, target)
         for e in source.read_all():  # maps of the project (the start map aligns the first new one)
             if e.type == "LatentMapComputed":
@@ -114,12 +116,15 @@ def test_export_and_import_round_trip(capsys, trained, tmp_path):
     assert run(capsys, "verify", copy)[0] == 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["{j}", "{d}/n.ledger"], "the events reference blobs (the first at position 1): give --blobs DIR"),
-    (["{j}", "{d}/n.ledger", "--blobs", "{d}/nowhere"], "the blobs folder"),
-    (["{d}/none.jsonl", "{d}/n.ledger"], "no event export at"),
-    (["{j}", "{p}", "--blobs", "{b}"], "already exists"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{j}", "{d}/n.ledger"], "the events reference blobs (the first at position 1): give --blobs DIR"),
+        (["{j}", "{d}/n.ledger", "--blobs", "{d}/nowhere"], "the blobs folder"),
+        (["{d}/none.jsonl", "{d}/n.ledger"], "no event export at"),
+        (["{j}", "{p}", "--blobs", "{b}"], "already exists"),
+    ],
+)
 def test_bad_imports_are_one_line_and_leave_nothing(capsys, trained, tmp_path, args, message):
     app, path, _ = trained
     jsonl, blobs = tmp_path / "log.jsonl", tmp_path / "blobs"

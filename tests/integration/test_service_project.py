@@ -118,7 +118,9 @@ class RacingStore:
 def test_a_writer_that_keeps_racing_gets_a_clear_message_and_nothing_is_lost(app, project_path):
     project = app.projects.open(project_path)
     project._store = RacingStore(project._store, open_store(project_path))
-    with pytest.raises(ProjectError, match="changed by another program twice.*nothing was recorded -- try again"):
+    with pytest.raises(
+        ProjectError, match="changed by another program twice.*nothing was recorded -- try again"
+    ):
         project.assign_label(1, "cat")
     project._store._rival.close()
     project.close()
@@ -188,11 +190,19 @@ def test_creating_refuses_to_overwrite_and_leaves_no_debris(tmp_path, app, datas
 def test_logs_written_by_an_older_release_replay(tmp_path, app):
     path = tmp_path / "old.ledger"
     with open_store(path, create=True) as store:
-        store.append(PROJECT_STREAM, [
-            NewEvent("ProjectCreated", {"name": "old", "dataset_sha256": "0" * 64,
-                                        "shape": [5, 2, 2], "classes": ["x", "y"]}, {}, 1),
-            NewEvent("LabelAssigned", {"sample": 2, "label": 1, "previous": -1}, {"annotator": "eve"}),
-        ], 0)
+        store.append(
+            PROJECT_STREAM,
+            [
+                NewEvent(
+                    "ProjectCreated",
+                    {"name": "old", "dataset_sha256": "0" * 64, "shape": [5, 2, 2], "classes": ["x", "y"]},
+                    {},
+                    1,
+                ),
+                NewEvent("LabelAssigned", {"sample": 2, "label": 1, "previous": -1}, {"annotator": "eve"}),
+            ],
+            0,
+        )
     with app.projects.open(path) as project:
         assert project.info.class_names == ("x", "y")
         assert project.labels.label_of(2) == 1
@@ -223,5 +233,7 @@ def test_an_empty_annotator_name_is_refused():
 def test_a_data_folder_that_cannot_be_made_is_explained(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("in the way")
-    with pytest.raises(ProjectError, match="cannot create the data folder .*file/ledgerlab.*check its permissions"):
+    with pytest.raises(
+        ProjectError, match="cannot create the data folder .*file/ledgerlab.*check its permissions"
+    ):
         bootstrap(annotator="alice").projects.open_or_create_default(blocker / "ledgerlab")

@@ -106,7 +106,9 @@ def test_odd_sized_images_are_resized_to_the_most_common_size_with_a_note(tmp_pa
 def test_mixed_channel_counts_are_refused(tmp_path):
     write_png(tmp_path / "a.png")
     write_png(tmp_path / "b.png", mode="RGB")
-    with pytest.raises(DatasetError, match="1 greyscale images \\(e.g. a.png\\) and 1 colour images \\(e.g. b.png\\)"):
+    with pytest.raises(
+        DatasetError, match="1 greyscale images \\(e.g. a.png\\) and 1 colour images \\(e.g. b.png\\)"
+    ):
         load_dataset(tmp_path)
 
 

@@ -109,16 +109,24 @@ def test_an_unreadable_folder_is_not_called_empty(tmp_path, monkeypatch):
 # --- names -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, shown", [("a\nb", "a line break"), ("x\ty", "a tab"),
-                                          ("bell\x07", "a control character"),
-                                          ("a\u2028b", "a line separator")])
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("a\nb", "a line break"),
+        ("x\ty", "a tab"),
+        ("bell\x07", "a control character"),
+        ("a\u2028b", "a line separator"),
+    ],
+)
 def test_names_with_control_characters_are_refused(name, shown):
     with pytest.raises(DomainError, match=f"contains {shown}"):
         check_name("class name", name)
 
 
 def test_class_names_with_a_newline_are_refused_when_added_renamed_or_created(session):
-    with pytest.raises(DomainError, match=r"the class name 'dog\\nx' contains a line break \(U\+000A, character 4\)"):
+    with pytest.raises(
+        DomainError, match=r"the class name 'dog\\nx' contains a line break \(U\+000A, character 4\)"
+    ):
         session.run(c.AddClass("dog\nx"))
     with pytest.raises(DomainError, match="contains a line break"):
         session.run(c.RenameClass("a", "b\nc"))
@@ -133,8 +141,10 @@ def test_project_and_annotator_names_with_control_characters_are_refused(session
     with pytest.raises(DomainError, match="the project name 'my\\\\rproject' contains a carriage return"):
         from domain.decide import decide
 
-        decide(ProjectProjections(session.log.registry),
-               c.CreateProject("my\rproject", "f" * 64, (5, 8, 8), (), "test", "e" * 64))
+        decide(
+            ProjectProjections(session.log.registry),
+            c.CreateProject("my\rproject", "f" * 64, (5, 8, 8), (), "test", "e" * 64),
+        )
     with pytest.raises(DomainError, match="the annotator name 'al\\\\nice' contains a line break"):
         session.run(c.Undo("al\nice"))
     with pytest.raises(DomainError, match="the annotator name"):
