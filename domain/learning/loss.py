@@ -26,6 +26,7 @@ class LossWeights(NamedTuple):
     entropy: jax.Array
     pseudo_label: jax.Array
     pseudo_label_threshold: jax.Array
+    distribution_alignment: jax.Array  # 1: align the pseudo-labels' distribution, 0: not
 
 
 class LossParts(NamedTuple):
@@ -64,15 +65,29 @@ def consistency(clean_logits: jax.Array, shifted_logits: jax.Array) -> jax.Array
     return jnp.sum(jnp.exp(target) * (target - jax.nn.log_softmax(shifted_logits)), axis=-1)
 
 
-def pseudo_label(clean_logits: jax.Array, shifted_logits: jax.Array, threshold: jax.Array
-                 ) -> jax.Array:
+def aligned(probabilities: jax.Array) -> jax.Array:
+    """Distribution alignment (ReMixMatch, Berthelot et al., 2020) to a uniform prior.
+
+    Each row times prior / (the batch's mean prediction), renormalised: classes the
+    model predicts more often than 1 in C lose probability. The batch mean stands
+    in for ReMixMatch's running mean, so the train state needs nothing more.
+    """
+    scaled = probabilities / jnp.mean(probabilities, axis=0, keepdims=True)
+    return scaled / jnp.sum(scaled, axis=-1, keepdims=True)
+
+
+def pseudo_label(clean_logits: jax.Array, shifted_logits: jax.Array, threshold: jax.Array,
+                 align: jax.Array | None = None) -> jax.Array:
     """Cross-entropy of q(y|shifted x) to the clean view's decision, where it is confident.
 
     FixMatch (Sohn et al., 2020): the target is argmax q(y|x) of the clean image,
     a fixed value (no gradient), used only where max q(y|x) >= threshold; other
     samples contribute 0, so the mean over the batch grows as the model commits.
+    align > 0: the clean view's probabilities are `aligned` first.
     """
     clean = jax.lax.stop_gradient(jax.nn.softmax(clean_logits))
+    if align is not None:
+        clean = jnp.where(align > 0, jax.lax.stop_gradient(aligned(clean)), clean)
     confident = (jnp.max(clean, axis=-1) >= threshold).astype(shifted_logits.dtype)
     target = jnp.argmax(clean, axis=-1)
     log_q = jnp.take_along_axis(jax.nn.log_softmax(shifted_logits), target[:, None], axis=-1)
@@ -136,7 +151,8 @@ def semi_supervised_loss(model: SemiSupervisedVAE, unlabeled: jax.Array,
         clean, shifted = class_logits[:batch], class_logits[batch:2 * batch]
         total = total + weights.consistency * jnp.mean(consistency(clean, shifted)) \
             + weights.pseudo_label * jnp.mean(
-                pseudo_label(clean, shifted, weights.pseudo_label_threshold))
+                pseudo_label(clean, shifted, weights.pseudo_label_threshold,
+                             weights.distribution_alignment))
     classification = jnp.zeros(())
     if labeled is not None:
         log_q_labeled = jax.nn.log_softmax(class_logits[-labeled.classes.shape[0]:])

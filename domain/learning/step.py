@@ -72,6 +72,7 @@ class StepSpec:
     image_shape: tuple[int, int] | None  # None: flat vectors, no shift augmentation
     augment_shift: int
     cutout: int  # side of the square hidden in the unlabeled shifted view (0 = none)
+    warp: float  # affine warp of the augmented views (0 = whole-pixel shifts)
     unlabeled_view: bool  # a shifted copy of the unlabeled batch for q(y|x)
     has_labels: bool
     steps: int  # steps per compiled call
@@ -123,7 +124,7 @@ def loss_weights(config: TrainingConfig) -> LossWeights:
     return LossWeights(*(jnp.float32(v) for v in (
         config.reconstruction_weight, config.kl_weight, config.classifier_weight,
         config.consistency_weight, config.entropy_weight, config.pseudo_label_weight,
-        config.pseudo_label_threshold)))
+        config.pseudo_label_threshold, float(config.distribution_alignment))))
 
 
 def _shift(images: jax.Array, shape: tuple[int, int], pixels: int, key: jax.Array) -> jax.Array:
@@ -136,6 +137,50 @@ def _shift(images: jax.Array, shape: tuple[int, int], pixels: int, key: jax.Arra
     crop: Callable[[jax.Array, jax.Array], jax.Array] = jax.vmap(
         lambda image, at: jax.lax.dynamic_slice(image, (at[0], at[1]), (height, width)))
     return crop(padded, offsets).reshape(batch, height * width)
+
+
+def _warp(images: jax.Array, shape: tuple[int, int], shift: int, warp: float, key: jax.Array
+          ) -> jax.Array:
+    """A random affine warp of each flattened image, resampled bilinearly (zeros outside).
+
+    The output pixel p reads the input at A·(p - c) + c + t, with c the centre,
+    A the identity plus uniform(-warp, warp) in each entry (rotation, scale and
+    shear together) and t uniform(-shift, shift) pixels in each axis: four
+    gathers of the batch, no matrix product.
+    """
+    height, width = shape
+    batch = images.shape[0]
+    matrix_key, shift_key = jax.random.split(key)
+    matrix = jnp.eye(2) + jax.random.uniform(matrix_key, (batch, 2, 2), minval=-warp,
+                                             maxval=warp)
+    offset = jax.random.uniform(shift_key, (batch, 2), minval=-shift, maxval=shift)
+    centre = jnp.array([(height - 1) / 2, (width - 1) / 2])
+    rows, cols = jnp.meshgrid(jnp.arange(height), jnp.arange(width), indexing="ij")
+    grid = jnp.stack([rows.reshape(-1), cols.reshape(-1)], axis=-1) - centre  # (P, 2)
+    source = jnp.einsum("bij,pj->bpi", matrix, grid) + centre + offset[:, None, :]
+    top_left = jnp.floor(source)
+    fraction = source - top_left
+    # One pixel of zeros around the image; indices beyond it are clamped onto it.
+    padded = jnp.pad(images.reshape(batch, height, width), ((0, 0), (1, 1), (1, 1))
+                     ).reshape(batch, -1)
+    row0 = top_left[..., 0].astype(jnp.int32)
+    col0 = top_left[..., 1].astype(jnp.int32)
+
+    def at(row: jax.Array, col: jax.Array) -> jax.Array:
+        index = (jnp.clip(row, -1, height) + 1) * (width + 2) + jnp.clip(col, -1, width) + 1
+        return jnp.take_along_axis(padded, index, axis=1)
+
+    fr, fc = fraction[..., 0], fraction[..., 1]
+    return ((1 - fr) * ((1 - fc) * at(row0, col0) + fc * at(row0, col0 + 1))
+            + fr * ((1 - fc) * at(row0 + 1, col0) + fc * at(row0 + 1, col0 + 1)))
+
+
+def _augmented(images: jax.Array, spec: StepSpec, key: jax.Array) -> jax.Array:
+    """The classifier's augmented view: a warp when spec.warp > 0, else a whole-pixel shift."""
+    assert spec.image_shape is not None
+    if spec.warp > 0:
+        return _warp(images, spec.image_shape, spec.augment_shift, spec.warp, key)
+    return _shift(images, spec.image_shape, spec.augment_shift, key)
 
 
 def _cut_out(images: jax.Array, shape: tuple[int, int], size: int, key: jax.Array
@@ -165,7 +210,7 @@ def _one_step(spec: StepSpec, weights: LossWeights, images: jax.Array, labels: j
     unlabeled_shifted = None
     # ``shifting`` implies an image shape; the repeated test is for the type checker.
     if spec.unlabeled_view and shifting and spec.image_shape is not None:
-        unlabeled_shifted = _shift(unlabeled, spec.image_shape, spec.augment_shift, keys[2])
+        unlabeled_shifted = _augmented(unlabeled, spec, keys[2])
         if spec.cutout > 0:
             unlabeled_shifted = _cut_out(unlabeled_shifted, spec.image_shape, spec.cutout,
                                          jax.random.fold_in(keys[2], 1))
@@ -176,7 +221,7 @@ def _one_step(spec: StepSpec, weights: LossWeights, images: jax.Array, labels: j
         pick = jax.random.randint(keys[0], (spec.labeled_batch_size,), 0, labeled_count)
         rows = labeled_index[pick]
         x = images[rows]
-        x_for_classifier = _shift(x, spec.image_shape, spec.augment_shift, keys[3]) \
+        x_for_classifier = _augmented(x, spec, keys[3]) \
             if shifting and spec.image_shape is not None else x
         labeled = LabeledBatch(x, x_for_classifier, labels[rows])
 

@@ -205,6 +205,7 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
                         steps_per_epoch, batch, config.labeled_batch_size,
                         image_shape if shifting else None, config.augment_shift if shifting else 0,
                         config.cutout if shifting else 0,
+                        config.augment_warp if shifting else 0.0,
                         shifting and (config.consistency_weight > 0
                                       or config.pseudo_label_weight > 0),
                         labeled_rows.size > 0, config.steps_per_call)

@@ -90,6 +90,19 @@ def test_a_config_recorded_before_the_classifier_had_its_own_sizes_keeps_the_sha
     assert TrainingConfig.from_dict(json.loads(json.dumps(own.to_dict()))) == own
 
 
+def test_a_config_recorded_before_warps_and_alignment_trains_without_them():
+    recorded = TrainingConfig(augment_warp=0.2, distribution_alignment=True).to_dict()
+    for added in ("augment_warp", "distribution_alignment"):
+        del recorded[added]
+    old = TrainingConfig.from_dict(recorded)
+    assert old.augment_warp == 0.0 and old.distribution_alignment is False
+    assert TrainingConfig().augment_warp > 0 and TrainingConfig().distribution_alignment
+    with pytest.raises(ConfigError, match="distribution_alignment must be true or false"):
+        TrainingConfig(distribution_alignment=1)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="augment_warp must be at least 0 and at most 0.5"):
+        TrainingConfig(augment_warp=0.7)
+
+
 def test_round_trip_through_json_gives_an_equal_config():
     config = TrainingConfig(hidden_sizes=(64, 32), learning_rate=3e-4, epochs=7, seed=11)
     text = json.dumps(config.to_dict())
@@ -99,7 +112,8 @@ def test_round_trip_through_json_gives_an_equal_config():
 def test_from_dict_fills_missing_fields_from_defaults_and_refuses_unknown_ones():
     assert TrainingConfig.from_dict({"epochs": 3}) \
         == TrainingConfig(epochs=3, pseudo_label_weight=0.0, cutout=0,
-                          classifier_hidden_sizes=None)
+                          classifier_hidden_sizes=None, augment_warp=0.0,
+                          distribution_alignment=False)
     with pytest.raises(ConfigError, match="unknown training setting"):
         TrainingConfig.from_dict({"epochs": 3, "dropout": 0.5})
     with pytest.raises(ConfigError, match="epochs must be between"):

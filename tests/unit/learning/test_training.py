@@ -220,3 +220,32 @@ def test_cutout_hides_one_square_of_each_image_and_nothing_else():
         assert image.sum() == rows.size * cols.size and rows.size <= 3 and cols.size <= 3
     # Corners are hidden too (the square may hang over the border).
     assert hidden[:, 0, 0].any() and hidden[:, 7, 7].any()
+
+
+def test_a_warp_without_strength_or_shift_is_the_identity_and_otherwise_moves_pixels():
+    import jax
+
+    from domain.learning.step import _warp
+
+    images = np.random.default_rng(0).random((5, 8 * 8)).astype(np.float32)
+    same = np.asarray(_warp(images, (8, 8), 0, 0.0, jax.random.PRNGKey(0)))
+    np.testing.assert_array_equal(same, images)
+    # A whole-pixel shift of a warp with no matrix change: only sub-pixel offsets here,
+    # so every output is a convex combination of inputs (and zeros beyond the border).
+    warped = np.asarray(_warp(images, (8, 8), 2, 0.2, jax.random.PRNGKey(1)))
+    assert warped.shape == images.shape and warped.min() >= 0.0
+    assert warped.max() <= images.max() + 1e-6 and not np.allclose(warped, images)
+
+
+def test_warps_and_alignment_train_deterministically_and_change_what_is_learned(tiny_job):
+    config = dataclasses.replace(tiny_job.config, epochs=1, augment_warp=0.2,
+                                 distribution_alignment=True, pseudo_label_threshold=0.34)
+    job = dataclasses.replace(tiny_job, config=config)
+    first, again = next(train(job)), next(train(job))
+    assert np.isfinite(first.metrics["loss"])
+    assert first.checkpoint == again.checkpoint
+    unaligned = next(train(dataclasses.replace(tiny_job, config=dataclasses.replace(
+        config, distribution_alignment=False))))
+    shifted = next(train(dataclasses.replace(tiny_job, config=dataclasses.replace(
+        config, augment_warp=0.0))))
+    assert unaligned.checkpoint != first.checkpoint and shifted.checkpoint != first.checkpoint
