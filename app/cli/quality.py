@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from app.cli.history import AddCommand
-from app.project import quality
+from app.quality import review as quality
 from domain.events import class_name
 from domain.suggestions import STRATEGIES
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from app.project.accuracy import ProspectiveAccuracy, prospective_accuracy
-from app.project.quality import label_acts
+from app.quality.accuracy import ProspectiveAccuracy, prospective_accuracy
+from app.quality.review import label_acts
 from domain.accuracy import AccuracyEstimate
 from domain.label_quality import Disagreement, LabelChange, annotator_disagreements
 
@@ -42,7 +42,7 @@ def summary(project: Project) -> dict[str, Any]:
         else {"path": info.parent_path, "position": info.parent_position},
         "runs": runs(project, accuracy),
         # Labels compared with the prediction in force when they were given (see
-        # app.project.accuracy): the model had not trained on any of them.
+        # app.quality.accuracy): the model had not trained on any of them.
         "prospective_accuracy": accuracy.as_dict(),
     }
 

@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from app.project.accuracy import ProspectiveAccuracy
+from app.quality.accuracy import ProspectiveAccuracy
 from app.project.errors import ProjectError
 from app.training.lease import TrainingLease
 from app.training.recorder import RunRecorder, recover_interrupted

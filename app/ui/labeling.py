@@ -5,7 +5,7 @@ the domain's deciders do) and moves the current sample; ``LabelingPanel`` shows 
 button per class with its key and count. Keys are window shortcuts, so a text field
 that has the focus (the training form) keeps its digits, Backspace and Ctrl+Z.
 
-Suggestions and flags (issue 13, ``app.project.quality``): ``S`` jumps to the next
+Suggestions and flags (issue 13, ``app.quality.review``): ``S`` jumps to the next
 sample of the suggestion queue, asking for suggestions (``auto``) when it is empty;
 ``U`` asks for the most uncertain samples the same way (fast, so on the spot); ``F``
 jumps to the next open flag or annotator disagreement, checking the labels when the
@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.project import quality
 from app.project.errors import ProjectError
+from app.quality import review as quality
 from app.ui import navigation, palette
 from app.ui.background import BackgroundJob
 from domain import commands as c

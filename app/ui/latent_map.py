@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.project import quality
+from app.quality import review as quality
 from app.ui import palette
 from app.ui.images import to_pixmap
 from app.ui.map_view_box import LASSO, PAN, RECTANGLE, MapViewBox, inside_polygon, normalised, placed_over

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.project import quality
+from app.quality import review as quality
 from app.ui.images import to_pixmap
 from app.ui.widgets import percent
 

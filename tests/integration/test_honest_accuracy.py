@@ -1,4 +1,4 @@
-"""Prospective accuracy (app.project.accuracy) on a real log, and how `info` shows it.
+"""Prospective accuracy (app.quality.accuracy) on a real log, and how `info` shows it.
 
 Runs are recorded through the real ``RunRecorder`` with hand-made predictions, so the
 predicted class of every sample is known and no model is trained.
@@ -13,7 +13,7 @@ import pytest
 
 from app.cli.main import main
 from app.cli.training import _progress_line
-from app.project.accuracy import ProspectiveAccuracy, prospective_accuracy
+from app.quality.accuracy import ProspectiveAccuracy, prospective_accuracy
 from app.training.recorder import RunRecorder
 from app.training.spec import EpochOutput
 from domain.accuracy import MIN_SAMPLES, AccuracyEstimate

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app.cli.main import main
-from app.project import quality
+from app.quality import review as quality
 from domain import commands
 from tests.integration.training_fixtures import make_project, stripes
 
