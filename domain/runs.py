@@ -222,3 +222,26 @@ def numerical_breakdown(error: str, learning_rate: float, *, epoch: int) -> str 
 
 def _diverged(what: str, learning_rate: float) -> str:
     return f"{what}; lower the learning rate, now {float(learning_rate)}"
+
+
+# -- resume points ---------------------------------------------------------------------
+
+
+def resume_point_usable(run: TrainingRun, epoch: int, position: int) -> bool:
+    """Whether a per-epoch resume point of ``run`` (a cache beside the log, kept after each
+    epoch whose checkpoint was not stored) may be continued from instead of the run's last
+    stored checkpoint: it is of the run's last recorded epoch, newer than that checkpoint,
+    and was written within the run's part of the log."""
+    return (
+        not run.status == "running"
+        and bool(run.epochs)
+        and epoch == run.epochs[-1]
+        and epoch > (run.checkpoint_epoch if run.checkpoint_epoch is not None else run.epoch_offset)
+        and position >= run.started_position
+        and (run.ended_position is None or position < run.ended_position)
+    )
+
+
+def latest_run(training: TrainingRuns) -> TrainingRun | None:
+    """The most recently started run, the one a resume point may continue."""
+    return next(reversed(training.runs.values()), None)

@@ -427,7 +427,10 @@ def cmd_rename_class(args: argparse.Namespace, app: Application) -> int:
 
 
 def cmd_info(args: argparse.Namespace, app: Application) -> int:
+    from app.training.recorder import recover_on_open
+
     with app.projects.open(args.path) as project:
+        recover_on_open(project)  # a run whose trainer was killed reads as interrupted
         _print_summary(project, args.json)
     return 0
 

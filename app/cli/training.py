@@ -8,13 +8,14 @@ at the next step and records ``TrainingStopped``.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from app.quality.accuracy import ProspectiveAccuracy
 from app.project.errors import ProjectError
+from app.quality.accuracy import ProspectiveAccuracy
 from app.training.lease import TrainingLease
 from app.training.recorder import RunRecorder, recover_interrupted
 
@@ -115,6 +116,21 @@ class _ProgressLines:
         return _progress_line(run_id, epoch, last, metrics, self._accuracy.run_estimate(run_id))
 
 
+def _say(text: str, *, err: bool = False) -> None:
+    """Print a line; a reader that went away (``train | head``) never fails the run: the
+    rest of the output is dropped and training goes on."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        try:  # later writes (and the flush at exit) go nowhere instead of failing
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+
 def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, Any]) -> int:
     from app.training.allocator import keep_freed_memory
     from app.training.execution import execute
@@ -138,10 +154,9 @@ def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, 
         )
         last = recorder.spec.epoch_offset + args.epochs
         lines = _ProgressLines(project)
-        print(
+        _say(
             f"run {recorder.run_id}: {args.epochs} epochs on {project.info.sample_count:,} samples, "
-            f"{int((recorder.spec.labels >= 0).sum()):,} labeled",
-            flush=True,
+            f"{int((recorder.spec.labels >= 0).sum()):,} labeled"
         )
         diverged = None
         try:
@@ -152,7 +167,7 @@ def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, 
                     epochs.close()  # the loop ends here; the diverged epoch is not recorded
                     break
                 recorder.epoch(output)
-                print(lines(recorder.run_id, output.epoch, last, output.metrics), flush=True)
+                _say(lines(recorder.run_id, output.epoch, last, output.metrics))
         except Exception as exc:
             message = recorder.failure_message(f"{type(exc).__name__}: {exc}")
             recorder.failed(message)
@@ -162,10 +177,10 @@ def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, 
             raise ProjectError(f"training failed: {diverged} (recorded as TrainingFailed)")
         if stop.is_set() and recorder.epochs_recorded < args.epochs:
             recorder.stopped("interrupted with Ctrl+C")
-            print(f"run {recorder.run_id} stopped after {recorder.epochs_recorded} epochs", file=sys.stderr)
+            _say(f"run {recorder.run_id} stopped after {recorder.epochs_recorded} epochs", err=True)
             return 130
         recorder.completed()
-        print(f"run {recorder.run_id} completed", flush=True)
+        _say(f"run {recorder.run_id} completed")
         return 0
     finally:
         signal.signal(signal.SIGINT, previous)

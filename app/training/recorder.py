@@ -7,10 +7,13 @@ the domain's rules (``domain.runs``) decide. Qt-free and JAX-free.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import secrets
+from collections.abc import Callable
 from importlib import metadata
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -23,7 +26,101 @@ from domain.errors import DomainError
 from domain.events import Event
 from domain.initial_map import encode_map
 from domain.learning.config import ConfigError, TrainingConfig
+from domain.projections.training import TrainingRun
 from domain.training_events import CheckpointSaved, TrainingStarted, run_stream
+
+T = TypeVar("T")
+
+RESUME_PREFIX = "resume."
+"""Snapshot (cache) name prefix of a run's per-epoch resume point: ``resume.<run_id>``."""
+
+
+class BlobWriter(Protocol):
+    """Where a run's blobs are written: ``submit(work, then)`` runs ``work`` (maybe on
+    another thread) and then calls ``then(result)`` on the thread that owns the project,
+    in the order submitted; ``result`` is the exception when ``work`` raised. ``flush``
+    waits until every ``then`` submitted so far has run; ``close`` ends the writer once
+    what was submitted is done. The CLI writes inline; the window on a background thread
+    (``app.ui.training_runners``)."""
+
+    def submit(self, work: Callable[[], T], then: Callable[[T | BaseException], None]) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class InlineBlobWriter:
+    """Writes at once, on the caller's thread."""
+
+    def submit(self, work: Callable[[], T], then: Callable[[T | BaseException], None]) -> None:
+        try:
+            result: T | BaseException = work()
+        except Exception as exc:
+            result = exc
+        then(result)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _raised(result: T | BaseException) -> T:
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _resume_name(run_id: str) -> str:
+    return f"{RESUME_PREFIX}{run_id}"
+
+
+def _resume_payload(run_id: str, epoch: int, checkpoint: bytes) -> bytes:
+    header = {"run_id": run_id, "epoch": epoch, "sha256": hashlib.sha256(checkpoint).hexdigest()}
+    return json.dumps(header, sort_keys=True).encode() + b"\n" + checkpoint
+
+
+def resume_point(project: Project, run: TrainingRun) -> tuple[int, bytes] | None:
+    """The per-epoch resume point kept for ``run`` (its epoch and checkpoint bytes) when it
+    is usable (``domain.runs.resume_point_usable``) and its bytes are the ones stored."""
+    try:
+        snapshot = project._store.load_snapshot(_resume_name(run.run_id))
+    except Exception:  # a cache: anything wrong with it means there is none
+        return None
+    if snapshot is None:
+        return None
+    try:
+        head, _, checkpoint = bytes(snapshot.payload).partition(b"\n")
+        header = json.loads(head)
+        epoch = int(header["epoch"])
+        if header.get("run_id") != run.run_id or hashlib.sha256(checkpoint).hexdigest() != header["sha256"]:
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not runs.resume_point_usable(run, epoch, int(snapshot.position)):
+        return None
+    return epoch, checkpoint
+
+
+def recover_on_open(project: Project) -> list[str]:
+    """On opening a project for reading (``info``, the window): record ``TrainingInterrupted``
+    for runs recorded as running whose trainer is gone (nobody holds the lease). A view
+    that may not change the project writes nothing. Returns the runs' ids."""
+    if project.read_only or not project.may_change or not project.state.training.running:
+        return []
+    lease = TrainingLease(project.address)
+    try:
+        if not lease.acquire():
+            return []  # someone trains it now
+    except ProjectError:
+        return []  # a server that cannot be reached: say nothing rather than guess
+    try:
+        project.refresh()  # a run that ended while we looked is not interrupted
+        return recover_interrupted(project, lease)
+    finally:
+        lease.release()
 
 
 def library_versions() -> dict[str, str]:
@@ -76,6 +173,7 @@ class RunRecorder:
         self._version = 0  # the run stream is this recorder's alone: appends expect it
         self._unsaved: EpochOutput | None = None  # the last epoch whose checkpoint is not stored
         self._first_loss: float | None = None  # this run's first epoch's, the scale of divergence
+        self.writer: BlobWriter = InlineBlobWriter()
 
     @classmethod
     def prepare(
@@ -93,11 +191,19 @@ class RunRecorder:
         cfg = checked_config(config, epochs)
         info, training = project.info, project.state.training
         try:
-            source = runs.source_to_continue(training, read_only=project.read_only, continue_run=continue_run)
+            source = runs.source_to_continue(training, read_only=project.read_only, continue_run=False)
+            latest = runs.latest_run(training) if continue_run else None
+            if continue_run and (latest is None or resume_point(project, latest) is None):
+                source = runs.source_to_continue(training, read_only=project.read_only, continue_run=True)
         except DomainError as exc:
             raise ProjectError(str(exc)) from None
         checkpoint, offset, continues = None, 0, None
-        if source is not None and source.checkpoint is not None:
+        latest = runs.latest_run(training) if continue_run else None
+        point = resume_point(project, latest) if latest is not None else None
+        if latest is not None and point is not None:  # newer than any stored checkpoint
+            offset, checkpoint = point
+            continues = latest.run_id
+        elif source is not None and source.checkpoint is not None:
             checkpoint = project.get_blob(source.checkpoint)
             offset, continues = source.checkpoint_epoch or 0, source.run_id
         spec = RunSpec(
@@ -134,33 +240,65 @@ class RunRecorder:
         )
         return recorder
 
-    def epoch(self, output: EpochOutput) -> None:
-        """Store the epoch's blobs, then record its facts in one atomic append."""
+    def epoch(self, output: EpochOutput, then: Callable[[], None] | None = None) -> None:
+        """Store the epoch's blobs (through ``writer``, maybe off this thread), then record
+        its facts in one atomic append on this thread and call ``then``."""
         project = self.project
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(output.probabilities, dtype=np.float32))
-        samples, classes = output.probabilities.shape
         due = runs.checkpoint_due(output.epoch, self.spec.epoch_offset + self.spec.config.epochs)
-        self._record(
-            runs.epoch_completed(
-                runs.StoredEpoch(
-                    run_id=self.run_id,
-                    epoch=output.epoch,
-                    metrics=output.metrics,
-                    labels_position=output.labels_position,
-                    labeled=output.labeled,
-                    map_sha256=project.put_blob(encode_map(output.latent_map)),
-                    map_dims=int(output.latent_map.shape[1]),
-                    predictions_sha256=project.put_blob(buffer.getvalue()),
-                    samples=samples,
-                    classes=classes,
-                    meaningful=output.meaningful,
-                    checkpoint=self._checkpoint(output) if due else None,
-                )
+        run_id = self.run_id
+
+        def store() -> runs.StoredEpoch:
+            buffer = io.BytesIO()
+            np.save(buffer, np.ascontiguousarray(output.probabilities, dtype=np.float32))
+            samples, classes = output.probabilities.shape
+            stored = runs.StoredEpoch(
+                run_id=run_id,
+                epoch=output.epoch,
+                metrics=output.metrics,
+                labels_position=output.labels_position,
+                labeled=output.labeled,
+                map_sha256=project.put_blob(encode_map(output.latent_map)),
+                map_dims=int(output.latent_map.shape[1]),
+                predictions_sha256=project.put_blob(buffer.getvalue()),
+                samples=samples,
+                classes=classes,
+                meaningful=output.meaningful,
+                checkpoint=self._checkpoint(output) if due else None,
             )
-        )
+            # The resume point: this epoch's checkpoint in the cache, so a kill loses at most
+            # one epoch. Written before the epoch is appended; it only counts once the log
+            # holds this epoch (domain.runs.resume_point_usable checks the epoch).
+            if due:
+                self._drop_resume_point()
+            else:
+                self._save_resume_point(position, output)
+            return stored
+
+        def record(result: runs.StoredEpoch | BaseException) -> None:
+            self._record(runs.epoch_completed(_raised(result)))
+            if then is not None:
+                then()
+
+        position = project.position
         self._unsaved = None if due else output
         self.epochs_recorded += 1
+        self.writer.submit(store, record)
+
+    def _save_resume_point(self, position: int, output: EpochOutput) -> None:
+        try:
+            self.project._store.save_snapshot(
+                _resume_name(self.run_id),
+                position,
+                _resume_payload(self.run_id, output.epoch, output.checkpoint),
+            )
+        except Exception:  # a cache: a run goes on without it
+            pass
+
+    def _drop_resume_point(self) -> None:
+        try:
+            self.project._store.delete_snapshot(_resume_name(self.run_id))
+        except Exception:
+            pass
 
     def divergence(self, output: EpochOutput) -> str | None:
         """Why the run must stop before ``output`` is recorded (its loss diverged), or
@@ -202,11 +340,17 @@ class RunRecorder:
         if not self.ended:
             self.ended = True
             unsaved, self._unsaved = self._unsaved, None
-            self._record(
-                runs.run_ended(
-                    self.run_id, self.epochs_recorded, end, self._checkpoint(unsaved) if unsaved else None
-                )
-            )
+            epochs = self.epochs_recorded
+
+            def store() -> CheckpointSaved | None:
+                saved = self._checkpoint(unsaved) if unsaved else None
+                self._drop_resume_point()  # the run's last epoch is stored for good now
+                return saved
+
+            def record(result: CheckpointSaved | None | BaseException) -> None:
+                self._record(runs.run_ended(self.run_id, epochs, end, _raised(result)))
+
+            self.writer.submit(store, record)
 
     def _record(self, events: list[Event]) -> None:
         self.project.record(self.stream, events, self._version)

@@ -100,6 +100,8 @@ class TrainingService:
             raise ProjectError("a run is already training this project: stop it first")
         if runner not in self._runners:
             raise ProjectError(f"unknown runner {runner!r}: choose {' or '.join(self._runners)}")
+        if self._recorder is not None:
+            self._recorder.writer.flush()  # the last run's end is in the log before a new run
         if not self._lease.acquire():
             raise ProjectError(
                 "another window or process is training this project; stop that run first (one run at a time)"
@@ -121,6 +123,10 @@ class TrainingService:
         run_id = recorder.run_id
         self._logs[run_id] = collections.deque(maxlen=LOG_LINES_KEPT)
         self._runner = self._runners[runner]()
+        # A Qt runner offers a writer that stores blobs off the GUI thread; otherwise inline.
+        make_writer = getattr(self._runner, "blob_writer", None)
+        if callable(make_writer):
+            recorder.writer = make_writer()
         self._unsubscribe = self.project.subscribe(self._on_project_change)
         self._runner.start(recorder.spec, _Reports(self, run_id))
         self._log(run_id, f"run {run_id} started: {epochs} epochs, {runner} runner")
@@ -191,7 +197,11 @@ class TrainingService:
             self._runner.deliver_pending()
             if self._recorder is not None and self.is_running():
                 self._recorder.stopped("the window was closed during the run")
+                self._recorder.writer.flush()
                 self._finish()
+        if self._recorder is not None:
+            self._recorder.writer.flush()  # every blob and event of the run is stored
+            self._recorder.writer.close()
 
     # -- from the runner (through _Reports) ------------------------------------------------
     def _on_progress(self, progress: Progress) -> None:
@@ -208,10 +218,13 @@ class TrainingService:
             self._recorder.failed(diverged)
             self._end("failed", diverged)
             return
-        self._recorder.epoch(output)
         notice = EpochRecorded(output.run_id, output.epoch, _finite(output.metrics))
-        for listener in list(self._listeners):
-            listener.on_epoch_recorded(notice)
+
+        def recorded() -> None:
+            for listener in list(self._listeners):
+                listener.on_epoch_recorded(notice)
+
+        self._recorder.epoch(output, recorded)
 
     def _on_failed(self, failure: RunFailure) -> None:
         if self._recorder is None or not self.is_running():
@@ -228,15 +241,21 @@ class TrainingService:
         if not recorder.ended:
             (recorder.completed if status == "completed" else recorder.stopped)()
         self._log(recorder.run_id, f"run {recorder.run_id} {status}{': ' + message if message else ''}")
-        self._finish()
         notice = RunEnded(recorder.run_id, status, message)
-        for listener in list(self._listeners):
-            listener.on_run_ended(notice)
+
+        def ended(result: object) -> None:  # once the run's last events are in the log
+            self._finish()
+            for listener in list(self._listeners):
+                listener.on_run_ended(notice)
+
+        recorder.writer.submit(_nothing, ended)
 
     def _finish(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._recorder is not None:
+            self._recorder.writer.close()
         self._lease.release()
 
     def _on_project_change(self, change: ProjectChange) -> None:
@@ -288,6 +307,10 @@ class _Reports:
                 )
             return
         self._service._log(self._run_id, line)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _finite(metrics: dict[str, float | None]) -> dict[str, float | None]:

@@ -8,6 +8,8 @@ its stdin closes — so a killed parent never leaves it training alone.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import threading
 import traceback
@@ -18,6 +20,7 @@ import numpy as np
 from app.training import protocol
 from app.training.allocator import keep_freed_memory
 from app.training.execution import LiveLabels, execute
+from app.training.spec import RunSpec
 
 
 def _say(**line: object) -> None:
@@ -25,7 +28,7 @@ def _say(**line: object) -> None:
     sys.stdout.flush()
 
 
-def _listen(folder: Path, stop: threading.Event, live: LiveLabels) -> None:
+def _listen(folder: Path, stop: threading.Event, live: LiveLabels, gone: threading.Event) -> None:
     for raw in sys.stdin:
         try:
             message = json.loads(raw)
@@ -38,7 +41,8 @@ def _listen(folder: Path, stop: threading.Event, live: LiveLabels) -> None:
             path = folder / message["file"]
             live.update(np.load(path, allow_pickle=False), int(message["position"]))
             path.unlink(missing_ok=True)
-    stop.set()  # stdin closed: the app is gone
+    gone.set()  # stdin closed: the app is gone, and nobody else will remove the folder
+    stop.set()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,9 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args[0])
     keep_freed_memory()  # a step's buffers are reused instead of page-faulted in again
     spec = protocol.read_job(folder)
-    stop = threading.Event()
+    parent = os.getppid()
+    stop, gone = threading.Event(), threading.Event()
     live = LiveLabels(spec.labels, spec.labels_position)
-    threading.Thread(target=_listen, args=(folder, stop, live), daemon=True).start()
+    threading.Thread(target=_listen, args=(folder, stop, live, gone), daemon=True).start()
+    try:
+        return _run(folder, spec, stop, live)
+    finally:
+        if gone.is_set() or os.getppid() != parent:  # the parent died: remove its folder
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(folder: Path, spec: RunSpec, stop: threading.Event, live: LiveLabels) -> int:
     _say(event="started", run_id=spec.run_id)
     epochs = 0
     try:

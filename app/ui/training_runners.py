@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import collections
 import json
+import os
+import queue
 import shutil
 import signal
 import sys
@@ -37,6 +39,103 @@ from app.ui.background import BackgroundJob
 
 STDERR_TAIL = 20
 STOP_GRACE_MS = 5_000  # after a stop request, how long before the worker is killed
+FOLDER_PREFIX = "ledgerlab-run-"  # + "<owner pid>-<run id>-": the owner's pid lets a sweep find orphans
+
+
+class BackgroundBlobWriter(QObject):
+    """The recorder's ``BlobWriter`` in the window: a run's blob writes run in order on one
+    ``BackgroundJob`` thread, and each ``then`` is called on the GUI thread once its work is
+    done, so the GUI thread only appends events (small) and never writes tens of MB."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thens: collections.deque = collections.deque()
+        self._job: BackgroundJob | None = None
+
+    def submit(self, work, then) -> None:
+        self._thens.append(then)
+        if self._job is None:
+            self._start()
+        self._queue.put(work)
+
+    def _start(self) -> None:
+        work_queue = self._queue
+
+        def blob_writes(cancelled):
+            while True:
+                work = work_queue.get()
+                if work is None:
+                    return None
+                try:
+                    result = work()
+                except Exception as exc:  # handed to `then`, which raises it on the GUI thread
+                    result = exc
+                yield _Done(result)
+
+        self._job = BackgroundJob(blob_writes, self)
+        self._job.progressed.connect(self._deliver)
+        self._job.start()
+
+    def _deliver(self, done) -> None:
+        if self._thens:
+            self._thens.popleft()(done.result)
+
+    def flush(self) -> None:
+        """Wait for every write submitted so far and call their ``then`` now."""
+        job, self._job = self._job, None
+        if job is None:
+            return
+        self._queue.put(None)
+        job.wait(600_000)
+        while self._thens:
+            before = len(self._thens)
+            QCoreApplication.sendPostedEvents(job)
+            if len(self._thens) == before:
+                break
+
+    def close(self) -> None:
+        """End the thread once what was submitted is done (its results still arrive)."""
+        if self._job is not None:
+            self._queue.put(None)
+            self._queue = queue.SimpleQueue()
+            self._job = None
+
+
+class _Done:
+    """A write's result; wrapped so None and exceptions travel the signal alike."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result) -> None:
+        self.result = result
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_orphan_folders(temp: str | None = None) -> list[Path]:
+    """Remove worker folders whose owner process is gone (a killed window or CLI)."""
+    removed = []
+    root = Path(temp or tempfile.gettempdir())
+    try:
+        entries = list(root.glob(FOLDER_PREFIX + "*"))
+    except OSError:
+        return removed
+    for folder in entries:
+        owner = folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
+        if not owner.isdigit() or _pid_alive(int(owner)) or not folder.is_dir():
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 class QtRunner(QObject):
@@ -61,6 +160,10 @@ class QtRunner(QObject):
         self.failed.connect(reports.failed)
         self.log_line.connect(reports.log_line)
         self._start(spec)
+
+    def blob_writer(self) -> BackgroundBlobWriter:
+        """The run's blob writes go through the window's one background path."""
+        return BackgroundBlobWriter(self)
 
     def deliver_pending(self) -> None:
         # What the run's thread or process queued before it ended (its last epoch, its end).
@@ -165,7 +268,8 @@ class ProcessRunner(QtRunner):
 
     def _start(self, spec: RunSpec) -> None:
         self._run_id = spec.run_id
-        self._folder = Path(tempfile.mkdtemp(prefix=f"ledgerlab-run-{spec.run_id}-"))  # 0700
+        sweep_orphan_folders()
+        self._folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-{spec.run_id}-"))  # 0700
         protocol.write_job(self._folder, spec)
         process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
