@@ -224,8 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_count, default=3, help="epochs to train (default 3)")
     p.add_argument("--runner", choices=("process", "thread"), default="process")
 
-    p = add("gui", cmd_gui, "open the window (on PATH, or on the default MNIST project)")
-    p.add_argument("path", metavar="PATH", nargs="?")
+    p = add(
+        "gui", cmd_gui, "open the window (on PATH or a server project's URL, or on the default MNIST project)"
+    )
+    p.add_argument("path", metavar="PATH|URL", nargs="?")
     return parser
 
 
@@ -507,6 +509,10 @@ def cmd_demo(args: argparse.Namespace, app: Application) -> int:
 
 
 def cmd_gui(args: argparse.Namespace, app: Application) -> int:
+    if args.path:
+        from app.project.address import ProjectAddress
+
+        ProjectAddress.parse(args.path)  # a malformed URL is one line here, before any window
     try:
         from app.ui import launch  # Qt is loaded only here
     except ImportError as exc:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 
 def launch(path: str | os.PathLike[str] | None, app) -> int:
-    """Open the window on ``path`` (else the last project, else the default MNIST project)
+    """Open the window on ``path`` — a ``.ledger`` file or a server project's
+    ``postgresql://…?project=NAME`` URL — (else the last project, else the default MNIST project)
     and run until it closes.
 
     ``app`` is the ``Application`` the composition root built. Returns the exit code.
@@ -20,7 +20,9 @@ def launch(path: str | os.PathLike[str] | None, app) -> int:
 
     session = Session(app, training_factory=training_factory(app))
     session.window.show()
-    session.open(Path(path) if path else session.last_project())
+    # A path or a server project's URL goes through as given: ``ProjectAddress`` tells them
+    # apart (``Path`` would mangle ``postgresql://…``).
+    session.open(os.fspath(path) if path else session.last_project())
     code = qt_app.exec()
     session.shutdown()
     return code

@@ -4,7 +4,7 @@ show. It never opens a store itself."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -32,7 +32,7 @@ from app.ui.time_travel import TimeTravel
 from app.ui.training_panel import TrainingPanel
 from app.ui.widgets import ignore_wheel_unless_focused
 
-FOLLOW_INTERVAL_MS = 500  # how often events written by other processes are picked up
+VIEW_ONLY = "You may view this project but not change it: your database role may only read."
 DEFAULT_SIZE = QSize(1280, 860)
 # The smallest size at which every control still reads in full (screenshots in docs/):
 # the map's toolbar, the class buttons and their navigation row, Start/Stop above the
@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self.close_question: QMessageBox | None = None
         self.close_choice: str | None = None  # what the person chose when closing during a run
         self._unsubscribe = None
+        self.unreachable: str | None = None  # why the project's server cannot be reached now
 
         self.selection = Selection(self)
         self.predictions = LatestPredictions()
@@ -123,6 +124,12 @@ class MainWindow(QMainWindow):
         self.history_panel = HistoryPanel(self.travel)
         self.banner = TimeBanner()
         self.banner.back.clicked.connect(self.travel.back_to_now)
+        # Team mode: a view-only role, or the server gone away (says so; changes refused).
+        self.access_banner = QLabel()
+        self.access_banner.setObjectName("accessBanner")
+        self.access_banner.setWordWrap(True)
+        self.access_banner.setStyleSheet("background: #fff3cd; color: #664d03; padding: 4px 8px;")
+        self.access_banner.hide()
         self.travel.viewing.connect(self._viewing)
 
         # The prediction bars appear after the first epoch; their room is kept from the
@@ -155,6 +162,7 @@ class MainWindow(QMainWindow):
         stack = QVBoxLayout(central)
         stack.setContentsMargins(0, 0, 0, 0)
         stack.addWidget(self.banner)
+        stack.addWidget(self.access_banner)
         stack.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.training_dock = QDockWidget("Training", self)
@@ -175,9 +183,7 @@ class MainWindow(QMainWindow):
         self.selection.changed.connect(self._update_status)
         self.training.state_changed.connect(lambda _: self._update_status())
         self.project_changed.connect(self._on_change)
-        self._follow = QTimer(self)
-        self._follow.setInterval(FOLLOW_INTERVAL_MS)
-        self._follow.timeout.connect(self._pick_up_new_events)
+        self._guard_changes()
         ignore_wheel_unless_focused(self)
         self.setMinimumSize(MINIMUM_SIZE)
         self.resize(DEFAULT_SIZE)
@@ -268,8 +274,9 @@ class MainWindow(QMainWindow):
         self._show_mode(project)
         self._fit_minimum_size()
         self.setWindowTitle(f"{display_name(project)} — Ledgerlab")
+        self.unreachable = None
+        self._show_access()
         self._update_status()
-        self._follow.start()
         self.project_opened.emit(project)
 
     def _on_change(self, change) -> None:
@@ -314,7 +321,7 @@ class MainWindow(QMainWindow):
     def _show_mode(self, target) -> None:
         """The one place the controls follow now or the past: the project shown decides
         (a past one is read-only), whoever asked for it (slider, playback, open, branch)."""
-        self.label_panel.set_read_only(target.read_only)
+        self.label_panel.set_read_only(target.read_only or not self.may_change())
         if target.read_only:
             self.training.show_as_of(latest_run(target))
         else:
@@ -346,17 +353,83 @@ class MainWindow(QMainWindow):
         self.status.setText(
             f"{info.project_name} · {project.annotator} · {labels.labeled:,} of "
             f"{info.sample_count:,} samples labeled · {project.event_count:,} events · "
-            f"position {project.position:,}{where}" + (" · read-only (the past)" if project.read_only else "")
+            f"position {project.position:,}{where}"
+            + (" · read-only (the past)" if project.read_only else "")
+            + (" · view only" if not project.read_only and not project.may_change else "")
+            + (" · server unreachable" if self.unreachable is not None else "")
         )
 
-    def _pick_up_new_events(self) -> None:
-        if self.project is not None and self.project.head() > self.project.position:
-            self.project.refresh()
+    # -- team mode: who may change, and whether the server is there -----------------------
+    def may_change(self) -> bool:
+        """Whether a change could be recorded now: the role may append and the server is there."""
+        return self.project is not None and self.project.may_change and self.unreachable is None
+
+    def set_unreachable(self, message: str | None, retry_in: float | None = None) -> None:
+        """The project's store cannot be reached (``message`` says why; reconnecting in
+        ``retry_in`` s), or, with None, can again."""
+        self.unreachable = message
+        if self.shown is not None:
+            self._show_mode(self.shown)
+        self._show_access(retry_in)
+        self._update_status()
+        if message is None:
+            self.statusBar().showMessage("The server is back: changes are recorded again", 10_000)
+
+    def _show_access(self, retry_in: float | None = None) -> None:
+        project = self.project
+        if project is None:
+            self.access_banner.hide()
+            return
+        if self.unreachable is not None:
+            again = f" Reconnecting in {retry_in:g} s…" if retry_in else " Reconnecting…"
+            text = (
+                f"Cannot reach the server of this project: changes are refused until it is back "
+                f"(nothing is lost).{again} ({self.unreachable})"
+            )
+        elif not project.may_change:
+            text = VIEW_ONLY + " Labeling and training are disabled; everyone's changes appear live."
+        else:
+            self.access_banner.hide()
+            return
+        self.access_banner.setText(text)
+        self.access_banner.setToolTip(text)
+        self.access_banner.show()
+        if not project.may_change or self.unreachable is not None:
+            self.training.start_button.setEnabled(False)
+
+    def _guard_changes(self) -> None:
+        """Changes the store could not record are refused with a sentence: while the server
+        is known to be away, and when it went away since (a ``StoreError`` from the append)."""
+        from app.project.errors import ProjectError
+        from eventstore import StoreError
+
+        labeling = self.labeling
+
+        def guarded(change, title, refused):
+            def attempt(*args, **kwargs):
+                if self.unreachable is not None:
+                    self.problem.emit(
+                        title,
+                        ProjectError(
+                            "the server of this project cannot be reached: nothing was recorded; "
+                            "the window reconnects by itself, try again when it says the server is back"
+                        ),
+                    )
+                    return refused
+                try:
+                    return change(*args, **kwargs)
+                except StoreError as exc:
+                    self.problem.emit(title, ProjectError(f"{exc}; nothing was recorded"))
+                    return refused
+
+            return attempt
+
+        labeling._execute = guarded(labeling._execute, "That change was not recorded", None)
+        labeling._record = guarded(labeling._record, "That was not recorded", False)
 
     # -- lifetime -----------------------------------------------------------------------
     def release_project(self) -> None:
-        """The session is closing the project: stop following and playing it."""
-        self._follow.stop()
+        """The session is closing the project: stop playing it (the session stops following it)."""
         self.travel.stop()
         self.history_panel.show_history(None)
 
@@ -372,7 +445,6 @@ class MainWindow(QMainWindow):
             self.hide()
             self.training.signals.run_ended.connect(self._run_ended_after_close)
             return
-        self._follow.stop()
         self.travel.stop()
         self.save_layout()
         if self._unsubscribe is not None:

@@ -6,35 +6,74 @@ session, which does the work in the background.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMenu
+
+from app.project.address import ProjectAddress
+from app.project.errors import ProjectError
 
 RECENT_KEY = "recentProjects"
 RECENT_LIMIT = 8
 PROJECT_FILTER = "Ledgerlab projects (*.ledger)"
 
 
+SHARED_EXAMPLE = "postgresql://you@db.example.org/labels?project=digits"
+
+
+def remembered(address: ProjectAddress) -> str:
+    """How the recent list keeps a project: a file's absolute path, or a server project's
+    URL with no password at all (libpq then takes it from ~/.pgpass, PGPASSWORD…), so the
+    entry both reads safely and opens again."""
+    if not address.is_server:
+        return address.display
+    text = re.sub(r"(://[^/@:]*):[^/@]*@", r"\1@", address.display)  # user:***@ -> user@
+    text = re.sub(r"([?&])password=[^&]*&?", r"\1", text)
+    return text.rstrip("&?") if text.endswith(("&", "?")) else text
+
+
 class RecentProjects:
-    """Most recent first; stored as a list of paths in QSettings."""
+    """Most recent first; stored in QSettings as a list of file paths and server-project
+    URLs (never with a password)."""
 
     def __init__(self, settings) -> None:
         self._settings = settings
 
-    def paths(self) -> list[Path]:
+    def entries(self) -> list[str]:
         value = self._settings.value(RECENT_KEY) or []
         if isinstance(value, str):  # QSettings (INI) returns a one-item list as a string
             value = [value]
-        return [Path(p) for p in value if p]
+        return [str(v) for v in value if v]
 
-    def add(self, path: Path) -> None:
-        path = Path(path).absolute()
-        paths = [path] + [p for p in self.paths() if p != path]
-        self._settings.setValue(RECENT_KEY, [str(p) for p in paths[:RECENT_LIMIT]])
+    def addresses(self) -> list[ProjectAddress]:
+        found = []
+        for entry in self.entries():
+            try:
+                found.append(ProjectAddress.parse(entry))
+            except ProjectError:
+                continue  # an entry this release cannot read is skipped
+        return found
 
-    def last_existing(self) -> Path | None:
-        return next((p for p in self.paths() if p.is_file()), None)
+    def paths(self) -> list[Path]:
+        """The project files among them."""
+        return [a.file for a in self.addresses() if a.file is not None]
+
+    def add(self, where: Path | str | ProjectAddress) -> None:
+        entry = remembered(ProjectAddress.parse(where))
+        entries = [entry] + [e for e in self.entries() if e != entry]
+        self._settings.setValue(RECENT_KEY, entries[:RECENT_LIMIT])
+
+    def last_existing(self) -> Path | ProjectAddress | None:
+        """The most recent file that still exists (its path), or server project (its
+        address: reaching it is the opening's business)."""
+        for address in self.addresses():
+            if address.is_server:
+                return address
+            if address.path.is_file():
+                return address.path
+        return None
 
 
 class Menus:
@@ -47,6 +86,8 @@ class Menus:
         self._add(new, "From a .&npz file…", lambda: self._new("npz"))
         self._add(new, "From an image &folder…", lambda: self._new("folder"))
         self._add(file, "&Open…", self._open, QKeySequence.StandardKey.Open)
+        self._add(file, "Open &shared project…", self.open_shared)
+        self.shared_dialog: QInputDialog | None = None
         self.recent = file.addMenu("Open &Recent")
         self.recent.aboutToShow.connect(self._fill_recent)
         file.addSeparator()
@@ -89,19 +130,21 @@ class Menus:
 
     def _fill_recent(self) -> None:
         self.recent.clear()
-        paths = self.session.recent.paths()
-        if not paths:
+        addresses = self.session.recent.addresses()
+        if not addresses:
             self.recent.addAction("(none yet)").setEnabled(False)
-        for path in paths:
-            action = self.recent.addAction(str(path))
-            action.setEnabled(path.is_file())
-            action.triggered.connect(lambda _=False, p=path: self.session.open(p))
+        for address in addresses:
+            action = self.recent.addAction(remembered(address))
+            action.setEnabled(address.is_server or address.path.is_file())
+            action.triggered.connect(lambda _=False, a=address: self.session.open(a))
 
     # --- dialogs ------------------------------------------------------------------------
 
     def _folder(self) -> str:
         current = self.session.project
-        return str(current.path.parent if current is not None else self.session.app.settings.data_dir)
+        if current is not None and current.address.file is not None:
+            return str(current.address.file.parent)
+        return str(self.session.app.settings.data_dir)
 
     def _new(self, kind: str) -> None:
         source = None
@@ -131,6 +174,42 @@ class Menus:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open a project", self._folder(), PROJECT_FILTER)
         if path:
             self.session.open(Path(path))
+
+    def open_shared(self) -> QInputDialog:
+        """Ask for a server project's URL (window-modal, not blocking), then open it."""
+        dialog = QInputDialog(self.window)
+        dialog.setObjectName("openSharedProject")
+        dialog.setWindowTitle("Open shared project")
+        dialog.setLabelText(
+            "PostgreSQL URL of the project (the password comes from ~/.pgpass or PGPASSWORD):\n"
+            f"e.g. {SHARED_EXAMPLE}"
+        )
+        dialog.setInputMode(QInputDialog.InputMode.TextInput)
+        dialog.setTextEchoMode(QLineEdit.EchoMode.Normal)
+        last = next((a for a in self.session.recent.addresses() if a.is_server), None)
+        dialog.setTextValue(remembered(last) if last is not None else "")
+        dialog.resize(640, dialog.sizeHint().height())
+        dialog.textValueSelected.connect(self._open_shared_url)
+        dialog.finished.connect(dialog.deleteLater)
+        self.shared_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _open_shared_url(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        try:
+            address = ProjectAddress.parse(text)
+            if not address.is_server:
+                raise ProjectError(
+                    "a shared project is named by postgresql://[user@]host[:port]/DATABASE?project=NAME; "
+                    "open a .ledger file with File → Open…"
+                )
+        except ProjectError as exc:
+            self.session.report("Cannot open the shared project", exc)
+            return
+        self.session.open(address)
 
     def branch_from_here(self, position: int) -> None:
         """Ask where the branch goes, then let the session make and open it."""

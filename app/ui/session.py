@@ -10,12 +10,15 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Qt
 from PySide6.QtWidgets import QProgressDialog
 
+from app.project.address import ProjectAddress
 from app.project.errors import ProjectError
 from app.ui.background import BackgroundJob
+from app.ui.live_follow import LiveFollower
 from app.ui.main_window import MainWindow
 from app.ui.menus import Menus, RecentProjects
 from domain.errors import DomainError
 from eventstore import StoreError
+from eventstore.urls import redact_any
 
 EXPECTED_ERRORS = (ProjectError, StoreError, DomainError, OSError, ValueError)
 PROGRESS_AFTER_MS = 400  # imports quicker than this show no dialog
@@ -37,17 +40,20 @@ class Session(QObject):
         self.progress_dialog: QProgressDialog | None = None
         self._jobs: list[BackgroundJob] = []
         self._project_jobs: list[BackgroundJob] = []  # jobs that read the open project
+        self.follower: LiveFollower | None = None  # follows the open project's log live
 
     # --- opening and creating -----------------------------------------------------------
 
-    def last_project(self) -> Path | None:
-        """The most recent project that still exists (None: use the default one)."""
+    def last_project(self) -> Path | ProjectAddress | None:
+        """The most recent project that still exists, or a server project (None: use the
+        default one)."""
         return self.recent.last_existing()
 
-    def open(self, path: Path | None) -> BackgroundJob:
-        """Open ``path``, or create/open the default MNIST project, in the background."""
+    def open(self, path: Path | str | ProjectAddress | None) -> BackgroundJob:
+        """Open ``path`` (a ``.ledger`` file, or a server project's address or URL), or
+        create/open the default MNIST project, in the background."""
         service, data_dir = self.app.projects, self.app.settings.data_dir
-        what = str(path) if path else "the default MNIST project"
+        what = shown(path) if path else "the default MNIST project"
         self.window.show_busy(f"Opening {what}…")
 
         preload = getattr(self.training_factory, "preload", None)
@@ -112,15 +118,55 @@ class Session(QObject):
     def _opened(self, project) -> None:
         self._close_project()
         self.project = project
-        self.recent.add(project.path)
+        self.recent.add(project.address)
         self.training = None
-        if self.training_factory is not None:
+        # A view-only project (a database role that may only read) records no run.
+        if self.training_factory is not None and project.may_change:
             try:
                 self.training = self.training_factory(project)
             except Exception as exc:  # noqa: BLE001 -- shown; the window still labels
                 self.report("Training is unavailable for this project", exc)
         self.window.set_project(project, self.training)
         self._prepare_history(project)
+        self._follow(project)
+
+    # --- following the log live ---------------------------------------------------------
+
+    def _follow(self, project) -> LiveFollower:
+        """Wait on the project's store off the GUI thread; catch the project up here when
+        anyone (another workstation, another process, a worker) appended."""
+        service, address = self.app.projects, project.address
+        follower = LiveFollower(lambda: service.open_log(address, read_only=True), project.position, self)
+        follower.arrived.connect(lambda _head: self._catch_up(project))
+        follower.lost.connect(lambda message, pause: self._lost(project, message, pause))
+        follower.back.connect(lambda: self._back(project))
+        follower.job.failed.connect(lambda exc: self.report("Stopped following this project live", exc))
+        self.follower = follower
+        return follower.start()
+
+    def _catch_up(self, project) -> None:
+        if self.project is not project or project.read_only:
+            return
+        try:
+            project.refresh()
+        except StoreError as exc:
+            self._lost(project, str(exc), None)
+
+    def _lost(self, project, message: str, pause: float | None) -> None:
+        if self.project is project:
+            self.window.set_unreachable(message, pause)
+
+    def _back(self, project) -> None:
+        if self.project is not project:
+            return
+        self.window.set_unreachable(None)
+        self._catch_up(project)
+
+    def _stop_following(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower.deleteLater()
+            self.follower = None
 
     # --- history ------------------------------------------------------------------------
 
@@ -212,6 +258,7 @@ class Session(QObject):
             job.cancel()
             job.wait()
         self._project_jobs.clear()
+        self._stop_following()
         if self.training is not None:
             self.training.shutdown()
             self.training = None
@@ -221,7 +268,16 @@ class Session(QObject):
             self.project = None
 
     def shutdown(self) -> None:
+        self._stop_following()
         for job in list(self._jobs):
             job.cancel()
             job.wait()
         self._close_project()
+
+
+def shown(where) -> str:
+    """What a message may say about ``where``: an address's display, never a password."""
+    try:
+        return ProjectAddress.parse(where).display
+    except (ProjectError, StoreError, TypeError):
+        return redact_any(str(where))
