@@ -88,9 +88,9 @@ class BackgroundBlobWriter(QObject):
             return
         self._queue.put(None)
         job.wait(600_000)
-        while self._thens:
+        while self._thens:  # the results are queued calls to this object: deliver them now
             before = len(self._thens)
-            QCoreApplication.sendPostedEvents(job)
+            QCoreApplication.sendPostedEvents(self)
             if len(self._thens) == before:
                 break
 
