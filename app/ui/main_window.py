@@ -394,7 +394,7 @@ class MainWindow(QMainWindow):
         self.access_banner.setText(text)
         self.access_banner.setToolTip(text)
         self.access_banner.show()
-        if not project.may_change or self.unreachable is not None:
+        if not project.may_change:  # (its session gives it no training service either)
             self.training.start_button.setEnabled(False)
 
     def _guard_changes(self) -> None:

@@ -41,6 +41,7 @@ class Session(QObject):
         self._jobs: list[BackgroundJob] = []
         self._project_jobs: list[BackgroundJob] = []  # jobs that read the open project
         self.follower: LiveFollower | None = None  # follows the open project's log live
+        self._follower_lost = self._refresh_failed = False  # why the window says "unreachable"
 
     # --- opening and creating -----------------------------------------------------------
 
@@ -142,23 +143,36 @@ class Session(QObject):
         follower.back.connect(lambda: self._back(project))
         follower.job.failed.connect(lambda exc: self.report("Stopped following this project live", exc))
         self.follower = follower
+        self._follower_lost = self._refresh_failed = False
         return follower.start()
 
     def _catch_up(self, project) -> None:
         if self.project is not project or project.read_only:
             return
-        try:
-            project.refresh()
-        except StoreError as exc:
-            self._lost(project, str(exc), None)
+        for attempt in (1, 2):
+            try:
+                project.refresh()
+                break
+            except StoreError as exc:
+                # A connection the server dropped is replaced on the next call: once more.
+                if attempt == 2:
+                    self._refresh_failed = True
+                    self.window.set_unreachable(str(exc))
+                    return
+        if self._refresh_failed and not self._follower_lost:
+            self._refresh_failed = False
+            self.window.set_unreachable(None)
 
     def _lost(self, project, message: str, pause: float | None) -> None:
         if self.project is project:
+            self._follower_lost = True
             self.window.set_unreachable(message, pause)
 
     def _back(self, project) -> None:
         if self.project is not project:
             return
+        self._follower_lost = False
+        self._refresh_failed = False
         self.window.set_unreachable(None)
         self._catch_up(project)
 

@@ -5,8 +5,11 @@ refused, and a server that went away said and refused until it is back."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -250,3 +253,57 @@ def test_a_url_is_never_mangled_into_a_path_by_launch(monkeypatch, server_url):
     assert ui.launch(server_url, object()) == 0
     assert seen == [server_url]
     assert ProjectAddress.parse(seen[0]).is_server
+
+
+def test_the_window_says_when_the_server_goes_away_and_reconnects_when_it_is_back(
+    qtbot, make_session, application, tmp_path
+):
+    """A private server (the session's is shared): stopped while the window follows it,
+    then started again on the same data."""
+    pgserver = pytest.importorskip("pgserver")
+    folder = Path(tempfile.mkdtemp(prefix="ledgerlab-pg-gone-"))  # readable by the server's user
+    server = pgserver.get_server(folder / "data", cleanup_mode="stop")
+    session = None
+    try:
+        url = project_url(server.get_uri())
+        application.projects.create(url, small_dataset()).close()
+        session = make_session()
+        session.window.show()
+        project = open_in(qtbot, session, url)
+        window = session.window
+        window.selection.select_one(3)
+        qtbot.wait(100)
+
+        server.cleanup()  # the server goes away
+        qtbot.waitUntil(lambda: window.unreachable is not None, timeout=5_000)
+        assert window.access_banner.isVisible() and "Cannot reach the server" in window.access_banner.text()
+        assert "server unreachable" in window.status.text()
+        assert "hunter2" not in window.access_banner.text()
+        qtbot.keyClick(window, Qt.Key.Key_1)
+        qtbot.waitUntil(lambda: window.last_error is not None, timeout=5_000)
+        assert "nothing was recorded" in window.last_error.text()
+        assert "Traceback" not in window.last_error.text()
+        window.last_error.done(0)
+
+        server = pgserver.get_server(folder / "data", cleanup_mode="stop")  # back
+        try:
+            qtbot.waitUntil(lambda: window.unreachable is None, timeout=20_000)
+        except Exception:
+            print("BANNER", window.access_banner.text(), server.get_uri())
+            raise
+        assert not window.access_banner.isVisible()
+        with bootstrap(annotator="bob", data_dir=tmp_path / "bob").projects.open(url) as other:
+            other.assign_label(9, "fox")
+        qtbot.waitUntil(lambda: project.labels.label_of(9) == 2, timeout=2_000)
+        window.selection.select_one(3)
+        refused = window.last_error
+        window.labeling.label(1)  # the class button's action
+        assert window.last_error is refused, window.last_error.text()
+        assert project.labels.label_of(3) == 1
+        qtbot.wait(200)
+    finally:
+        if session is not None:  # before the server stops for good
+            session.window.close()
+            session.shutdown()
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
