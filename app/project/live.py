@@ -42,7 +42,15 @@ from domain.events import (
 )
 from domain.initial_map import decode_map
 from domain.projections import LabelSet, ProjectInfo, ProjectProjections
-from eventstore import ANY, ConcurrencyError, EventStore, RecordedEvent, StoreReadOnly, Verification
+from eventstore import (
+    ANY,
+    ConcurrencyError,
+    EventStore,
+    RecordedEvent,
+    Snapshot,
+    StoreReadOnly,
+    Verification,
+)
 from eventstore.model import ExpectedVersion
 
 # Decide-append turns a change gets while other writers keep getting in first: a team
@@ -231,6 +239,18 @@ class Project(ProjectView):
         position = self._store.append(stream_id, batch, expected_version)
         self.refresh()
         return position
+
+    # --- a cache beside the log (snapshots: deleting them loses nothing) ---------------
+
+    def save_cache(self, name: str, position: int, payload: bytes) -> None:
+        """Keep ``payload`` as the cache entry ``name`` (as of ``position``)."""
+        self._store.save_snapshot(name, position, payload)
+
+    def load_cache(self, name: str) -> Snapshot | None:
+        return self._store.load_snapshot(name)
+
+    def drop_cache(self, name: str) -> None:
+        self._store.delete_snapshot(name)
 
     def put_blob(self, data: bytes) -> str:
         self._check_may_change()

@@ -7,6 +7,7 @@ the domain's rules (``domain.runs``) decide. Qt-free and JAX-free.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -61,10 +62,10 @@ class InlineBlobWriter:
         then(result)
 
     def flush(self) -> None:
-        pass
+        """Nothing is pending: every write was done at once."""
 
     def close(self) -> None:
-        pass
+        """Nothing to end."""
 
 
 def _raised(result: T | BaseException) -> T:
@@ -86,7 +87,7 @@ def resume_point(project: Project, run: TrainingRun) -> tuple[int, bytes] | None
     """The per-epoch resume point kept for ``run`` (its epoch and checkpoint bytes) when it
     is usable (``domain.runs.resume_point_usable``) and its bytes are the ones stored."""
     try:
-        snapshot = project._store.load_snapshot(_resume_name(run.run_id))
+        snapshot = project.load_cache(_resume_name(run.run_id))
     except Exception:  # a cache: anything wrong with it means there is none
         return None
     if snapshot is None:
@@ -285,20 +286,16 @@ class RunRecorder:
         self.writer.submit(store, record)
 
     def _save_resume_point(self, position: int, output: EpochOutput) -> None:
-        try:
-            self.project._store.save_snapshot(
+        with contextlib.suppress(Exception):  # a cache: a run goes on without it
+            self.project.save_cache(
                 _resume_name(self.run_id),
                 position,
                 _resume_payload(self.run_id, output.epoch, output.checkpoint),
             )
-        except Exception:  # a cache: a run goes on without it
-            pass
 
     def _drop_resume_point(self) -> None:
-        try:
-            self.project._store.delete_snapshot(_resume_name(self.run_id))
-        except Exception:
-            pass
+        with contextlib.suppress(Exception):  # a cache: nothing is lost without it
+            self.project.drop_cache(_resume_name(self.run_id))
 
     def divergence(self, output: EpochOutput) -> str | None:
         """Why the run must stop before ``output`` is recorded (its loss diverged), or

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from app.training.recorder import BlobWriter
 from app.training.spec import EpochOutput, Progress, RunFailure, RunSpec
 
 
@@ -54,6 +55,10 @@ class TrainingRunner(Protocol):
 
     def deliver_pending(self) -> None:
         """Deliver reports the run queued before it ended (at shutdown)."""
+
+    def blob_writer(self) -> BlobWriter:
+        """Where the run's blobs are written (``recorder.InlineBlobWriter`` writes at once;
+        the window's runners write on a background thread)."""
 
 
 RunnerFactory = Callable[[], TrainingRunner]

@@ -123,10 +123,8 @@ class TrainingService:
         run_id = recorder.run_id
         self._logs[run_id] = collections.deque(maxlen=LOG_LINES_KEPT)
         self._runner = self._runners[runner]()
-        # A Qt runner offers a writer that stores blobs off the GUI thread; otherwise inline.
-        make_writer = getattr(self._runner, "blob_writer", None)
-        if callable(make_writer):
-            recorder.writer = make_writer()
+        # The window's runners store blobs off the GUI thread; the events follow in order.
+        recorder.writer = self._runner.blob_writer()
         self._unsubscribe = self.project.subscribe(self._on_project_change)
         self._runner.start(recorder.spec, _Reports(self, run_id))
         self._log(run_id, f"run {run_id} started: {epochs} epochs, {runner} runner")

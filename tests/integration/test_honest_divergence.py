@@ -37,6 +37,11 @@ class ScriptedRunner:
         self.losses, self.then, self.log = losses, then, log
         self.stops = 0
 
+    def blob_writer(self):
+        from app.training.recorder import InlineBlobWriter
+
+        return InlineBlobWriter()
+
     def start(self, spec, reports) -> None:
         for line in self.log:
             reports.log_line(line)
