@@ -91,8 +91,9 @@ class ProjectSummary(QWidget):
         self.name.setToolTip(display_name(project))
         self.samples.setText(f"{info.sample_count:,}")
         self.events.setText(f"{project.event_count:,}")
-        self.path.setText(str(project.path))
-        self.path.setToolTip(str(project.path))
+        where = project.address.display  # a server project's URL, never with its password
+        self.path.setText(where)
+        self.path.setToolTip(where)
 
 
 class MainWindow(QMainWindow):

@@ -109,6 +109,7 @@ def test_file_open_shared_project_asks_for_a_url(qtbot, make_session, server_url
         dialog.accept()
     assert session.project.address.server_project == ProjectAddress.parse(server_url).server_project
     assert "hunter2" not in session.window.windowTitle() + session.window.summary.path.text()
+    assert session.window.summary.path.text().startswith("postgresql://")
     # A file path (or a URL naming no project) is explained, not opened.
     dialog = session.menus.open_shared()
     dialog.setTextValue("postgresql://db.example.org/labels")
@@ -307,3 +308,9 @@ def test_the_window_says_when_the_server_goes_away_and_reconnects_when_it_is_bac
             session.shutdown()
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_gui_with_a_url_naming_no_project_is_one_line_before_any_window(capsys):
+    assert main(["gui", "postgresql://db.example.org/labels"]) == 2
+    err = capsys.readouterr().err
+    assert "names no project" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
