@@ -156,6 +156,9 @@ class Session(QObject):
             except StoreError as exc:
                 # A connection the server dropped is replaced on the next call: once more.
                 if attempt == 2:
+                    if not project.address.is_server:
+                        self.report("Cannot read the changes made by other programs", exc)
+                        return
                     self._refresh_failed = True
                     self.window.set_unreachable(str(exc))
                     return
@@ -164,12 +167,17 @@ class Session(QObject):
             self.window.set_unreachable(None)
 
     def _lost(self, project, message: str, pause: float | None) -> None:
-        if self.project is project:
-            self._follower_lost = True
-            self.window.set_unreachable(message, pause)
+        if self.project is not project:
+            return
+        if not project.address.is_server:
+            # A file this window writes itself: only others' changes are not followed now.
+            self.window.statusBar().showMessage(f"Not following changes by other programs: {message}", 10_000)
+            return
+        self._follower_lost = True
+        self.window.set_unreachable(message, pause)
 
     def _back(self, project) -> None:
-        if self.project is not project:
+        if self.project is not project or not project.address.is_server:
             return
         self._follower_lost = False
         self._refresh_failed = False
