@@ -257,6 +257,7 @@ class MainWindow(QMainWindow):
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.project = self.shown = project
+        self.unreachable = None  # a project just opened was reached
         # Any project opened (another one, a branch, a recent file) is shown as it is now.
         self.travel.bind(TimeMachine(project))
         self.history_panel.show_history(None)  # until this project's history is prepared
@@ -275,7 +276,6 @@ class MainWindow(QMainWindow):
         self._show_mode(project)
         self._fit_minimum_size()
         self.setWindowTitle(f"{display_name(project)} — Ledgerlab")
-        self.unreachable = None
         self._show_access()
         self._update_status()
         self.project_opened.emit(project)
