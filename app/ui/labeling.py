@@ -38,6 +38,7 @@ from domain.errors import DomainError
 from domain.events import LabelChangeRedone, LabelChangeUndone
 from domain.quality_events import QUALITY_EVENTS
 from domain.training_events import TERMINAL_EVENTS
+from eventstore import StoreError
 
 CONFIRM_ABOVE = 50  # a bulk label of more samples than this asks first
 NEXT_UNLABELED_KEY, MOST_UNCERTAIN_KEY = "N", "U"
@@ -68,6 +69,8 @@ class LabelingController(QObject):
         self.selection = selection
         self.predictions = predictions
         self.report = report
+        # Why changes cannot be recorded now (the project's server is away), or None.
+        self.offline: str | None = None
         self.project = None
         self.pending_confirmation: QMessageBox | None = None
         self._class_actions: list[QAction] = []
@@ -241,12 +244,15 @@ class LabelingController(QObject):
         return True
 
     def _execute(self, command):
-        if self._refused_in_past():
+        if self._refused_in_past() or self._refused_offline("That change was not recorded"):
             return None
         try:
             events = self.project.execute(command)
         except (DomainError, ProjectError) as exc:
             self.report("That change was not recorded", exc)
+            return None
+        except StoreError as exc:  # the server went away since the window last heard from it
+            self.report("That change was not recorded", ProjectError(f"{exc}; nothing was recorded"))
             return None
         self.refresh_actions()
         return events
@@ -340,11 +346,28 @@ class LabelingController(QObject):
         return True
 
     def _record(self, event) -> bool:
+        if self._refused_offline("That was not recorded"):
+            return False
         try:
             quality.record(self.project, event)
         except (DomainError, ProjectError) as exc:
             self.report("That was not recorded", exc)
             return False
+        except StoreError as exc:
+            self.report("That was not recorded", ProjectError(f"{exc}; nothing was recorded"))
+            return False
+        return True
+
+    def _refused_offline(self, title: str) -> bool:
+        if self.offline is None:
+            return False
+        self.report(
+            title,
+            ProjectError(
+                "the server of this project cannot be reached: nothing was recorded; "
+                "the window reconnects by itself, try again when it says the server is back"
+            ),
+        )
         return True
 
     def next_suggested(self) -> None:

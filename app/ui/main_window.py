@@ -184,7 +184,6 @@ class MainWindow(QMainWindow):
         self.selection.changed.connect(self._update_status)
         self.training.state_changed.connect(lambda _: self._update_status())
         self.project_changed.connect(self._on_change)
-        self._guard_changes()
         ignore_wheel_unless_focused(self)
         self.setMinimumSize(MINIMUM_SIZE)
         self.resize(DEFAULT_SIZE)
@@ -258,6 +257,7 @@ class MainWindow(QMainWindow):
             self._unsubscribe()
         self.project = self.shown = project
         self.unreachable = None  # a project just opened was reached
+        self.labeling.offline = None
         # Any project opened (another one, a branch, a recent file) is shown as it is now.
         self.travel.bind(TimeMachine(project))
         self.history_panel.show_history(None)  # until this project's history is prepared
@@ -369,6 +369,7 @@ class MainWindow(QMainWindow):
         """The project's store cannot be reached (``message`` says why; reconnecting in
         ``retry_in`` s), or, with None, can again."""
         self.unreachable = message
+        self.labeling.offline = message
         if self.shown is not None:
             self._show_mode(self.shown)
         self._show_access(retry_in)
@@ -397,36 +398,6 @@ class MainWindow(QMainWindow):
         self.access_banner.show()
         if not project.may_change:  # (its session gives it no training service either)
             self.training.start_button.setEnabled(False)
-
-    def _guard_changes(self) -> None:
-        """Changes the store could not record are refused with a sentence: while the server
-        is known to be away, and when it went away since (a ``StoreError`` from the append)."""
-        from app.project.errors import ProjectError
-        from eventstore import StoreError
-
-        labeling = self.labeling
-
-        def guarded(change, title, refused):
-            def attempt(*args, **kwargs):
-                if self.unreachable is not None:
-                    self.problem.emit(
-                        title,
-                        ProjectError(
-                            "the server of this project cannot be reached: nothing was recorded; "
-                            "the window reconnects by itself, try again when it says the server is back"
-                        ),
-                    )
-                    return refused
-                try:
-                    return change(*args, **kwargs)
-                except StoreError as exc:
-                    self.problem.emit(title, ProjectError(f"{exc}; nothing was recorded"))
-                    return refused
-
-            return attempt
-
-        labeling._execute = guarded(labeling._execute, "That change was not recorded", None)
-        labeling._record = guarded(labeling._record, "That was not recorded", False)
 
     # -- lifetime -----------------------------------------------------------------------
     def release_project(self) -> None:
