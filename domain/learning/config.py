@@ -62,7 +62,10 @@ class TrainingConfig:
     # hundred labels are seen every step instead of once per epoch.
     labeled_batch_size: int = 128
     epochs: int = 20
-    learning_rate: float = 1e-3
+    # 2e-3 rather than Adam's usual 1e-3: with the warped views the classifier was
+    # still improving at epoch 20; 2e-3 lifted the mean accuracy at 10 labels per
+    # class from 95.9 % to 96.6 % (annotator seeds 1, 2, 0; docs/benchmarks.md).
+    learning_rate: float = 2e-3
     # The learning rate is multiplied by this after every epoch (1 = constant).
     learning_rate_decay: float = 1.0
     reconstruction_weight: float = 1.0
