@@ -274,11 +274,20 @@ def speeds(args, rounds: int, epochs: int) -> None:
               "load_average_1min": load_average()})
         compare(1, epochs, "previous default model, hidden 512-256", hidden_sizes=(512, 256))
     if not args.quick:
-        shifted = run_ours(3, augment_shift=2)
-        emit({"implementation": "ours, default config (shift augmentation on)",
-              "epoch_seconds": shifted["seconds"],
-              "steady_epoch_seconds": round(steady(shifted["seconds"]), 3),
-              "load_average_1min": load_average()})
+        # The full default config (augmentation on) against the one before the affine
+        # warp and distribution alignment, in alternation.
+        augmented = {"ours, default config (warped views, distribution alignment)": {},
+                     "ours, previous default (whole-pixel shifts, no alignment)": {
+                         "augment_warp": 0.0, "distribution_alignment": False,
+                         "learning_rate": 1e-3}}
+        runs: dict[str, list[float]] = {name: [] for name in augmented}
+        for _ in range(2):
+            for name, changes in augmented.items():
+                runs[name] += run_ours(3, augment_shift=2, **changes)["seconds"][1:]
+        for name, seconds in runs.items():
+            emit({"implementation": name, "epoch_seconds": [round(v, 3) for v in seconds],
+                  "steady_epoch_seconds": round(statistics.median(seconds), 3),
+                  "load_average_1min": load_average()})
 
 
 if __name__ == "__main__":
