@@ -26,11 +26,17 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-app
 	$(BIN)/ledgerlab
 
+# The promises of docs/architecture.md, checked: layers and Qt/JAX boundaries
+# (import-linter), types (mypy, configured in pyproject.toml), lint and format (ruff).
 lint: $(VENV)/.installed-test
 	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: $(VENV)/.installed-test lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest --cov --cov-report=
+	$(BIN)/python tests/coverage_by_package.py
 
 bench: $(VENV)/.installed-bench
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/run_all.py

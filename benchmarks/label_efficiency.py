@@ -65,9 +65,17 @@ def parse_settings(pairs: list[str]) -> dict:
     return settings
 
 
-def one_run(train_images: np.ndarray, train_truth: np.ndarray, held_out_images: np.ndarray,
-            held_out_truth: np.ndarray, config: TrainingConfig, per_class: int, seed: int,
-            per_epoch: bool, map_purity: bool) -> dict:
+def one_run(
+    train_images: np.ndarray,
+    train_truth: np.ndarray,
+    held_out_images: np.ndarray,
+    held_out_truth: np.ndarray,
+    config: TrainingConfig,
+    per_class: int,
+    seed: int,
+    per_epoch: bool,
+    map_purity: bool,
+) -> dict:
     labels = simulated_annotator(train_truth, per_class, seed)
     unlabeled = labels < 0
     started = time.perf_counter()
@@ -78,63 +86,87 @@ def one_run(train_images: np.ndarray, train_truth: np.ndarray, held_out_images: 
         accuracy = float(np.mean(predicted[unlabeled] == train_truth[unlabeled]))
         seconds.append(result.metrics["seconds"])
         if per_epoch:
-            emit({"per_class": per_class, "annotator_seed": seed, "epoch": result.epoch,
-                  "unlabeled_accuracy": round(accuracy, 4),
-                  "labeled_accuracy": result.metrics["accuracy"],
-                  "loss": round(result.metrics["loss"], 3),
-                  "epoch_seconds": round(result.metrics["seconds"], 2),
-                  "wall_seconds": round(time.perf_counter() - started - scoring, 1)})
+            emit(
+                {
+                    "per_class": per_class,
+                    "annotator_seed": seed,
+                    "epoch": result.epoch,
+                    "unlabeled_accuracy": round(accuracy, 4),
+                    "labeled_accuracy": result.metrics["accuracy"],
+                    "loss": round(result.metrics["loss"], 3),
+                    "epoch_seconds": round(result.metrics["seconds"], 2),
+                    "wall_seconds": round(time.perf_counter() - started - scoring, 1),
+                }
+            )
         last = result
         if map_purity and (result.epoch in MAP_EPOCHS or result.epoch == config.epochs):
             scoring_started = time.perf_counter()
             _, z_means = evaluate(result.checkpoint, train_images, config)
-            emit({"per_class": per_class, "annotator_seed": seed, "epoch": result.epoch,
-                  "map_purity_10nn": {
-                      "z_pca": round(neighbour_purity(latent_map(z_means), train_truth), 4),
-                      "class_map": round(neighbour_purity(result.latent_map, train_truth), 4)}})
+            emit(
+                {
+                    "per_class": per_class,
+                    "annotator_seed": seed,
+                    "epoch": result.epoch,
+                    "map_purity_10nn": {
+                        "z_pca": round(neighbour_purity(latent_map(z_means), train_truth), 4),
+                        "class_map": round(neighbour_purity(result.latent_map, train_truth), 4),
+                    },
+                }
+            )
             scoring += time.perf_counter() - scoring_started
     assert last is not None
     probabilities, _ = evaluate(last.checkpoint, held_out_images, config)
-    return {"per_class": per_class, "annotator_seed": seed,
-            "unlabeled_accuracy": round(accuracy, 4),
-            "held_out_accuracy": round(float(np.mean(probabilities.argmax(axis=1)
-                                                     == held_out_truth)), 4),
-            "steady_epoch_seconds": round(statistics.median(seconds[1:] or seconds), 3),
-            "wall_seconds": round(time.perf_counter() - started - scoring, 1),
-            "load_average_1min": os.getloadavg()[0]}
+    return {
+        "per_class": per_class,
+        "annotator_seed": seed,
+        "unlabeled_accuracy": round(accuracy, 4),
+        "held_out_accuracy": round(float(np.mean(probabilities.argmax(axis=1) == held_out_truth)), 4),
+        "steady_epoch_seconds": round(statistics.median(seconds[1:] or seconds), 3),
+        "wall_seconds": round(time.perf_counter() - started - scoring, 1),
+        "load_average_1min": os.getloadavg()[0],
+    }
 
 
 def summary(runs: list[dict], per_class: int) -> dict:
     unlabeled = [r["unlabeled_accuracy"] for r in runs]
     held_out = [r["held_out_accuracy"] for r in runs]
-    record = {"per_class": per_class, "seeds": [r["annotator_seed"] for r in runs],
-              "unlabeled_mean": round(float(np.mean(unlabeled)), 4),
-              "unlabeled_min": round(min(unlabeled), 4),
-              "held_out_mean": round(float(np.mean(held_out)), 4),
-              "held_out_min": round(min(held_out), 4),
-              "steady_epoch_seconds": round(statistics.median(
-                  r["steady_epoch_seconds"] for r in runs), 3)}
+    record = {
+        "per_class": per_class,
+        "seeds": [r["annotator_seed"] for r in runs],
+        "unlabeled_mean": round(float(np.mean(unlabeled)), 4),
+        "unlabeled_min": round(min(unlabeled), 4),
+        "held_out_mean": round(float(np.mean(held_out)), 4),
+        "held_out_min": round(min(held_out), 4),
+        "steady_epoch_seconds": round(statistics.median(r["steady_epoch_seconds"] for r in runs), 3),
+    }
     if per_class == 10:
-        record["targets"] = {"mean": TARGET_MEAN, "minimum": TARGET_MINIMUM,
-                             "met": record["unlabeled_mean"] >= TARGET_MEAN
-                             and record["unlabeled_min"] >= TARGET_MINIMUM}
+        record["targets"] = {
+            "mean": TARGET_MEAN,
+            "minimum": TARGET_MINIMUM,
+            "met": record["unlabeled_mean"] >= TARGET_MEAN and record["unlabeled_min"] >= TARGET_MINIMUM,
+        }
     return record
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs to train (default: the config's)")
-    parser.add_argument("--quick", action="store_true",
-                        help="3 epochs, seed 0, 10 per class: a smoke run")
-    parser.add_argument("--per-class", type=int, nargs="+", default=[10, 5, 1],
-                        help="labels per class (budgets)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
-                        help="annotator seeds (label sets)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs to train (default: the config's)")
+    parser.add_argument("--quick", action="store_true", help="3 epochs, seed 0, 10 per class: a smoke run")
+    parser.add_argument(
+        "--per-class", type=int, nargs="+", default=[10, 5, 1], help="labels per class (budgets)"
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="annotator seeds (label sets)"
+    )
     parser.add_argument("--per-epoch", action="store_true", help="print every epoch")
     parser.add_argument("--map-purity", action="store_true", help="print map purity")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a TrainingConfig field (JSON value)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a TrainingConfig field (JSON value)",
+    )
     args = parser.parse_args()
     from app.training.allocator import keep_freed_memory
 
@@ -151,21 +183,49 @@ def main() -> None:
     elif args.epochs is not None:
         settings["epochs"] = args.epochs
     config = TrainingConfig(**settings)
-    emit({"benchmark": "label_efficiency", "date": time.strftime("%Y-%m-%d %H:%M UTC",
-                                                                  time.gmtime()),
-          "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
-          "per_class": budgets, "annotator_seeds": seeds,
-          "training_samples": TRAINING_SAMPLES, "config": config.to_dict()})
+    emit(
+        {
+            "benchmark": "label_efficiency",
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "cpus": os.cpu_count(),
+            "load_average_1min": os.getloadavg()[0],
+            "per_class": budgets,
+            "annotator_seeds": seeds,
+            "training_samples": TRAINING_SAMPLES,
+            "config": config.to_dict(),
+        }
+    )
     if args.map_purity:
-        emit({"map_purity_10nn": {"pixels_pca": round(neighbour_purity(
-            principal_components(train_images.reshape(TRAINING_SAMPLES, -1) / 255.0),
-            train_truth), 4)}})
+        emit(
+            {
+                "map_purity_10nn": {
+                    "pixels_pca": round(
+                        neighbour_purity(
+                            principal_components(train_images.reshape(TRAINING_SAMPLES, -1) / 255.0),
+                            train_truth,
+                        ),
+                        4,
+                    )
+                }
+            }
+        )
     summaries = []
     for per_class in budgets:
         runs = []
         for seed in seeds:
-            runs.append(one_run(train_images, train_truth, held_out_images, held_out_truth,
-                                config, per_class, seed, args.per_epoch, args.map_purity))
+            runs.append(
+                one_run(
+                    train_images,
+                    train_truth,
+                    held_out_images,
+                    held_out_truth,
+                    config,
+                    per_class,
+                    seed,
+                    args.per_epoch,
+                    args.map_purity,
+                )
+            )
             emit(runs[-1])
         summaries.append(summary(runs, per_class))
         emit(summaries[-1])

@@ -85,8 +85,9 @@ def run_ours(epochs: int, **changes) -> dict:
     return {"seconds": seconds, "first_epoch_wall": first_wall}
 
 
-def torch_peer_epochs(images: np.ndarray, labels: np.ndarray, epochs: int,
-                      flush_denormal: bool = False, **changes) -> dict:
+def torch_peer_epochs(
+    images: np.ndarray, labels: np.ndarray, epochs: int, flush_denormal: bool = False, **changes
+) -> dict:
     """The same M2 model and loss written the plain way in eager PyTorch.
 
     Same sizes, loss weights, Adam and batch composition as `speed_config()`; the
@@ -106,12 +107,15 @@ def torch_peer_epochs(images: np.ndarray, labels: np.ndarray, epochs: int,
     c1, c2 = config.classifier_sizes
     x_all = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
     size = x_all.shape[1]
-    classifier = nn.Sequential(nn.Linear(size, c1), nn.ReLU(), nn.Linear(c1, c2), nn.ReLU(),
-                               nn.Linear(c2, classes))
-    encoder = nn.Sequential(nn.Linear(size + classes, h1), nn.ReLU(), nn.Linear(h1, h2),
-                            nn.ReLU(), nn.Linear(h2, 2 * latent))
-    decoder = nn.Sequential(nn.Linear(latent + classes, h2), nn.ReLU(), nn.Linear(h2, h1),
-                            nn.ReLU(), nn.Linear(h1, size))
+    classifier = nn.Sequential(
+        nn.Linear(size, c1), nn.ReLU(), nn.Linear(c1, c2), nn.ReLU(), nn.Linear(c2, classes)
+    )
+    encoder = nn.Sequential(
+        nn.Linear(size + classes, h1), nn.ReLU(), nn.Linear(h1, h2), nn.ReLU(), nn.Linear(h2, 2 * latent)
+    )
+    decoder = nn.Sequential(
+        nn.Linear(latent + classes, h2), nn.ReLU(), nn.Linear(h2, h1), nn.ReLU(), nn.Linear(h1, size)
+    )
     parameters = [*classifier.parameters(), *encoder.parameters(), *decoder.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate)
     eye = torch.eye(classes)
@@ -133,17 +137,19 @@ def torch_peer_epochs(images: np.ndarray, labels: np.ndarray, epochs: int,
         started = time.perf_counter()
         order = torch.randperm(len(x_all))
         for step in range(steps):
-            x_u = x_all[order[step * batch:(step + 1) * batch]]
+            x_u = x_all[order[step * batch : (step + 1) * batch]]
             rows = labeled_rows[torch.randint(len(labeled_rows), (config.labeled_batch_size,))]
             x_l, y_l = x_all[rows], y_all[rows]
             loss_l = neg_elbo(x_l, eye[y_l]).mean() + config.classifier_weight * F.cross_entropy(
-                classifier(x_l), y_l)
+                classifier(x_l), y_l
+            )
             log_q = F.log_softmax(classifier(x_u), 1)
             q = log_q.exp()
             every = neg_elbo(x_u.repeat(classes, 1), eye.repeat_interleave(len(x_u), 0))
             neg_entropy = (q * log_q).sum(1)
-            loss_u = ((q.t() * every.view(classes, -1)).sum(0)
-                      + (1.0 - config.entropy_weight) * neg_entropy).mean()
+            loss_u = (
+                (q.t() * every.view(classes, -1)).sum(0) + (1.0 - config.entropy_weight) * neg_entropy
+            ).mean()
             optimizer.zero_grad(set_to_none=True)
             (loss_l + loss_u).backward()
             optimizer.step()
@@ -166,7 +172,11 @@ def first_epoch_in_fresh_process(cache_dir: str) -> dict:
     started = time.perf_counter()
     output = subprocess.run(
         [sys.executable, __file__, "--child-first-epoch", cache_dir],
-        check=True, capture_output=True, text=True, cwd=ROOT).stdout
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
     record = json.loads(output.strip().splitlines()[-1])
     record["process_wall"] = time.perf_counter() - started
     return record
@@ -174,21 +184,28 @@ def first_epoch_in_fresh_process(cache_dir: str) -> dict:
 
 def child_first_epoch(cache_dir: str) -> None:
     started = time.perf_counter()
-    from domain.learning.training import TrainingJob, train
-
     from app.training.programs import FolderProgramStore
+    from domain.learning.training import TrainingJob, train
 
     # As the app's runners do: compiled programs kept, JAX's own cache off (issue 19).
     tune_allocator()
     images, truth = embedded_set()
     # As the app's runners do (app.training.execution): compiled programs beside the cache.
-    job = TrainingJob(images, hundred_labels(truth), speed_config(epochs=1),
-                      programs=FolderProgramStore(cache_dir + "-programs"))
+    job = TrainingJob(
+        images,
+        hundred_labels(truth),
+        speed_config(epochs=1),
+        programs=FolderProgramStore(cache_dir + "-programs"),
+    )
     imported = time.perf_counter()
     result = next(train(job))
-    emit({"first_epoch_seconds": result.metrics["seconds"],
-          "first_result_after_start": time.perf_counter() - imported,
-          "import_and_load": imported - started})
+    emit(
+        {
+            "first_epoch_seconds": result.metrics["seconds"],
+            "first_result_after_start": time.perf_counter() - imported,
+            "import_and_load": imported - started,
+        }
+    )
 
 
 def tune_allocator() -> bool:
@@ -205,22 +222,41 @@ def compare(rounds: int, epochs: int, label: str, **changes) -> None:
     ours_runs, peer_runs = [], []
     for number in range(1, rounds + 1):
         ours = run_ours(epochs, **changes)
-        emit({"implementation": "ours (JAX/Flax NNX)", "model": label, "round": number,
-              "epoch_seconds": [round(v, 3) for v in ours["seconds"]],
-              "first_epoch_wall_incl_setup_and_eval": round(ours["first_epoch_wall"], 3),
-              "load_average_1min": load_average()})
+        emit(
+            {
+                "implementation": "ours (JAX/Flax NNX)",
+                "model": label,
+                "round": number,
+                "epoch_seconds": [round(v, 3) for v in ours["seconds"]],
+                "first_epoch_wall_incl_setup_and_eval": round(ours["first_epoch_wall"], 3),
+                "load_average_1min": load_average(),
+            }
+        )
         peer = run_torch(epochs, **changes)
-        emit({"implementation": "PyTorch eager peer", "model": label, "round": number,
-              "epoch_seconds": [round(v, 3) for v in peer["seconds"]], "threads": peer["threads"],
-              "load_average_1min": load_average()})
+        emit(
+            {
+                "implementation": "PyTorch eager peer",
+                "model": label,
+                "round": number,
+                "epoch_seconds": [round(v, 3) for v in peer["seconds"]],
+                "threads": peer["threads"],
+                "load_average_1min": load_average(),
+            }
+        )
         ours_runs.append(ours["seconds"])
         peer_runs.append(peer["seconds"])
     ours_steady = statistics.median(v for run in ours_runs for v in run[1:] or run)
     peer_steady = statistics.median(v for run in peer_runs for v in run[1:] or run)
-    emit({"model": label, "ours_steady_epoch_seconds": round(ours_steady, 3),
-          "peer_steady_epoch_seconds": round(peer_steady, 3),
-          "ratio": "peer / ours (>1: ours faster)", "value": round(peer_steady / ours_steady, 3),
-          "per_round": [round(steady(p) / steady(o), 3) for o, p in zip(ours_runs, peer_runs)]})
+    emit(
+        {
+            "model": label,
+            "ours_steady_epoch_seconds": round(ours_steady, 3),
+            "peer_steady_epoch_seconds": round(peer_steady, 3),
+            "ratio": "peer / ours (>1: ours faster)",
+            "value": round(peer_steady / ours_steady, 3),
+            "per_round": [round(steady(p) / steady(o), 3) for o, p in zip(ours_runs, peer_runs)],
+        }
+    )
 
 
 def load_average() -> float:
@@ -231,12 +267,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs each, for a smoke run")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per implementation")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="alternations of ours and the peer on the default model")
-    parser.add_argument("--skip-cache", action="store_true",
-                        help="skip the cold/warm compilation-cache subprocesses")
-    parser.add_argument("--first-epoch-only", action="store_true",
-                        help="only the cold/warm first-epoch subprocesses")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternations of ours and the peer on the default model"
+    )
+    parser.add_argument(
+        "--skip-cache", action="store_true", help="skip the cold/warm compilation-cache subprocesses"
+    )
+    parser.add_argument(
+        "--first-epoch-only", action="store_true", help="only the cold/warm first-epoch subprocesses"
+    )
     parser.add_argument("--child-first-epoch", metavar="CACHE_DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_first_epoch:
@@ -244,9 +283,17 @@ def main() -> None:
         return
     epochs = 2 if args.quick else args.epochs
     rounds = 1 if args.quick else args.rounds
-    emit({"benchmark": "train_speed", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-          "cpus": os.cpu_count(), "load_average_1min": load_average(), "epochs": epochs,
-          "rounds": rounds, "freed_memory_kept": tune_allocator()})
+    emit(
+        {
+            "benchmark": "train_speed",
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "cpus": os.cpu_count(),
+            "load_average_1min": load_average(),
+            "epochs": epochs,
+            "rounds": rounds,
+            "freed_memory_kept": tune_allocator(),
+        }
+    )
     limit = matmul_gflops()
     emit({"measure": "matmul_float32_4096", "gflops": round(limit, 1)})
     if not args.first_epoch_only:
@@ -260,34 +307,53 @@ def first_epochs(warm_runs: int = 3) -> None:
         cache = os.path.join(folder, "jax")
         cold = first_epoch_in_fresh_process(cache)
         warm = [first_epoch_in_fresh_process(cache) for _ in range(warm_runs)]
-    emit({"measure": "first epoch in a fresh process", "cold_cache": cold,
-          "warm_cache": warm, "load_average_1min": load_average()})
+    emit(
+        {
+            "measure": "first epoch in a fresh process",
+            "cold_cache": cold,
+            "warm_cache": warm,
+            "load_average_1min": load_average(),
+        }
+    )
 
 
 def speeds(args, rounds: int, epochs: int) -> None:
     compare(rounds, epochs, "default model")
     if not args.quick:
         flushed = run_torch(epochs, flush_denormal=True)
-        emit({"implementation": "PyTorch eager peer, torch.set_flush_denormal(True)",
-              "epoch_seconds": flushed["seconds"],
-              "steady_epoch_seconds": round(steady(flushed["seconds"]), 3),
-              "load_average_1min": load_average()})
+        emit(
+            {
+                "implementation": "PyTorch eager peer, torch.set_flush_denormal(True)",
+                "epoch_seconds": flushed["seconds"],
+                "steady_epoch_seconds": round(steady(flushed["seconds"]), 3),
+                "load_average_1min": load_average(),
+            }
+        )
         compare(1, epochs, "previous default model, hidden 512-256", hidden_sizes=(512, 256))
     if not args.quick:
         # The full default config (augmentation on) against the one before the affine
         # warp and distribution alignment, in alternation.
-        augmented = {"ours, default config (warped views, distribution alignment)": {},
-                     "ours, previous default (whole-pixel shifts, no alignment)": {
-                         "augment_warp": 0.0, "distribution_alignment": False,
-                         "learning_rate": 1e-3}}
+        augmented = {
+            "ours, default config (warped views, distribution alignment)": {},
+            "ours, previous default (whole-pixel shifts, no alignment)": {
+                "augment_warp": 0.0,
+                "distribution_alignment": False,
+                "learning_rate": 1e-3,
+            },
+        }
         runs: dict[str, list[float]] = {name: [] for name in augmented}
         for _ in range(2):
             for name, changes in augmented.items():
                 runs[name] += run_ours(3, augment_shift=2, **changes)["seconds"][1:]
         for name, seconds in runs.items():
-            emit({"implementation": name, "epoch_seconds": [round(v, 3) for v in seconds],
-                  "steady_epoch_seconds": round(statistics.median(seconds), 3),
-                  "load_average_1min": load_average()})
+            emit(
+                {
+                    "implementation": name,
+                    "epoch_seconds": [round(v, 3) for v in seconds],
+                    "steady_epoch_seconds": round(statistics.median(seconds), 3),
+                    "load_average_1min": load_average(),
+                }
+            )
 
 
 if __name__ == "__main__":

@@ -32,9 +32,13 @@ MAX_SEED = 2**32 - 1
 # Settings added after configs were first recorded, with the value that reproduces
 # a run recorded before they existed (which may differ from today's default): a
 # config read back from an older log must train the run that was recorded.
-BEFORE_THEY_EXISTED: dict[str, Any] = {"pseudo_label_weight": 0.0, "cutout": 0,
-                                       "classifier_hidden_sizes": None, "augment_warp": 0.0,
-                                       "distribution_alignment": False}
+BEFORE_THEY_EXISTED: dict[str, Any] = {
+    "pseudo_label_weight": 0.0,
+    "cutout": 0,
+    "classifier_hidden_sizes": None,
+    "augment_warp": 0.0,
+    "distribution_alignment": False,
+}
 
 
 @dataclass(frozen=True)
@@ -115,38 +119,71 @@ class TrainingConfig:
     steps_per_call: int = 1
 
     def __post_init__(self) -> None:
-        _check_int("latent_size", self.latent_size, 2, MAX_LATENT_SIZE,
-                   "the latent map needs at least 2 latent dimensions")
-        object.__setattr__(self, "hidden_sizes", _as_hidden_sizes("hidden_sizes",
-                                                                   self.hidden_sizes))
+        _check_int(
+            "latent_size",
+            self.latent_size,
+            2,
+            MAX_LATENT_SIZE,
+            "the latent map needs at least 2 latent dimensions",
+        )
+        object.__setattr__(self, "hidden_sizes", _as_hidden_sizes("hidden_sizes", self.hidden_sizes))
         if self.classifier_hidden_sizes is not None:
-            object.__setattr__(self, "classifier_hidden_sizes", _as_hidden_sizes(
-                "classifier_hidden_sizes", self.classifier_hidden_sizes))
+            object.__setattr__(
+                self,
+                "classifier_hidden_sizes",
+                _as_hidden_sizes("classifier_hidden_sizes", self.classifier_hidden_sizes),
+            )
         _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
         _check_int("labeled_batch_size", self.labeled_batch_size, 1, MAX_BATCH_SIZE)
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
-        _check_float("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True,
-                     hint="a typical value is 0.001")
-        _check_float("learning_rate_decay", self.learning_rate_decay, 0.0, 1.0,
-                     low_open=True, hint="1 keeps the rate constant, 0.9 shrinks it by "
-                     "10 % per epoch")
-        for name in ("reconstruction_weight", "kl_weight", "classifier_weight",
-                     "consistency_weight", "entropy_weight", "pseudo_label_weight"):
+        _check_float(
+            "learning_rate", self.learning_rate, 0.0, 1.0, low_open=True, hint="a typical value is 0.001"
+        )
+        _check_float(
+            "learning_rate_decay",
+            self.learning_rate_decay,
+            0.0,
+            1.0,
+            low_open=True,
+            hint="1 keeps the rate constant, 0.9 shrinks it by 10 % per epoch",
+        )
+        for name in (
+            "reconstruction_weight",
+            "kl_weight",
+            "classifier_weight",
+            "consistency_weight",
+            "entropy_weight",
+            "pseudo_label_weight",
+        ):
             _check_float(name, getattr(self, name), 0.0, 1e6, low_open=False)
         if self.reconstruction_weight == 0.0 and self.kl_weight == 0.0:
             raise ConfigError(
                 "reconstruction_weight and kl_weight are both 0: the model would learn "
-                "nothing from unlabeled images; set at least one of them above 0")
-        _check_float("pseudo_label_threshold", self.pseudo_label_threshold, 0.0, 1.0,
-                     low_open=True, hint="a prediction must be at least this probable to "
-                     "become a pseudo-label; a typical value is 0.95")
+                "nothing from unlabeled images; set at least one of them above 0"
+            )
+        _check_float(
+            "pseudo_label_threshold",
+            self.pseudo_label_threshold,
+            0.0,
+            1.0,
+            low_open=True,
+            hint="a prediction must be at least this probable to "
+            "become a pseudo-label; a typical value is 0.95",
+        )
         _check_int("augment_shift", self.augment_shift, 0, MAX_SHIFT)
         _check_int("cutout", self.cutout, 0, MAX_CUTOUT)
-        _check_float("augment_warp", self.augment_warp, 0.0, MAX_WARP, low_open=False,
-                     hint="0.15 moves each entry of the affine matrix by up to 0.15")
+        _check_float(
+            "augment_warp",
+            self.augment_warp,
+            0.0,
+            MAX_WARP,
+            low_open=False,
+            hint="0.15 moves each entry of the affine matrix by up to 0.15",
+        )
         if not isinstance(self.distribution_alignment, bool):
-            raise ConfigError(f"distribution_alignment must be true or false, "
-                              f"got {self.distribution_alignment!r}")
+            raise ConfigError(
+                f"distribution_alignment must be true or false, got {self.distribution_alignment!r}"
+            )
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("steps_per_call", self.steps_per_call, 1, MAX_STEPS_PER_CALL)
 
@@ -177,7 +214,8 @@ class TrainingConfig:
         if unknown:
             raise ConfigError(
                 f"unknown training setting(s) {', '.join(unknown)}; "
-                f"known settings are {', '.join(sorted(known))}")
+                f"known settings are {', '.join(sorted(known))}"
+            )
         values = {**BEFORE_THEY_EXISTED, **data}
         for name in ("hidden_sizes", "classifier_hidden_sizes"):
             if isinstance(values.get(name), list):
@@ -195,12 +233,10 @@ def _check_int(name: str, value: Any, low: int, high: int, why: str = "") -> Non
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     if not low <= value <= high:
         reason = f" ({why})" if why else ""
-        raise ConfigError(
-            f"{name} must be between {low:,} and {high:,}, got {value:,}{reason}")
+        raise ConfigError(f"{name} must be between {low:,} and {high:,}, got {value:,}{reason}")
 
 
-def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool,
-                 hint: str = "") -> None:
+def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool, hint: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name} must be a number, got {value!r}")
     tip = f"; {hint}" if hint else ""
@@ -214,18 +250,15 @@ def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bo
 
 def _as_hidden_sizes(name: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise ConfigError(f"{name} must be a list of layer widths such as (512, 256), "
-                          f"got {value!r}")
+        raise ConfigError(f"{name} must be a list of layer widths such as (512, 256), got {value!r}")
     sizes = tuple(value)
     if not sizes:
-        raise ConfigError(f"{name} is empty: give at least one layer width, "
-                          "for example (512, 256)")
+        raise ConfigError(f"{name} is empty: give at least one layer width, for example (512, 256)")
     if len(sizes) > MAX_HIDDEN_LAYERS:
-        raise ConfigError(f"{name} has {len(sizes)} layers; at most "
-                          f"{MAX_HIDDEN_LAYERS} are supported")
+        raise ConfigError(f"{name} has {len(sizes)} layers; at most {MAX_HIDDEN_LAYERS} are supported")
     for i, size in enumerate(sizes):
         if not _is_int(size) or not 1 <= size <= MAX_HIDDEN_SIZE:
-            raise ConfigError(f"{name}[{i}] must be a whole number between 1 and "
-                              f"{MAX_HIDDEN_SIZE:,}, got {size!r}")
+            raise ConfigError(
+                f"{name}[{i}] must be a whole number between 1 and {MAX_HIDDEN_SIZE:,}, got {size!r}"
+            )
     return sizes
-

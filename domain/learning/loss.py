@@ -50,8 +50,7 @@ def bernoulli_nll(logits: jax.Array, x: jax.Array) -> jax.Array:
     softplus(l) - x·l written as max(l, 0) + log1p(exp(-|l|)) - x·l: stable, and
     its gradient compiles to a third of the time of jax.nn.softplus's on CPU.
     """
-    return jnp.sum(jnp.maximum(logits, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(logits)))
-                   - x * logits, axis=-1)
+    return jnp.sum(jnp.maximum(logits, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(logits))) - x * logits, axis=-1)
 
 
 def gaussian_kl(mu: jax.Array, log_var: jax.Array) -> jax.Array:
@@ -76,8 +75,9 @@ def aligned(probabilities: jax.Array) -> jax.Array:
     return scaled / jnp.sum(scaled, axis=-1, keepdims=True)
 
 
-def pseudo_label(clean_logits: jax.Array, shifted_logits: jax.Array, threshold: jax.Array,
-                 align: jax.Array | None = None) -> jax.Array:
+def pseudo_label(
+    clean_logits: jax.Array, shifted_logits: jax.Array, threshold: jax.Array, align: jax.Array | None = None
+) -> jax.Array:
     """Cross-entropy of q(y|shifted x) to the clean view's decision, where it is confident.
 
     FixMatch (Sohn et al., 2020): the target is argmax q(y|x) of the clean image,
@@ -94,9 +94,9 @@ def pseudo_label(clean_logits: jax.Array, shifted_logits: jax.Array, threshold: 
     return -confident * log_q[:, 0]
 
 
-def _negative_elbos(model: SemiSupervisedVAE, unlabeled: jax.Array,
-                    labeled: LabeledBatch | None, key: jax.Array
-                    ) -> tuple[jax.Array, jax.Array]:
+def _negative_elbos(
+    model: SemiSupervisedVAE, unlabeled: jax.Array, labeled: LabeledBatch | None, key: jax.Array
+) -> tuple[jax.Array, jax.Array]:
     """Reconstruction and KL of every (sample, class) pair the loss needs.
 
     Rows are the C x B unlabeled hypotheses (class-major), then the labeled samples.
@@ -113,18 +113,26 @@ def _negative_elbos(model: SemiSupervisedVAE, unlabeled: jax.Array,
     mu, log_var = model.encoder.from_first_layer(jnp.concatenate(first))
     z = mu + jnp.exp(0.5 * log_var) * jax.random.normal(key, mu.shape, mu.dtype)
     row_class = jnp.concatenate(row_classes)
-    logits = model.decoder.from_first_layer(model.decoder.latent(z)
-                                            + model.decoder.classes[...][row_class])
-    rec_unlabeled = bernoulli_nll(logits[:classes * batch].reshape(classes, batch, -1),
-                                  unlabeled[None]).reshape(-1)
-    rec = rec_unlabeled if labeled is None else jnp.concatenate(
-        [rec_unlabeled, bernoulli_nll(logits[classes * batch:], labeled.images)])
+    logits = model.decoder.from_first_layer(model.decoder.latent(z) + model.decoder.classes[...][row_class])
+    rec_unlabeled = bernoulli_nll(
+        logits[: classes * batch].reshape(classes, batch, -1), unlabeled[None]
+    ).reshape(-1)
+    rec = (
+        rec_unlabeled
+        if labeled is None
+        else jnp.concatenate([rec_unlabeled, bernoulli_nll(logits[classes * batch :], labeled.images)])
+    )
     return rec, gaussian_kl(mu, log_var)
 
 
-def semi_supervised_loss(model: SemiSupervisedVAE, unlabeled: jax.Array,
-                         unlabeled_shifted: jax.Array | None, labeled: LabeledBatch | None,
-                         key: jax.Array, weights: LossWeights) -> tuple[jax.Array, LossParts]:
+def semi_supervised_loss(
+    model: SemiSupervisedVAE,
+    unlabeled: jax.Array,
+    unlabeled_shifted: jax.Array | None,
+    labeled: LabeledBatch | None,
+    key: jax.Array,
+    weights: LossWeights,
+) -> tuple[jax.Array, LossParts]:
     """Total loss of one step and its parts.
 
     labeled:   -ELBO(x, y) + alpha · -log q(y|x)
@@ -133,8 +141,11 @@ def semi_supervised_loss(model: SemiSupervisedVAE, unlabeled: jax.Array,
     -log p(y) under the uniform prior is a constant, kept so the loss is the bound.
     """
     classes, batch = model.num_classes, unlabeled.shape[0]
-    seen = [unlabeled] + ([] if unlabeled_shifted is None else [unlabeled_shifted]) \
+    seen = (
+        [unlabeled]
+        + ([] if unlabeled_shifted is None else [unlabeled_shifted])
         + ([] if labeled is None else [labeled.classifier_images])
+    )
     class_logits = model.classifier(jnp.concatenate(seen))
     log_q = jax.nn.log_softmax(class_logits[:batch])
     q = jnp.exp(log_q)
@@ -142,24 +153,27 @@ def semi_supervised_loss(model: SemiSupervisedVAE, unlabeled: jax.Array,
     neg_elbo = weights.reconstruction * rec + weights.kl * kl + jnp.log(classes)
     per_class = q.T.reshape(-1)  # matches the class-major unlabeled rows
     unlabeled_count = classes * batch
-    total = jnp.sum(per_class * neg_elbo[:unlabeled_count]) / batch \
-        + (1.0 - weights.entropy) * jnp.mean(jnp.sum(q * log_q, axis=-1))  # -H(q(y|x))
+    total = jnp.sum(per_class * neg_elbo[:unlabeled_count]) / batch + (1.0 - weights.entropy) * jnp.mean(
+        jnp.sum(q * log_q, axis=-1)
+    )  # -H(q(y|x))
     rec_sum = jnp.sum(per_class * rec[:unlabeled_count])
     kl_sum = jnp.sum(per_class * kl[:unlabeled_count])
     count = batch
     if unlabeled_shifted is not None:
-        clean, shifted = class_logits[:batch], class_logits[batch:2 * batch]
-        total = total + weights.consistency * jnp.mean(consistency(clean, shifted)) \
-            + weights.pseudo_label * jnp.mean(
-                pseudo_label(clean, shifted, weights.pseudo_label_threshold,
-                             weights.distribution_alignment))
+        clean, shifted = class_logits[:batch], class_logits[batch : 2 * batch]
+        total = (
+            total
+            + weights.consistency * jnp.mean(consistency(clean, shifted))
+            + weights.pseudo_label
+            * jnp.mean(
+                pseudo_label(clean, shifted, weights.pseudo_label_threshold, weights.distribution_alignment)
+            )
+        )
     classification = jnp.zeros(())
     if labeled is not None:
-        log_q_labeled = jax.nn.log_softmax(class_logits[-labeled.classes.shape[0]:])
-        classification = -jnp.mean(jnp.take_along_axis(
-            log_q_labeled, labeled.classes[:, None], axis=-1))
-        total = total + jnp.mean(neg_elbo[unlabeled_count:]) \
-            + weights.classifier * classification
+        log_q_labeled = jax.nn.log_softmax(class_logits[-labeled.classes.shape[0] :])
+        classification = -jnp.mean(jnp.take_along_axis(log_q_labeled, labeled.classes[:, None], axis=-1))
+        total = total + jnp.mean(neg_elbo[unlabeled_count:]) + weights.classifier * classification
         rec_sum = rec_sum + jnp.sum(rec[unlabeled_count:])
         kl_sum = kl_sum + jnp.sum(kl[unlabeled_count:])
         count = count + labeled.classes.shape[0]

@@ -40,8 +40,7 @@ def _as_rows(h: jax.Array) -> tuple[jax.Array, tuple[int, ...]]:
 class Classifier(nnx.Module):
     """q(y|x): an MLP from pixels to class logits."""
 
-    def __init__(self, input_size: int, hidden_sizes: tuple[int, ...], num_classes: int,
-                 *, rngs: nnx.Rngs):
+    def __init__(self, input_size: int, hidden_sizes: tuple[int, ...], num_classes: int, *, rngs: nnx.Rngs):
         self.hidden = _stack(rngs, (input_size, *hidden_sizes))
         self.logits = nnx.Linear(hidden_sizes[-1], num_classes, rngs=rngs)
 
@@ -52,8 +51,15 @@ class Classifier(nnx.Module):
 class Encoder(nnx.Module):
     """q(z|x,y) = N(mu, diag(exp(log_var))) from pixels and a class."""
 
-    def __init__(self, input_size: int, hidden_sizes: tuple[int, ...], num_classes: int,
-                 latent_size: int, *, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_sizes: tuple[int, ...],
+        num_classes: int,
+        latent_size: int,
+        *,
+        rngs: nnx.Rngs,
+    ):
         width = hidden_sizes[0]
         self.pixels = nnx.Linear(input_size, width, rngs=rngs)
         self.classes = _class_rows(rngs, num_classes, width, input_size + num_classes)
@@ -79,8 +85,15 @@ class Encoder(nnx.Module):
 class Decoder(nnx.Module):
     """p(x|y,z): Bernoulli logits per pixel from a latent code and a class."""
 
-    def __init__(self, latent_size: int, hidden_sizes: tuple[int, ...], num_classes: int,
-                 output_size: int, *, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        latent_size: int,
+        hidden_sizes: tuple[int, ...],
+        num_classes: int,
+        output_size: int,
+        *,
+        rngs: nnx.Rngs,
+    ):
         widths = tuple(reversed(hidden_sizes))
         self.latent = nnx.Linear(latent_size, widths[0], rngs=rngs)
         self.classes = _class_rows(rngs, num_classes, widths[0], latent_size + num_classes)
@@ -107,11 +120,17 @@ class Decoder(nnx.Module):
 class SemiSupervisedVAE(nnx.Module):
     """The M2 model: a classifier, and an encoder and decoder of mirrored sizes."""
 
-    def __init__(self, input_size: int, num_classes: int, latent_size: int,
-                 hidden_sizes: tuple[int, ...], classifier_sizes: tuple[int, ...] | None = None,
-                 *, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        input_size: int,
+        num_classes: int,
+        latent_size: int,
+        hidden_sizes: tuple[int, ...],
+        classifier_sizes: tuple[int, ...] | None = None,
+        *,
+        rngs: nnx.Rngs,
+    ):
         self.num_classes = num_classes
-        self.classifier = Classifier(input_size, classifier_sizes or hidden_sizes, num_classes,
-                                     rngs=rngs)
+        self.classifier = Classifier(input_size, classifier_sizes or hidden_sizes, num_classes, rngs=rngs)
         self.encoder = Encoder(input_size, hidden_sizes, num_classes, latent_size, rngs=rngs)
         self.decoder = Decoder(latent_size, hidden_sizes, num_classes, input_size, rngs=rngs)

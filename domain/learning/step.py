@@ -78,42 +78,57 @@ class StepSpec:
     steps: int  # steps per compiled call
 
 
-def build_model(sizes: tuple[int, int, int, tuple[int, ...], tuple[int, ...]], key: jax.Array
-                ) -> SemiSupervisedVAE:
+def build_model(
+    sizes: tuple[int, int, int, tuple[int, ...], tuple[int, ...]], key: jax.Array
+) -> SemiSupervisedVAE:
     """sizes: (input size, number of classes, latent size, hidden sizes, classifier sizes)."""
     input_size, num_classes, latent_size, hidden_sizes, classifier_sizes = sizes
-    return SemiSupervisedVAE(input_size, num_classes, latent_size, hidden_sizes,
-                             classifier_sizes, rngs=nnx.Rngs(params=key))
+    return SemiSupervisedVAE(
+        input_size, num_classes, latent_size, hidden_sizes, classifier_sizes, rngs=nnx.Rngs(params=key)
+    )
 
 
-def optimizer(learning_rate: float, decay: float = 1.0, steps_per_epoch: int = 1
-              ) -> optax.GradientTransformation:
+def optimizer(
+    learning_rate: float, decay: float = 1.0, steps_per_epoch: int = 1
+) -> optax.GradientTransformation:
     """Adam; the step count lives in its state, so a resumed run decays on schedule."""
     if decay == 1.0:
         return optax.adam(learning_rate)
     return optax.adam(optax.exponential_decay(learning_rate, steps_per_epoch, decay))
 
 
-def initial_state(config: TrainingConfig, input_size: int, num_classes: int,
-                  key: jax.Array, programs: ProgramStore | None = None
-                  ) -> tuple[ModelSpec, TrainState]:
-    sizes = (input_size, num_classes, config.latent_size, config.hidden_sizes,
-             config.classifier_sizes)
+def initial_state(
+    config: TrainingConfig,
+    input_size: int,
+    num_classes: int,
+    key: jax.Array,
+    programs: ProgramStore | None = None,
+) -> tuple[ModelSpec, TrainState]:
+    sizes = (input_size, num_classes, config.latent_size, config.hidden_sizes, config.classifier_sizes)
     # The structure comes from a shape-only build; the values from one compiled
     # call, which the persistent cache can keep, instead of dozens of eager ops.
-    graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_model(sizes, jax.random.PRNGKey(0))),
-                            nnx.Param)
+    graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_model(sizes, jax.random.PRNGKey(0))), nnx.Param)
     model = ModelSpec(*sizes, graphdef)
-    fresh = compiled(_fresh_state, programs, (key,), model=model,
-                     learning_rate=config.learning_rate, decay=config.learning_rate_decay)
+    fresh = compiled(
+        _fresh_state,
+        programs,
+        (key,),
+        model=model,
+        learning_rate=config.learning_rate,
+        decay=config.learning_rate_decay,
+    )
     return model, fresh(key)
 
 
 @partial(_jit, static_argnames=("model", "learning_rate", "decay"))
-def _fresh_state(key: jax.Array, *, model: ModelSpec, learning_rate: float, decay: float
-                 ) -> TrainState:
-    sizes = (model.input_size, model.num_classes, model.latent_size, model.hidden_sizes,
-             model.classifier_sizes)
+def _fresh_state(key: jax.Array, *, model: ModelSpec, learning_rate: float, decay: float) -> TrainState:
+    sizes = (
+        model.input_size,
+        model.num_classes,
+        model.latent_size,
+        model.hidden_sizes,
+        model.classifier_sizes,
+    )
     _, state = nnx.split(build_model(sizes, key), nnx.Param)
     params = nnx.to_pure_dict(state)
     # The schedule's shape does not depend on steps per epoch, so 1 stands in here.
@@ -121,26 +136,36 @@ def _fresh_state(key: jax.Array, *, model: ModelSpec, learning_rate: float, deca
 
 
 def loss_weights(config: TrainingConfig) -> LossWeights:
-    return LossWeights(*(jnp.float32(v) for v in (
-        config.reconstruction_weight, config.kl_weight, config.classifier_weight,
-        config.consistency_weight, config.entropy_weight, config.pseudo_label_weight,
-        config.pseudo_label_threshold, float(config.distribution_alignment))))
+    return LossWeights(
+        *(
+            jnp.float32(v)
+            for v in (
+                config.reconstruction_weight,
+                config.kl_weight,
+                config.classifier_weight,
+                config.consistency_weight,
+                config.entropy_weight,
+                config.pseudo_label_weight,
+                config.pseudo_label_threshold,
+                float(config.distribution_alignment),
+            )
+        )
+    )
 
 
 def _shift(images: jax.Array, shape: tuple[int, int], pixels: int, key: jax.Array) -> jax.Array:
     """Translate each flattened image by up to `pixels` in x and y (zeros fill in)."""
     height, width = shape
     batch = images.shape[0]
-    padded = jnp.pad(images.reshape(batch, height, width), ((0, 0), (pixels, pixels),
-                                                             (pixels, pixels)))
+    padded = jnp.pad(images.reshape(batch, height, width), ((0, 0), (pixels, pixels), (pixels, pixels)))
     offsets = jax.random.randint(key, (batch, 2), 0, 2 * pixels + 1)
     crop: Callable[[jax.Array, jax.Array], jax.Array] = jax.vmap(
-        lambda image, at: jax.lax.dynamic_slice(image, (at[0], at[1]), (height, width)))
+        lambda image, at: jax.lax.dynamic_slice(image, (at[0], at[1]), (height, width))
+    )
     return crop(padded, offsets).reshape(batch, height * width)
 
 
-def _warp(images: jax.Array, shape: tuple[int, int], shift: int, warp: float, key: jax.Array
-          ) -> jax.Array:
+def _warp(images: jax.Array, shape: tuple[int, int], shift: int, warp: float, key: jax.Array) -> jax.Array:
     """A random affine warp of each flattened image, resampled bilinearly (zeros outside).
 
     The output pixel p reads the input at A·(p - c) + c + t, with c the centre,
@@ -151,8 +176,7 @@ def _warp(images: jax.Array, shape: tuple[int, int], shift: int, warp: float, ke
     height, width = shape
     batch = images.shape[0]
     matrix_key, shift_key = jax.random.split(key)
-    matrix = jnp.eye(2) + jax.random.uniform(matrix_key, (batch, 2, 2), minval=-warp,
-                                             maxval=warp)
+    matrix = jnp.eye(2) + jax.random.uniform(matrix_key, (batch, 2, 2), minval=-warp, maxval=warp)
     offset = jax.random.uniform(shift_key, (batch, 2), minval=-shift, maxval=shift)
     centre = jnp.array([(height - 1) / 2, (width - 1) / 2])
     rows, cols = jnp.meshgrid(jnp.arange(height), jnp.arange(width), indexing="ij")
@@ -161,8 +185,7 @@ def _warp(images: jax.Array, shape: tuple[int, int], shift: int, warp: float, ke
     top_left = jnp.floor(source)
     fraction = source - top_left
     # One pixel of zeros around the image; indices beyond it are clamped onto it.
-    padded = jnp.pad(images.reshape(batch, height, width), ((0, 0), (1, 1), (1, 1))
-                     ).reshape(batch, -1)
+    padded = jnp.pad(images.reshape(batch, height, width), ((0, 0), (1, 1), (1, 1))).reshape(batch, -1)
     row0 = top_left[..., 0].astype(jnp.int32)
     col0 = top_left[..., 1].astype(jnp.int32)
 
@@ -171,8 +194,9 @@ def _warp(images: jax.Array, shape: tuple[int, int], shift: int, warp: float, ke
         return jnp.take_along_axis(padded, index, axis=1)
 
     fr, fc = fraction[..., 0], fraction[..., 1]
-    return ((1 - fr) * ((1 - fc) * at(row0, col0) + fc * at(row0, col0 + 1))
-            + fr * ((1 - fc) * at(row0 + 1, col0) + fc * at(row0 + 1, col0 + 1)))
+    return (1 - fr) * ((1 - fc) * at(row0, col0) + fc * at(row0, col0 + 1)) + fr * (
+        (1 - fc) * at(row0 + 1, col0) + fc * at(row0 + 1, col0 + 1)
+    )
 
 
 def _augmented(images: jax.Array, spec: StepSpec, key: jax.Array) -> jax.Array:
@@ -183,15 +207,15 @@ def _augmented(images: jax.Array, spec: StepSpec, key: jax.Array) -> jax.Array:
     return _shift(images, spec.image_shape, spec.augment_shift, key)
 
 
-def _cut_out(images: jax.Array, shape: tuple[int, int], size: int, key: jax.Array
-             ) -> jax.Array:
+def _cut_out(images: jax.Array, shape: tuple[int, int], size: int, key: jax.Array) -> jax.Array:
     """Zero a size x size square at a random place of each image (DeVries & Taylor, 2017).
 
     The square may hang over the border, so edge pixels are hidden as often as others.
     """
     height, width = shape
-    corners = jax.random.randint(key, (images.shape[0], 2), jnp.array([1 - size, 1 - size]),
-                                 jnp.array([height, width]))
+    corners = jax.random.randint(
+        key, (images.shape[0], 2), jnp.array([1 - size, 1 - size]), jnp.array([height, width])
+    )
     rows = jnp.arange(height)[None, :, None]
     cols = jnp.arange(width)[None, None, :]
     top, left = corners[:, 0, None, None], corners[:, 1, None, None]
@@ -199,21 +223,29 @@ def _cut_out(images: jax.Array, shape: tuple[int, int], size: int, key: jax.Arra
     return jnp.where(hidden.reshape(images.shape[0], -1), 0.0, images)
 
 
-def _one_step(spec: StepSpec, weights: LossWeights, images: jax.Array, labels: jax.Array,
-              labeled_index: jax.Array, labeled_count: jax.Array, order: jax.Array,
-              epoch_key: jax.Array, state: TrainState, step: jax.Array
-              ) -> tuple[TrainState, jax.Array]:
+def _one_step(
+    spec: StepSpec,
+    weights: LossWeights,
+    images: jax.Array,
+    labels: jax.Array,
+    labeled_index: jax.Array,
+    labeled_count: jax.Array,
+    order: jax.Array,
+    epoch_key: jax.Array,
+    state: TrainState,
+    step: jax.Array,
+) -> tuple[TrainState, jax.Array]:
     keys = jax.random.split(jax.random.fold_in(epoch_key, step), 4)
     shifting = spec.augment_shift > 0 and spec.image_shape is not None
-    unlabeled = images[jax.lax.dynamic_slice_in_dim(order, step * spec.batch_size,
-                                                    spec.batch_size)]
+    unlabeled = images[jax.lax.dynamic_slice_in_dim(order, step * spec.batch_size, spec.batch_size)]
     unlabeled_shifted = None
     # ``shifting`` implies an image shape; the repeated test is for the type checker.
     if spec.unlabeled_view and shifting and spec.image_shape is not None:
         unlabeled_shifted = _augmented(unlabeled, spec, keys[2])
         if spec.cutout > 0:
-            unlabeled_shifted = _cut_out(unlabeled_shifted, spec.image_shape, spec.cutout,
-                                         jax.random.fold_in(keys[2], 1))
+            unlabeled_shifted = _cut_out(
+                unlabeled_shifted, spec.image_shape, spec.cutout, jax.random.fold_in(keys[2], 1)
+            )
     labeled = None
     if spec.has_labels:
         # With replacement from the first `labeled_count` entries: the index array
@@ -221,36 +253,41 @@ def _one_step(spec: StepSpec, weights: LossWeights, images: jax.Array, labels: j
         pick = jax.random.randint(keys[0], (spec.labeled_batch_size,), 0, labeled_count)
         rows = labeled_index[pick]
         x = images[rows]
-        x_for_classifier = _augmented(x, spec, keys[3]) \
-            if shifting and spec.image_shape is not None else x
+        x_for_classifier = _augmented(x, spec, keys[3]) if shifting and spec.image_shape is not None else x
         labeled = LabeledBatch(x, x_for_classifier, labels[rows])
 
     def objective(params: Any) -> tuple[jax.Array, LossParts]:
         model = nnx.merge(spec.model.graphdef, params)
-        return semi_supervised_loss(model, unlabeled, unlabeled_shifted, labeled, keys[1],
-                                    weights)
+        return semi_supervised_loss(model, unlabeled, unlabeled_shifted, labeled, keys[1], weights)
 
     grads, parts = jax.grad(objective, has_aux=True)(state.params)
-    updates, opt_state = optimizer(spec.learning_rate, spec.learning_rate_decay,
-                                   spec.steps_per_epoch).update(grads, state.opt_state,
-                                                                state.params)
+    updates, opt_state = optimizer(spec.learning_rate, spec.learning_rate_decay, spec.steps_per_epoch).update(
+        grads, state.opt_state, state.params
+    )
     return TrainState(optax.apply_updates(state.params, updates), opt_state), jnp.stack(parts)
 
 
 @partial(_jit, static_argnames=("spec",), donate_argnames=("state",))
-def train_steps(state: TrainState, images: jax.Array, labels: jax.Array,
-                labeled_index: jax.Array, labeled_count: jax.Array, order: jax.Array,
-                epoch_key: jax.Array, first_step: jax.Array, weights: LossWeights, *,
-                spec: StepSpec) -> tuple[TrainState, jax.Array]:
+def train_steps(
+    state: TrainState,
+    images: jax.Array,
+    labels: jax.Array,
+    labeled_index: jax.Array,
+    labeled_count: jax.Array,
+    order: jax.Array,
+    epoch_key: jax.Array,
+    first_step: jax.Array,
+    weights: LossWeights,
+    *,
+    spec: StepSpec,
+) -> tuple[TrainState, jax.Array]:
     """Run `spec.steps` steps from `first_step`; returns the state and (steps, 4) losses."""
-    body = partial(_one_step, spec, weights, images, labels, labeled_index, labeled_count,
-                   order, epoch_key)
+    body = partial(_one_step, spec, weights, images, labels, labeled_index, labeled_count, order, epoch_key)
     return jax.lax.scan(body, state, first_step + jnp.arange(spec.steps))
 
 
 @partial(_jit, static_argnames=("spec",))
-def evaluate_batch(params: Any, x: jax.Array, *, spec: ModelSpec
-                   ) -> tuple[jax.Array, jax.Array]:
+def evaluate_batch(params: Any, x: jax.Array, *, spec: ModelSpec) -> tuple[jax.Array, jax.Array]:
     """Class probabilities q(y|x) and the mean of q(z|x) = sum_y q(y|x) q(z|x,y)."""
     model = nnx.merge(spec.graphdef, params)
     probabilities = jax.nn.softmax(model.classifier(x))

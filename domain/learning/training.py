@@ -21,8 +21,16 @@ from domain.learning import checkpoint as checkpoints
 from domain.learning.config import ConfigError, TrainingConfig
 from domain.learning.map_layout import class_map
 from domain.learning.programs import ProgramStore, compiled
-from domain.learning.step import (EVALUATION_BATCH, ModelSpec, StepSpec, TrainState,
-                                  evaluate_batch, initial_state, loss_weights, train_steps)
+from domain.learning.step import (
+    EVALUATION_BATCH,
+    ModelSpec,
+    StepSpec,
+    TrainState,
+    evaluate_batch,
+    initial_state,
+    loss_weights,
+    train_steps,
+)
 
 StopCheck = Callable[[], bool]
 LabelsForEpoch = Callable[[int], "np.ndarray | None"]
@@ -79,8 +87,7 @@ def training_images(images: Any) -> tuple[np.ndarray, tuple[int, int] | None]:
     """(N, D) float32 in [0, 1] and the (H, W) shape when the images have one."""
     array = np.asarray(images)
     if array.ndim not in (2, 3) or array.shape[0] == 0 or array.size == 0:
-        raise ConfigError(f"images must be a non-empty (N, D) or (N, H, W) array, "
-                          f"got shape {array.shape}")
+        raise ConfigError(f"images must be a non-empty (N, D) or (N, H, W) array, got shape {array.shape}")
     shape = (array.shape[1], array.shape[2]) if array.ndim == 3 else None
     flat = array.reshape(array.shape[0], -1)
     if array.dtype == np.uint8:
@@ -99,14 +106,15 @@ def training_images(images: Any) -> tuple[np.ndarray, tuple[int, int] | None]:
 def checked_labels(labels: Any, count: int, num_classes: int) -> np.ndarray:
     array = np.asarray(labels)
     if array.shape != (count,):
-        raise ConfigError(f"labels must have one entry per image ({count:,}), "
-                          f"got shape {array.shape}")
+        raise ConfigError(f"labels must have one entry per image ({count:,}), got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.integer):
         raise ConfigError(f"labels must be integers (-1 for unlabeled), got {array.dtype}")
     bad = np.flatnonzero((array < -1) | (array >= num_classes))
     if bad.size:
-        raise ConfigError(f"label {int(array[bad[0]])} of sample {int(bad[0]):,} is not a "
-                          f"class 0..{num_classes - 1} nor -1 (unlabeled)")
+        raise ConfigError(
+            f"label {int(array[bad[0]])} of sample {int(bad[0]):,} is not a "
+            f"class 0..{num_classes - 1} nor -1 (unlabeled)"
+        )
     return array.astype(np.int32)
 
 
@@ -116,30 +124,36 @@ def _evaluation_batches(images: jax.Array) -> tuple[jax.Array, int]:
     batch = min(EVALUATION_BATCH, count)
     padded = -(-count // batch) * batch
     if padded != count:
-        images = jnp.concatenate([images, jnp.zeros((padded - count, images.shape[1]),
-                                                    images.dtype)])
+        images = jnp.concatenate([images, jnp.zeros((padded - count, images.shape[1]), images.dtype)])
     return images, batch
 
 
-def _evaluator(model: ModelSpec, params: Any, images: jax.Array,
-               programs: ProgramStore | None) -> Callable[..., Any]:
+def _evaluator(
+    model: ModelSpec, params: Any, images: jax.Array, programs: ProgramStore | None
+) -> Callable[..., Any]:
     padded, batch = _evaluation_batches(images)
     return compiled(evaluate_batch, programs, (params, padded[:batch]), spec=model)
 
 
-def _probabilities_and_z(evaluate_one: Callable[..., Any], params: Any, images: jax.Array
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def _probabilities_and_z(
+    evaluate_one: Callable[..., Any], params: Any, images: jax.Array
+) -> tuple[np.ndarray, np.ndarray]:
     count = images.shape[0]
     padded, batch = _evaluation_batches(images)
-    parts = [evaluate_one(params, padded[i:i + batch]) for i in range(0, padded.shape[0], batch)]
+    parts = [evaluate_one(params, padded[i : i + batch]) for i in range(0, padded.shape[0], batch)]
     probabilities = np.concatenate([np.asarray(p) for p, _ in parts])[:count]
     z_means = np.concatenate([np.asarray(z) for _, z in parts])[:count]
     return probabilities.astype(np.float32), z_means.astype(np.float32)
 
 
-def _model_for(job_config: TrainingConfig, input_size: int, num_classes: int, seed: int,
-               saved: bytes | None, programs: ProgramStore | None = None
-               ) -> tuple[ModelSpec, TrainState, jax.Array]:
+def _model_for(
+    job_config: TrainingConfig,
+    input_size: int,
+    num_classes: int,
+    seed: int,
+    saved: bytes | None,
+    programs: ProgramStore | None = None,
+) -> tuple[ModelSpec, TrainState, jax.Array]:
     init_key, run_key = jax.random.split(jax.random.PRNGKey(seed))
     model, state = initial_state(job_config, input_size, num_classes, init_key, programs)
     if saved is not None:
@@ -147,19 +161,22 @@ def _model_for(job_config: TrainingConfig, input_size: int, num_classes: int, se
     return model, state, run_key
 
 
-def evaluate(checkpoint: bytes, images: Any, config: TrainingConfig, num_classes: int = 10
-             ) -> tuple[np.ndarray, np.ndarray]:
+def evaluate(
+    checkpoint: bytes, images: Any, config: TrainingConfig, num_classes: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (N, C) and posterior means of z (N, latent) for `images`."""
     x, _ = training_images(images)
     model, state, _ = _model_for(config, x.shape[1], num_classes, config.seed, checkpoint)
     images = jnp.asarray(x)
-    return _probabilities_and_z(_evaluator(model, state.params, images, None), state.params,
-                                images)
+    return _probabilities_and_z(_evaluator(model, state.params, images, None), state.params, images)
 
 
-def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
-          labels_for_epoch: LabelsForEpoch | None = None,
-          on_progress: Progress | None = None) -> Iterator[EpochResult]:
+def train(
+    job: TrainingJob,
+    should_stop: StopCheck = lambda: False,
+    labels_for_epoch: LabelsForEpoch | None = None,
+    on_progress: Progress | None = None,
+) -> Iterator[EpochResult]:
     """Train `job.config.epochs` epochs, yielding one `EpochResult` per epoch.
 
     should_stop: asked before every compiled call of `config.steps_per_call`
@@ -181,8 +198,9 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
     count, input_size = x.shape
     labels = checked_labels(job.labels, count, job.num_classes)
     seed = config.seed if job.seed is None else job.seed
-    model, state, run_key = _model_for(config, input_size, job.num_classes, seed,
-                                       job.checkpoint, job.programs)
+    model, state, run_key = _model_for(
+        config, input_size, job.num_classes, seed, job.checkpoint, job.programs
+    )
     images = jnp.asarray(x)
     weights = loss_weights(config)
     batch = min(config.batch_size, count)
@@ -197,18 +215,25 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
                 labels = checked_labels(new_labels, count, job.num_classes)
         labeled_rows = np.flatnonzero(labels >= 0)
         index = np.zeros(count, np.int32)
-        index[:labeled_rows.size] = labeled_rows
+        index[: labeled_rows.size] = labeled_rows
         shifting = config.augment_shift > 0 and image_shape is not None
         # Only what changes the program goes into the spec, so equal programs share
         # one compilation (e.g. flat and square images when nothing is shifted).
-        spec = StepSpec(model, config.learning_rate, config.learning_rate_decay,
-                        steps_per_epoch, batch, config.labeled_batch_size,
-                        image_shape if shifting else None, config.augment_shift if shifting else 0,
-                        config.cutout if shifting else 0,
-                        config.augment_warp if shifting else 0.0,
-                        shifting and (config.consistency_weight > 0
-                                      or config.pseudo_label_weight > 0),
-                        labeled_rows.size > 0, config.steps_per_call)
+        spec = StepSpec(
+            model,
+            config.learning_rate,
+            config.learning_rate_decay,
+            steps_per_epoch,
+            batch,
+            config.labeled_batch_size,
+            image_shape if shifting else None,
+            config.augment_shift if shifting else 0,
+            config.cutout if shifting else 0,
+            config.augment_warp if shifting else 0.0,
+            shifting and (config.consistency_weight > 0 or config.pseudo_label_weight > 0),
+            labeled_rows.size > 0,
+            config.steps_per_call,
+        )
         tail_spec = replace(spec, steps=steps_per_epoch % config.steps_per_call or 1)
         # Keys depend on (seed, epoch) only, so a resumed run draws what an
         # uninterrupted one would have drawn.
@@ -226,11 +251,19 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
             if dispatched < steps_per_epoch and not stopping:
                 steps = min(config.steps_per_call, steps_per_epoch - dispatched)
                 call_spec = spec if steps == spec.steps else tail_spec
-                args = (state, images, device_labels, device_index, labeled_count, order,
-                        epoch_key, jnp.int32(dispatched), weights)
+                args = (
+                    state,
+                    images,
+                    device_labels,
+                    device_index,
+                    labeled_count,
+                    order,
+                    epoch_key,
+                    jnp.int32(dispatched),
+                    weights,
+                )
                 if call_spec not in steppers:
-                    steppers[call_spec] = compiled(train_steps, job.programs, args,
-                                                   spec=call_spec)
+                    steppers[call_spec] = compiled(train_steps, job.programs, args, spec=call_spec)
                 state, parts = steppers[call_spec](*args)
                 queued.append((parts, steps))
                 dispatched += steps
@@ -251,14 +284,27 @@ def train(job: TrainingJob, should_stop: StopCheck = lambda: False,
         previous = current_map
         means = sums / steps_per_epoch
         has_labels = labeled_rows.size > 0
-        accuracy = float(np.mean(probabilities[labeled_rows].argmax(axis=1)
-                                 == labels[labeled_rows])) if has_labels else None
+        accuracy = (
+            float(np.mean(probabilities[labeled_rows].argmax(axis=1) == labels[labeled_rows]))
+            if has_labels
+            else None
+        )
         metrics: dict[str, float | None] = {
-            "loss": float(means[0]), "reconstruction": float(means[1]), "kl": float(means[2]),
+            "loss": float(means[0]),
+            "reconstruction": float(means[1]),
+            "kl": float(means[2]),
             "classification": float(means[3]) if has_labels else None,
-            "accuracy": accuracy, "seconds": seconds,
+            "accuracy": accuracy,
+            "seconds": seconds,
             "samples_per_s": steps_per_epoch * batch / seconds if seconds > 0 else None,
             "evaluation_seconds": time.perf_counter() - evaluated,
         }
-        yield EpochResult(epoch, metrics, checkpoints.to_bytes(state.params, state.opt_state),
-                          probabilities, current_map, has_labels, int(labeled_rows.size))
+        yield EpochResult(
+            epoch,
+            metrics,
+            checkpoints.to_bytes(state.params, state.opt_state),
+            probabilities,
+            current_map,
+            has_labels,
+            int(labeled_rows.size),
+        )

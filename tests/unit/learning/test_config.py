@@ -10,46 +10,49 @@ import pytest
 from domain.learning.config import ConfigError, TrainingConfig
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("learning_rate", -0.001, "learning_rate must be greater than 0"),
-    ("learning_rate", 0.0, "learning_rate must be greater than 0"),
-    ("learning_rate", math.nan, "learning_rate must be a finite number"),
-    ("learning_rate", math.inf, "learning_rate must be a finite number"),
-    ("learning_rate", "fast", "learning_rate must be a number"),
-    ("batch_size", 0, "batch_size must be between 1 and"),
-    ("batch_size", -5, "batch_size must be between 1 and"),
-    ("batch_size", 12.5, "batch_size must be a whole number"),
-    ("labeled_batch_size", 0, "labeled_batch_size must be between 1 and"),
-    ("epochs", 0, "epochs must be between 1 and 100,000"),
-    ("epochs", 100_001, "epochs must be between 1 and 100,000"),
-    ("epochs", True, "epochs must be a whole number"),
-    ("latent_size", 1, "latent map needs at least 2 latent dimensions"),
-    ("latent_size", 513, "latent_size must be between 2 and 512"),
-    ("hidden_sizes", (), "hidden_sizes is empty"),
-    ("hidden_sizes", (64, 0), r"hidden_sizes\[1\] must be a whole number between 1"),
-    ("hidden_sizes", "512", "hidden_sizes must be a list of layer widths"),
-    ("hidden_sizes", (8,) * 9, "at most 8 are supported"),
-    ("classifier_hidden_sizes", (), "classifier_hidden_sizes is empty"),
-    ("classifier_hidden_sizes", (64, -1), r"classifier_hidden_sizes\[1\] must be a whole number"),
-    ("reconstruction_weight", -1.0, "reconstruction_weight must be at least 0"),
-    ("kl_weight", math.nan, "kl_weight must be a finite number"),
-    ("classifier_weight", -0.5, "classifier_weight must be at least 0"),
-    ("consistency_weight", math.inf, "consistency_weight must be a finite number"),
-    ("entropy_weight", -1.0, "entropy_weight must be at least 0"),
-    ("pseudo_label_weight", -1.0, "pseudo_label_weight must be at least 0"),
-    ("pseudo_label_weight", math.nan, "pseudo_label_weight must be a finite number"),
-    ("pseudo_label_threshold", 0.0, "pseudo_label_threshold must be greater than 0"),
-    ("pseudo_label_threshold", 1.5, "pseudo_label_threshold must be greater than 0 and at most 1"),
-    ("pseudo_label_threshold", "high", "pseudo_label_threshold must be a number"),
-    ("learning_rate_decay", 0.0, "learning_rate_decay must be greater than 0"),
-    ("learning_rate_decay", 1.5, "learning_rate_decay must be greater than 0 and at most 1"),
-    ("augment_shift", 9, "augment_shift must be between 0 and 8"),
-    ("cutout", -1, "cutout must be between 0 and 64"),
-    ("cutout", 65, "cutout must be between 0 and 64"),
-    ("cutout", 2.5, "cutout must be a whole number"),
-    ("seed", -1, "seed must be between 0 and"),
-    ("steps_per_call", 0, "steps_per_call must be between 1 and 64"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("learning_rate", -0.001, "learning_rate must be greater than 0"),
+        ("learning_rate", 0.0, "learning_rate must be greater than 0"),
+        ("learning_rate", math.nan, "learning_rate must be a finite number"),
+        ("learning_rate", math.inf, "learning_rate must be a finite number"),
+        ("learning_rate", "fast", "learning_rate must be a number"),
+        ("batch_size", 0, "batch_size must be between 1 and"),
+        ("batch_size", -5, "batch_size must be between 1 and"),
+        ("batch_size", 12.5, "batch_size must be a whole number"),
+        ("labeled_batch_size", 0, "labeled_batch_size must be between 1 and"),
+        ("epochs", 0, "epochs must be between 1 and 100,000"),
+        ("epochs", 100_001, "epochs must be between 1 and 100,000"),
+        ("epochs", True, "epochs must be a whole number"),
+        ("latent_size", 1, "latent map needs at least 2 latent dimensions"),
+        ("latent_size", 513, "latent_size must be between 2 and 512"),
+        ("hidden_sizes", (), "hidden_sizes is empty"),
+        ("hidden_sizes", (64, 0), r"hidden_sizes\[1\] must be a whole number between 1"),
+        ("hidden_sizes", "512", "hidden_sizes must be a list of layer widths"),
+        ("hidden_sizes", (8,) * 9, "at most 8 are supported"),
+        ("classifier_hidden_sizes", (), "classifier_hidden_sizes is empty"),
+        ("classifier_hidden_sizes", (64, -1), r"classifier_hidden_sizes\[1\] must be a whole number"),
+        ("reconstruction_weight", -1.0, "reconstruction_weight must be at least 0"),
+        ("kl_weight", math.nan, "kl_weight must be a finite number"),
+        ("classifier_weight", -0.5, "classifier_weight must be at least 0"),
+        ("consistency_weight", math.inf, "consistency_weight must be a finite number"),
+        ("entropy_weight", -1.0, "entropy_weight must be at least 0"),
+        ("pseudo_label_weight", -1.0, "pseudo_label_weight must be at least 0"),
+        ("pseudo_label_weight", math.nan, "pseudo_label_weight must be a finite number"),
+        ("pseudo_label_threshold", 0.0, "pseudo_label_threshold must be greater than 0"),
+        ("pseudo_label_threshold", 1.5, "pseudo_label_threshold must be greater than 0 and at most 1"),
+        ("pseudo_label_threshold", "high", "pseudo_label_threshold must be a number"),
+        ("learning_rate_decay", 0.0, "learning_rate_decay must be greater than 0"),
+        ("learning_rate_decay", 1.5, "learning_rate_decay must be greater than 0 and at most 1"),
+        ("augment_shift", 9, "augment_shift must be between 0 and 8"),
+        ("cutout", -1, "cutout must be between 0 and 64"),
+        ("cutout", 65, "cutout must be between 0 and 64"),
+        ("cutout", 2.5, "cutout must be a whole number"),
+        ("seed", -1, "seed must be between 0 and"),
+        ("steps_per_call", 0, "steps_per_call must be between 1 and 64"),
+    ],
+)
 def test_each_bad_value_is_refused_with_a_message_naming_it(field, value, message):
     with pytest.raises(ConfigError, match=message):
         TrainingConfig(**{field: value})
@@ -110,10 +113,14 @@ def test_round_trip_through_json_gives_an_equal_config():
 
 
 def test_from_dict_fills_missing_fields_from_defaults_and_refuses_unknown_ones():
-    assert TrainingConfig.from_dict({"epochs": 3}) \
-        == TrainingConfig(epochs=3, pseudo_label_weight=0.0, cutout=0,
-                          classifier_hidden_sizes=None, augment_warp=0.0,
-                          distribution_alignment=False)
+    assert TrainingConfig.from_dict({"epochs": 3}) == TrainingConfig(
+        epochs=3,
+        pseudo_label_weight=0.0,
+        cutout=0,
+        classifier_hidden_sizes=None,
+        augment_warp=0.0,
+        distribution_alignment=False,
+    )
     with pytest.raises(ConfigError, match="unknown training setting"):
         TrainingConfig.from_dict({"epochs": 3, "dropout": 0.5})
     with pytest.raises(ConfigError, match="epochs must be between"):

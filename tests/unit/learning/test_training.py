@@ -24,8 +24,7 @@ def test_an_epoch_yields_finite_losses_and_arrays_of_the_promised_shapes(tiny_jo
     results = list(train(tiny_job))
     assert [r.epoch for r in results] == [1, 2]
     last = results[-1]
-    for name in ("loss", "reconstruction", "kl", "classification", "accuracy", "seconds",
-                 "samples_per_s"):
+    for name in ("loss", "reconstruction", "kl", "classification", "accuracy", "seconds", "samples_per_s"):
         assert np.isfinite(last.metrics[name]), name
     assert last.probabilities.shape == (SAMPLES, NUM_CLASSES)
     assert last.probabilities.dtype == np.float32
@@ -61,8 +60,9 @@ def test_a_stop_request_is_honoured_before_the_next_step(tiny_job):
         asked += 1
         return asked > 2
 
-    results = list(train(tiny_job, stop_after_two_steps,
-                         on_progress=lambda done, total: progress.append(done)))
+    results = list(
+        train(tiny_job, stop_after_two_steps, on_progress=lambda done, total: progress.append(done))
+    )
     # 64 samples in batches of 16: an epoch has 4 steps; only 2 ran, no epoch ended.
     assert results == []
     assert progress == [1, 2]
@@ -72,8 +72,17 @@ def test_resuming_from_a_checkpoint_continues_the_count_and_reproduces_the_run(t
     uninterrupted = list(train(tiny_job))
     one = dataclasses.replace(tiny_job.config, epochs=1)
     first = next(train(dataclasses.replace(tiny_job, config=one)))
-    resumed = list(train(dataclasses.replace(tiny_job, config=one, checkpoint=first.checkpoint,
-                                             epoch_offset=1, previous_map=first.latent_map)))
+    resumed = list(
+        train(
+            dataclasses.replace(
+                tiny_job,
+                config=one,
+                checkpoint=first.checkpoint,
+                epoch_offset=1,
+                previous_map=first.latent_map,
+            )
+        )
+    )
     assert [r.epoch for r in resumed] == [2]
     assert resumed[0].checkpoint == uninterrupted[1].checkpoint
     assert _without_timings(resumed[0]) == _without_timings(uninterrupted[1])
@@ -113,10 +122,8 @@ def test_labels_for_epoch_switches_the_labels_between_epochs(tiny_job):
 
 
 def test_evaluate_reproduces_the_probabilities_of_a_checkpoint(tiny_job):
-    result = next(train(dataclasses.replace(
-        tiny_job, config=dataclasses.replace(tiny_job.config, epochs=1))))
-    probabilities, z_means = evaluate(result.checkpoint, tiny_job.images, tiny_job.config,
-                                      NUM_CLASSES)
+    result = next(train(dataclasses.replace(tiny_job, config=dataclasses.replace(tiny_job.config, epochs=1))))
+    probabilities, z_means = evaluate(result.checkpoint, tiny_job.images, tiny_job.config, NUM_CLASSES)
     np.testing.assert_allclose(probabilities, result.probabilities, rtol=1e-5, atol=1e-6)
     assert z_means.shape == (SAMPLES, tiny_job.config.latent_size)
 
@@ -132,23 +139,24 @@ def test_the_classifier_has_widths_of_its_own(tiny_job):
 
 
 def test_a_checkpoint_of_another_model_is_refused_with_a_message(tiny_job):
-    result = next(train(dataclasses.replace(
-        tiny_job, config=dataclasses.replace(tiny_job.config, epochs=1))))
+    result = next(train(dataclasses.replace(tiny_job, config=dataclasses.replace(tiny_job.config, epochs=1))))
     # A checkpoint whose first array has another shape, as a wider model's would.
     stored = serialization.msgpack_restore(result.checkpoint)
     stored["params"]["0"] = np.zeros((5, 5), np.float32)
     with pytest.raises(ConfigError, match="different model configuration"):
-        next(train(dataclasses.replace(tiny_job,
-                                       checkpoint=serialization.msgpack_serialize(stored))))
+        next(train(dataclasses.replace(tiny_job, checkpoint=serialization.msgpack_serialize(stored))))
     with pytest.raises(ConfigError, match="not readable|not a Ledgerlab checkpoint"):
         next(train(dataclasses.replace(tiny_job, checkpoint=b"garbage")))
 
 
-@pytest.mark.parametrize(("labels", "message"), [
-    (np.full(SAMPLES - 1, -1), "one entry per image"),
-    (np.full(SAMPLES, 7), "label 7 of sample 0 is not a class"),
-    (np.full(SAMPLES, 0.5), "labels must be integers"),
-])
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (np.full(SAMPLES - 1, -1), "one entry per image"),
+        (np.full(SAMPLES, 7), "label 7 of sample 0 is not a class"),
+        (np.full(SAMPLES, 0.5), "labels must be integers"),
+    ],
+)
 def test_bad_labels_are_refused_with_a_message(tiny_job, labels, message):
     with pytest.raises(ConfigError, match=message):
         next(train(dataclasses.replace(tiny_job, labels=labels)))
@@ -190,14 +198,17 @@ def test_the_pseudo_label_weight_changes_what_is_learned(tiny_job):
     # With three classes every prediction is at least 1/3 probable, so a threshold
     # of 0.34 pseudo-labels nearly every sample from the first step on, and one of
     # 1 none (weights and threshold are traced values: one compiled program).
-    on_config = dataclasses.replace(tiny_job.config, epochs=1, pseudo_label_weight=10.0,
-                                    pseudo_label_threshold=0.34)
-    off = next(train(dataclasses.replace(tiny_job, config=dataclasses.replace(
-        on_config, pseudo_label_threshold=1.0))))
+    on_config = dataclasses.replace(
+        tiny_job.config, epochs=1, pseudo_label_weight=10.0, pseudo_label_threshold=0.34
+    )
+    off = next(
+        train(
+            dataclasses.replace(tiny_job, config=dataclasses.replace(on_config, pseudo_label_threshold=1.0))
+        )
+    )
     on = next(train(dataclasses.replace(tiny_job, config=on_config)))
     again = next(train(dataclasses.replace(tiny_job, config=on_config)))
-    uncut = next(train(dataclasses.replace(
-        tiny_job, config=dataclasses.replace(on_config, cutout=0))))
+    uncut = next(train(dataclasses.replace(tiny_job, config=dataclasses.replace(on_config, cutout=0))))
     assert on.checkpoint != off.checkpoint
     assert on.checkpoint == again.checkpoint
     # The student's view has a square cut out; without it the student learns otherwise.
@@ -238,14 +249,15 @@ def test_a_warp_without_strength_or_shift_is_the_identity_and_otherwise_moves_pi
 
 
 def test_warps_and_alignment_train_deterministically_and_change_what_is_learned(tiny_job):
-    config = dataclasses.replace(tiny_job.config, epochs=1, augment_warp=0.2,
-                                 distribution_alignment=True, pseudo_label_threshold=0.34)
+    config = dataclasses.replace(
+        tiny_job.config, epochs=1, augment_warp=0.2, distribution_alignment=True, pseudo_label_threshold=0.34
+    )
     job = dataclasses.replace(tiny_job, config=config)
     first, again = next(train(job)), next(train(job))
     assert np.isfinite(first.metrics["loss"])
     assert first.checkpoint == again.checkpoint
-    unaligned = next(train(dataclasses.replace(tiny_job, config=dataclasses.replace(
-        config, distribution_alignment=False))))
-    shifted = next(train(dataclasses.replace(tiny_job, config=dataclasses.replace(
-        config, augment_warp=0.0))))
+    unaligned = next(
+        train(dataclasses.replace(tiny_job, config=dataclasses.replace(config, distribution_alignment=False)))
+    )
+    shifted = next(train(dataclasses.replace(tiny_job, config=dataclasses.replace(config, augment_warp=0.0))))
     assert unaligned.checkpoint != first.checkpoint and shifted.checkpoint != first.checkpoint
