@@ -7,11 +7,13 @@ cache like every snapshot), then caught up from the position it reached.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from domain.errors import DomainError
 from domain.projections import codec
-from eventstore import EventStore, StoreReadOnly
+from eventstore import EventStore, RecordedEvent, StoreReadOnly
 
 SNAPSHOT_NAME = "history.index.v1"
 SAVE_AFTER = 10_000  # events caught up before the index is saved again
@@ -51,10 +53,7 @@ class HistoryIndex:
         if not events or events[0].position != self.position + 1:
             return
         types = [self._code(self._type_ids, self.type_names, e.type) for e in events]
-        who = [
-            self._code(self._annotator_ids, self.annotator_names, e.metadata.get("annotator", ""))
-            for e in events
-        ]
+        who = [self._code(self._annotator_ids, self.annotator_names, annotator_of(e)) for e in events]
         end = events[-1].position
         if end > len(self._types):
             grow = max(end, 2 * len(self._types))
@@ -114,3 +113,17 @@ class HistoryIndex:
         self._annotator_ids = {n: i for i, n in enumerate(self.annotator_names)}
         self.position = self._saved = min(int(header["position"]), len(self._types))
         return self
+
+
+def annotator_of(e: RecordedEvent) -> str:
+    """Who recorded ``e``, as text; metadata comes from a file and may be anything."""
+    who = e.metadata.get("annotator")
+    return who if isinstance(who, str) else "" if who is None else repr(who)
+
+
+def recorded_time(e: RecordedEvent) -> float:
+    """When ``e`` was recorded by the annotator's clock, else by the store's."""
+    at = e.metadata.get("at")
+    if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
+        return float(at)
+    return e.recorded_at

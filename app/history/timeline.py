@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.history.index import HistoryIndex
+from app.history.index import HistoryIndex, annotator_of, recorded_time
 from app.project import snapshots as history_snapshots
 from app.project.errors import ProjectError
 from app.project.live import Project
@@ -131,8 +131,8 @@ class History:
         names = self.class_names() if names is None else names
         return HistoryRow(
             e.position,
-            e.metadata.get("at") or e.recorded_at,
-            e.metadata.get("annotator", ""),
+            recorded_time(e),
+            annotator_of(e),
             e.type,
             self._registry.summarize(e.type, e.schema_version, e.data, names),
             e.stream_id,
