@@ -143,7 +143,7 @@ class ProspectiveAccuracy:
         self._removed_at[sample] = e.position
 
     def _on_reversal(self, e: Recorded) -> None:
-        for sample, label in zip(e.data["samples"], e.data["labels"], strict=True):
+        for sample, label in zip(e.data["samples"], e.data["labels"]):  # a damaged event may not pair up
             if int(label) < 0:
                 self._labels.pop(int(sample), None)
                 self._removed_at[int(sample)] = e.position

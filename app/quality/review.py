@@ -274,7 +274,7 @@ def label_acts(events: Iterable[RecordedEvent]) -> Iterator[LabelChange]:
         elif e.type == LabelRemoved.type_name:
             yield LabelChange(int(d["sample"]), who, None)
         elif e.type in _REVERSALS:
-            for s, label in zip(d["samples"], d["labels"], strict=True):
+            for s, label in zip(d["samples"], d["labels"]):  # a damaged event may not pair up
                 yield LabelChange(int(s), who, None if int(label) < 0 else int(label))
 
 

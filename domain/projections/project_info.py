@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from domain.errors import DomainError
 from domain.events import ClassAdded, ClassRenamed, LatentMapComputed, ProjectBranched, ProjectCreated
 from domain.projections.recorded import Recorded
 
@@ -50,6 +51,10 @@ class ProjectInfo:
         self.dataset_sha256 = d["dataset_sha256"]
         self.shape = tuple(d["shape"])
         self.class_names = tuple(d["class_names"])
+        if not all(isinstance(name, str) for name in self.class_names):
+            raise DomainError(
+                f"the event at position {e.position} is damaged: its class names are not all text"
+            )
         self.source = d["source"]
         self.created_at = e.metadata.get("at") or e.recorded_at
         self.created_by = e.metadata.get("annotator", "")
@@ -59,11 +64,11 @@ class ProjectInfo:
         self.parent_position = e.data["parent_position"]
 
     def _on_class_added(self, e: Recorded) -> None:
-        self.class_names = (*self.class_names, e.data["name"])
+        self.class_names = (*self.class_names, _name(e, "name"))
 
     def _on_class_renamed(self, e: Recorded) -> None:
         names = list(self.class_names)
-        names[e.data["index"]] = e.data["new_name"]
+        names[e.data["index"]] = _name(e, "new_name")
         self.class_names = tuple(names)
 
     def _fields(self) -> dict[str, Any]:
@@ -133,3 +138,11 @@ class LatentMap:
         self.position = fields["position"]
         self.current = fields["current"] and LatentMapRef(**fields["current"])
         return self
+
+
+def _name(e: Recorded, field: str) -> str:
+    """A class name from an event; a damaged event (a name that is not text) says so."""
+    name = e.data[field]
+    if not isinstance(name, str):
+        raise DomainError(f"the event at position {e.position} is damaged: its {field} is not text")
+    return name
