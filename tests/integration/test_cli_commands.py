@@ -222,7 +222,7 @@ def test_an_unexpected_failure_is_one_line_with_exit_code_1(capsys, monkeypatch,
     def broken(args, app):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("app.cli.main.cmd_info", broken)
+    monkeypatch.setattr("app.cli.project.cmd_info", broken)
     code, _, err = run(capsys, "info", ledger)
     assert code == 1
     assert err == "ledgerlab: internal error (RuntimeError: disk on fire); please report it\n"
