@@ -1,7 +1,7 @@
 """Labeling from the keyboard and the class buttons.
 
 ``LabelingController`` turns keys into commands on the project (it decides nothing:
-the domain's deciders do) and moves the current sample; ``LabelingPanel`` shows one
+the domain's deciders do) and moves the current sample; ``label_buttons.LabelingPanel`` shows one
 button per class with its key and count. Keys are window shortcuts, so a text field
 that has the focus (the training form) keeps its digits, Backspace and Ctrl+Z.
 
@@ -21,17 +21,12 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QGridLayout,
-    QHBoxLayout,
     QMessageBox,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
 )
 
 from app.project.errors import ProjectError
 from app.quality import review as quality
-from app.ui import navigation, palette
+from app.ui import navigation
 from app.ui.background import BackgroundJob
 from domain import commands as c
 from domain.errors import DomainError
@@ -525,68 +520,3 @@ class LabelingController(QObject):
         if event.type() == QEvent.Type.Close and watched is self.window:
             self.shutdown()
         return False
-
-
-class LabelingPanel(QWidget):
-    """One button per class (key, name, count) and the navigation buttons."""
-
-    def __init__(self, controller: LabelingController, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.controller = controller
-        self.buttons: list[QPushButton] = []
-        self.grid = QGridLayout()
-        self.grid.setSpacing(4)
-        nav = QHBoxLayout()
-        for text, action in (
-            ("◀", controller.previous_action),
-            ("▶", controller.next_action),
-            ("Next unlabeled (N)", controller.unlabeled_action),
-            ("Most uncertain (U)", controller.uncertain_action),
-            ("Suggested (S)", controller.suggested_action),
-            ("Flagged (F)", controller.flagged_action),
-            ("Remove label (⌫)", controller.remove_action),
-        ):
-            button = QPushButton(text)
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.setToolTip(action.text())
-            button.clicked.connect(action.trigger)
-            nav.addWidget(button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(self.grid)
-        layout.addLayout(nav)
-
-    def show_project(self, project) -> None:
-        for button in self.buttons:
-            self.grid.removeWidget(button)
-            button.deleteLater()
-        self.buttons = []
-        names = project.info.class_names
-        keys = class_keys(names)
-        colours = palette.class_colours(len(names))
-        columns = 5
-        for i, name in enumerate(names):
-            button = QPushButton()
-            button.setObjectName(f"labelButton{i}")
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.setToolTip(
-                f"Label the selected sample(s) as {name}" + (f" (key {keys[i]})" if i in keys else "")
-            )
-            button.setStyleSheet(
-                f"QPushButton {{ border-left: 6px solid {colours[i].name()}; padding: 4px; }}"
-            )
-            button.clicked.connect(lambda _=False, k=i: self.controller.label(k))
-            self.grid.addWidget(button, i // columns, i % columns)
-            self.buttons.append(button)
-        self._keys = keys
-        self.update_counts(project)
-
-    def set_read_only(self, read_only: bool) -> None:
-        for button in self.buttons:
-            button.setEnabled(not read_only)
-
-    def update_counts(self, project) -> None:
-        counts, names = project.labels.counts, project.info.class_names
-        for i, button in enumerate(self.buttons):
-            key = f"[{self._keys[i]}] " if i in self._keys else ""
-            button.setText(f"{key}{names[i]} · {int(counts[i]) if i < len(counts) else 0:,}")

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from app.ui.history_panel import HistoryPanel, TimeBanner
 from app.ui.history_source import TimeMachine, difference, latest_run
-from app.ui.labeling import LabelingController, LabelingPanel
+from app.ui.label_buttons import LabelingPanel
+from app.ui.labeling import LabelingController
 from app.ui.latent_map import LatentMapView
 from app.ui.predictions import LatestPredictions
 from app.ui.sample_viewer import SampleViewer

@@ -1,0 +1,77 @@
+"""The labeling buttons: one per class (its key, name and count) and the navigation row.
+
+They only trigger the ``LabelingController``'s actions; what a label does is decided there.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from app.ui import palette
+from app.ui.labeling import LabelingController, class_keys
+
+
+class LabelingPanel(QWidget):
+    """One button per class (key, name, count) and the navigation buttons."""
+
+    def __init__(self, controller: LabelingController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.buttons: list[QPushButton] = []
+        self.grid = QGridLayout()
+        self.grid.setSpacing(4)
+        nav = QHBoxLayout()
+        for text, action in (
+            ("◀", controller.previous_action),
+            ("▶", controller.next_action),
+            ("Next unlabeled (N)", controller.unlabeled_action),
+            ("Most uncertain (U)", controller.uncertain_action),
+            ("Suggested (S)", controller.suggested_action),
+            ("Flagged (F)", controller.flagged_action),
+            ("Remove label (⌫)", controller.remove_action),
+        ):
+            button = QPushButton(text)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setToolTip(action.text())
+            button.clicked.connect(action.trigger)
+            nav.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self.grid)
+        layout.addLayout(nav)
+
+    def show_project(self, project) -> None:
+        for button in self.buttons:
+            self.grid.removeWidget(button)
+            button.deleteLater()
+        self.buttons = []
+        names = project.info.class_names
+        keys = class_keys(names)
+        colours = palette.class_colours(len(names))
+        columns = 5
+        for i, name in enumerate(names):
+            button = QPushButton()
+            button.setObjectName(f"labelButton{i}")
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setToolTip(
+                f"Label the selected sample(s) as {name}" + (f" (key {keys[i]})" if i in keys else "")
+            )
+            button.setStyleSheet(
+                f"QPushButton {{ border-left: 6px solid {colours[i].name()}; padding: 4px; }}"
+            )
+            button.clicked.connect(lambda _=False, k=i: self.controller.label(k))
+            self.grid.addWidget(button, i // columns, i % columns)
+            self.buttons.append(button)
+        self._keys = keys
+        self.update_counts(project)
+
+    def set_read_only(self, read_only: bool) -> None:
+        for button in self.buttons:
+            button.setEnabled(not read_only)
+
+    def update_counts(self, project) -> None:
+        counts, names = project.labels.counts, project.info.class_names
+        for i, button in enumerate(self.buttons):
+            key = f"[{self._keys[i]}] " if i in self._keys else ""
+            button.setText(f"{key}{names[i]} · {int(counts[i]) if i < len(counts) else 0:,}")
