@@ -273,7 +273,7 @@ class MainWindow(QMainWindow):
         self.viewer.show_project(project)
         self.labeling.show_project(project)
         self.label_panel.show_project(project)
-        self.training.set_service(training)
+        self.training.show_project(project, training)
         self._show_mode(project)
         self._fit_minimum_size()
         self.setWindowTitle(f"{display_name(project)} — Ledgerlab")

@@ -1,51 +1,45 @@
 """The training panel: Start/Stop, a progress bar and the run's state pinned at the
-top, the model's configuration form (validated inline by the service) scrolling below
-them, live loss and accuracy curves growing epoch by epoch, and the run's log.
+top, the model's settings (``training_form``, validated inline by the service)
+scrolling below them, the curves (``training_plots``: losses, and the honest accuracy
+estimate with its interval) growing epoch by epoch, and the run's log.
 
-It depends only on the ``TrainingService`` signals and methods; it holds no
-training logic. Curves are redrawn at most ``REDRAW_MS`` apart however fast
-epochs arrive.
+On opening a project it says what happened to the last run (completed, stopped,
+failed and why, interrupted) and draws that run's curves from its recorded epochs.
+It depends only on the ``TrainingService`` signals and methods; it holds no training
+logic. Curves are redrawn at most ``REDRAW_MS`` apart however fast epochs arrive.
 """
 
 from __future__ import annotations
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from app.project.errors import ProjectError
 from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunStarted
+from app.ui.history_source import latest_run
+from app.ui.honest_accuracy import HonestAccuracy, describe
+from app.ui.training_form import SettingsForm, error_label
+from app.ui.training_plots import TrainingPlots
 from app.ui.training_signals import TrainingSignals
 from app.ui.widgets import percent, wrapping_label
+from domain.accuracy import AccuracyEstimate
 from domain.errors import DomainError
 from eventstore import StoreError
 
 REDRAW_MS = 100
-# Loss terms differ by orders of magnitude (a total in the hundreds, KL and classification
-# in units): on a linear axis the small ones lay flat at zero, so the axis is logarithmic.
-LOSS_CURVES = (
-    ("loss", "total loss", "#202020"),
-    ("reconstruction", "reconstruction", "#1f77b4"),
-    ("kl", "KL", "#ff7f0e"),
-    ("classification", "classification", "#d62728"),
-)
-LOSS_KEYS = frozenset(key for key, _, _ in LOSS_CURVES)
 RUNNERS = (("process", "separate process (safe)"), ("thread", "in this window's process"))
 COMPILING_AFTER_MS = 1_000  # no step done by then: the model is being compiled
 COLUMN_PX = 300  # the settings column: every field and both buttons readable
@@ -61,17 +55,20 @@ class TrainingPanel(QWidget):
         self.signals: TrainingSignals | None = None
         self._epochs = 1
         self.run_id: str | None = None
-        self.fields: dict[str, tuple[dict, QLineEdit, QLabel]] = {}
         self.series: dict[str, list[float]] = {}
+        self.honest: list[AccuracyEstimate | None] = []  # the headline estimate per epoch shown
         self.epochs_done: list[int] = []
+        self.estimates = HonestAccuracy(None)
+        self.last_run_text = ""  # what the panel said about the last run on opening
         self.past_run = None  # while the window shows the past: that moment's latest run
         self.viewing_past = False
         self.state = "training unavailable"  # a whole phrase: the status bar shows it as is
 
         self.unavailable = QLabel("Training unavailable in this window.")
         self.unavailable.setObjectName("trainingUnavailable")
-        self.form = QFormLayout()
-        self.config_error = _error_label()
+        self.settings_form = SettingsForm()
+        self.settings_form.changed.connect(self._validate)
+        self.config_error = error_label()
         self.runner = QComboBox()
         self.runner.setObjectName("runnerChoice")
         for key, text in RUNNERS:
@@ -92,55 +89,9 @@ class TrainingPanel(QWidget):
             self, singleShot=True, interval=COMPILING_AFTER_MS, timeout=self._on_compiling
         )
 
-        self.loss_plot = pg.PlotWidget(background="w")
-        self.loss_plot.setObjectName("lossPlot")
-        self.loss_plot.setTitle("losses (log scale)", color="#202020", size="9pt")
-        self.loss_plot.setMenuEnabled(False)
-        self.loss_plot.hideButtons()
-        self.loss_plot.setLogMode(y=True)
-        self.loss_plot.setLabel("bottom", "epoch")
-        self.curves = {
-            key: self.loss_plot.plot(
-                [],
-                [],
-                pen=pg.mkPen(colour, width=2),
-                symbol="o",
-                symbolSize=4,
-                symbolBrush=colour,
-                symbolPen=None,
-            )
-            for key, _, colour in LOSS_CURVES
-        }
-        # The legend is a column beside the plot, never over its lines.
-        legend = QWidget()
-        legend.setObjectName("lossLegend")
-        entries = QVBoxLayout(legend)
-        entries.setContentsMargins(2, 16, 2, 2)
-        entries.setSpacing(2)
-        for _, name, colour in LOSS_CURVES:
-            entries.addWidget(QLabel(f'<span style="color:{colour}; font-size:12pt">●</span> {name}'))
-        entries.addStretch(1)
-        self.loss_plots = QWidget()
-        row = QHBoxLayout(self.loss_plots)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(0)
-        row.addWidget(self.loss_plot, 1)
-        row.addWidget(legend)
-        self.accuracy_plot = pg.PlotWidget(background="w")
-        self.accuracy_plot.setTitle("accuracy on labeled samples", color="#2ca02c", size="9pt")
-        self.accuracy_plot.setMenuEnabled(False)
-        self.accuracy_plot.hideButtons()
-        self.accuracy_plot.setLabel("bottom", "epoch")
-        self.accuracy_plot.setYRange(0, 1)
-        self.curves["accuracy"] = self.accuracy_plot.plot(
-            [],
-            [],
-            pen=pg.mkPen("#2ca02c", width=2),
-            symbol="o",
-            symbolSize=4,
-            symbolBrush="#2ca02c",
-            symbolPen=None,
-        )
+        self.plots = TrainingPlots()
+        self.curves = self.plots.curves
+        self.loss_plot, self.accuracy_plot = self.plots.loss_plot, self.plots.accuracy_plot
         self.log = QPlainTextEdit()
         self.log.setObjectName("trainingLog")
         self.log.setReadOnly(True)
@@ -148,6 +99,11 @@ class TrainingPanel(QWidget):
         # A traceback's long lines wrap inside the log, even where they have no spaces.
         self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.log.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.log.setMinimumWidth(120)
+        self.plots.addWidget(self.log)
+        self.plots.setStretchFactor(0, 3)
+        self.plots.setStretchFactor(1, 3)
+        self.plots.setStretchFactor(2, 2)
         self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS, timeout=self._draw_curves)
 
         # Start/Stop, progress and the run's state stay in view; the settings scroll.
@@ -167,7 +123,7 @@ class TrainingPanel(QWidget):
         settings = QWidget()
         column = QVBoxLayout(settings)
         column.setContentsMargins(4, 2, 4, 4)
-        column.addLayout(self.form)
+        column.addWidget(self.settings_form)
         row = QHBoxLayout()
         row.addWidget(QLabel("Runner"))
         row.addWidget(self.runner, 1)
@@ -188,24 +144,42 @@ class TrainingPanel(QWidget):
         side.addWidget(self.settings_scroll, 1)
         for label in (self.unavailable, self.runner):
             label.setSizePolicy(QSizePolicy.Policy.Ignored, label.sizePolicy().verticalPolicy())
-        self.plots = QSplitter(Qt.Orientation.Horizontal)
-        self.plots.setObjectName("trainingPlots")
-        self.plots.setChildrenCollapsible(False)
-        self.plots.addWidget(self.loss_plots)
-        self.plots.addWidget(self.accuracy_plot)
-        self.plots.addWidget(self.log)
-        self.plots.setStretchFactor(0, 3)
-        self.plots.setStretchFactor(1, 2)
-        self.plots.setStretchFactor(2, 2)
-        for widget in (self.loss_plots, self.accuracy_plot, self.log):
-            widget.setMinimumWidth(120)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(left)
         layout.addWidget(self.plots, 1)
         self.set_service(None)
 
+    @property
+    def fields(self) -> dict:
+        return self.settings_form.fields
+
     # --- binding ------------------------------------------------------------------------
+
+    def show_project(self, project, service) -> None:
+        """Bind ``service`` (None: training unavailable) and show ``project``'s last run:
+        its curves and, in words, how it ended."""
+        self.estimates = HonestAccuracy(project)
+        self.run_id = None
+        self.series, self.honest, self.epochs_done = {}, [], []
+        self.log.clear()
+        self.eta.setText("")
+        self.progress.reset()
+        self.set_service(service)
+        run = latest_run(project) if project is not None else None
+        self.last_run_text = ""
+        if run is None:
+            self._draw_curves()
+            return
+        self.epochs_done = list(run.epochs)
+        self.series = {key: [_number(m.get(key)) for m in run.metrics] for key in self.curves}
+        self.honest = self.estimates.series(run)
+        self._draw_curves()
+        self.last_run_text = last_run_text(run, self.honest[-1] if self.honest else None)
+        self.log.appendPlainText(self.last_run_text)
+        self.eta.setText(self.last_run_text)
+        if run.status != "running" and (service is None or not service.is_running()):
+            self._set_state(f"last run {run.status}" + _estimate_suffix(self.honest))
 
     def set_service(self, service) -> None:
         if self.signals is not None:
@@ -213,7 +187,8 @@ class TrainingPanel(QWidget):
             self.signals.deleteLater()
             self.signals = None
         self.service = service
-        self._build_form()
+        self.settings_form.build(service)
+        self._validate()
         self.unavailable.setVisible(service is None)
         for widget in (self.runner, self.continue_run, self.start_button):
             widget.setEnabled(service is not None)
@@ -238,42 +213,11 @@ class TrainingPanel(QWidget):
             (s.log_line, self._on_log),
         )
 
-    def _build_form(self) -> None:
-        while self.form.rowCount():
-            self.form.removeRow(0)
-        self.fields = {}
-        if self.service is None:
-            return
-        for field in self.service.config_fields():
-            edit = QLineEdit(_format(field["default"]))
-            edit.setMinimumWidth(60)
-            edit.setObjectName(f"config_{field['name']}")
-            if field.get("unset"):
-                edit.setPlaceholderText(field["unset"])
-            error = _error_label()
-            edit.textChanged.connect(self._validate)
-            box = QVBoxLayout()
-            box.setSpacing(0)
-            box.addWidget(edit)
-            box.addWidget(error)
-            self.form.addRow(field["label"], box)
-            self.fields[field["name"]] = (field, edit, error)
-        self._validate()
-
     # --- the form -----------------------------------------------------------------------
 
     def config(self) -> tuple[dict, dict[str, str]]:
         """The values typed in, and a message per field that is not even a number."""
-        values, problems = {}, {}
-        for name, (field, edit, _) in self.fields.items():
-            if field.get("unset") and not edit.text().strip():
-                values[name] = None
-                continue
-            try:
-                values[name] = _parse(edit.text(), field["type"])
-            except ValueError:
-                problems[name] = _expected(field["type"])
-        return values, problems
+        return self.settings_form.values()
 
     def _validate(self) -> bool:
         if self.service is None:
@@ -281,12 +225,8 @@ class TrainingPanel(QWidget):
         values, problems = self.config()
         if not problems:
             problems = self.service.validate(values)
-        for name, (_, edit, error) in self.fields.items():
-            message = problems.get(name, "")
-            error.setText(message)
-            error.setVisible(bool(message))
-            edit.setStyleSheet("border: 1px solid #d62728;" if message else "")
-        general = problems.get("config", "")
+        self.settings_form.show_problems(problems)
+        general = self.settings_form.in_form_words(problems.get("config", ""))
         self.config_error.setText(general)
         self.config_error.setVisible(bool(general))
         valid = not problems
@@ -324,7 +264,7 @@ class TrainingPanel(QWidget):
         try:
             self.service.start(values, epochs, self.runner.currentData(), self.continue_run.isChecked())
         except (ProjectError, DomainError, StoreError, ValueError) as exc:  # the service says why
-            self.config_error.setText(str(exc))
+            self.config_error.setText(self.settings_form.in_form_words(str(exc)))
             self.config_error.show()
 
     def stop(self) -> None:
@@ -351,7 +291,7 @@ class TrainingPanel(QWidget):
     def _on_started(self, info: RunStarted) -> None:
         self.run_id = info.run_id
         self.series = {key: [] for key in self.curves}
-        self.epochs_done = []
+        self.honest, self.epochs_done = [], []
         self._draw_curves()
         self.log.clear()
         for line in self.service.log_lines(self.run_id):
@@ -392,13 +332,13 @@ class TrainingPanel(QWidget):
         metrics = info.metrics
         self.epochs_done.append(info.epoch)
         for key in self.curves:
-            value = metrics.get(key)
-            self.series[key].append(float("nan") if value is None else float(value))
-        accuracy = metrics.get("accuracy")
-        self._set_state(
-            f"training: epoch {info.epoch} of {self._epochs}"
-            + (f", accuracy {percent(accuracy)}" if accuracy is not None else "")
-        )
+            self.series.setdefault(key, []).append(_number(metrics.get(key)))
+        estimate = self.estimates.estimate(info.run_id, info.epoch, metrics)
+        self.honest.append(estimate)
+        training = metrics.get("accuracy")
+        own = "" if training is None else f"; training accuracy (own labels) {percent(training)}"
+        self.log.appendPlainText(f"epoch {info.epoch}: {describe(estimate)}{own}")
+        self._set_state(f"training: epoch {info.epoch} of {self._epochs}" + _estimate_suffix(self.honest))
         if not self._redraw.isActive():
             self._redraw.start()
 
@@ -413,7 +353,7 @@ class TrainingPanel(QWidget):
         self.eta.setText(f"Run {status}{': ' + _first_line(message) if message else ''}")
         if status == "completed":
             self.progress.setValue(self.progress.maximum())
-        self._set_state(f"last run {status}")
+        self._set_state(f"last run {status}" + _estimate_suffix(self.honest))
         self._validate()
 
     def _on_log(self, info: LogLine) -> None:
@@ -421,7 +361,7 @@ class TrainingPanel(QWidget):
             self.log.appendPlainText(info.line)
 
     def _draw_curves(self) -> None:
-        epochs, series = self.epochs_done, self.series
+        epochs, series, honest = self.epochs_done, self.series, self.honest
         if self.viewing_past:  # the run as recorded up to the position shown
             run = self.past_run
             epochs = list(run.epochs) if run is not None else []
@@ -429,21 +369,43 @@ class TrainingPanel(QWidget):
                 key: [_number(m.get(key)) for m in run.metrics] if run is not None else []
                 for key in self.curves
             }
-        for key, curve in self.curves.items():
-            values = series.get(key, [])
-            if key in LOSS_KEYS:  # a log axis has no place for zero or less
-                values = [v if v > 0 else float("nan") for v in values]
-            curve.setData(epochs, values, connect="finite")
+            honest = self.estimates.series(run) if run is not None else []
+        self.plots.draw(epochs, series, honest)
 
     def _set_running(self, running: bool) -> None:
         self.stop_button.setEnabled(running)
         self.start_button.setEnabled(not running and bool(self.fields) and not self.viewing_past)
-        for _, edit, _ in self.fields.values():
-            edit.setReadOnly(running)
+        self.settings_form.set_read_only(running)
 
     def _set_state(self, state: str) -> None:
         self.state = state
         self.state_changed.emit(state)
+
+
+def last_run_text(run, estimate: AccuracyEstimate | None) -> str:
+    """What happened to ``run`` (a ``TrainingRun``), in one sentence for the log and the panel."""
+    done = len(run.epochs)
+    epochs = f"{done} epoch{'s' if done != 1 else ''}"
+    name = f"Last run {run.run_id}"
+    if run.status == "running":
+        return f"{name} is training in another window or process ({epochs} so far)."
+    if run.status == "completed":
+        text = f"{name} completed {epochs}"
+    elif run.status == "stopped":
+        text = f"{name} was stopped after {epochs} of {run.epochs_planned}" + (
+            f" ({run.message})" if run.message else ""
+        )
+    elif run.status == "failed":
+        text = f"{name} failed after {epochs}: {_first_line(run.message) or 'no reason was recorded'}"
+    else:
+        text = f"{name} was interrupted after {epochs} (the program training it ended without recording how)"
+        if run.checkpoint is not None:
+            text += "; tick “Continue from the latest checkpoint” to go on from it"
+    return f"{text}. {describe(estimate)[:1].upper()}{describe(estimate)[1:]}." if done else f"{text}."
+
+
+def _estimate_suffix(honest: list[AccuracyEstimate | None]) -> str:
+    return f", {describe(honest[-1])}" if honest else ""
 
 
 def _first_line(message: str, limit: int = 160) -> str:
@@ -453,35 +415,6 @@ def _first_line(message: str, limit: int = 160) -> str:
 
 def _number(value) -> float:
     return float("nan") if value is None else float(value)
-
-
-def _error_label() -> QLabel:
-    label = wrapping_label("")
-    label.setStyleSheet("color: #d62728;")
-    label.hide()
-    return label
-
-
-def _format(value) -> str:
-    if value is None:
-        return ""
-    return ", ".join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
-
-
-def _parse(text: str, kind: str):
-    if kind == "ints":
-        return tuple(int(part) for part in text.replace(",", " ").split())
-    if kind == "int":
-        return int(text.strip())
-    return float(text.strip())
-
-
-def _expected(kind: str) -> str:
-    return {
-        "ints": "whole numbers separated by commas, e.g. 512, 256",
-        "int": "a whole number",
-        "float": "a number, e.g. 0.001",
-    }[kind]
 
 
 def _duration(seconds: float) -> str:

@@ -103,7 +103,7 @@ def test_a_bad_value_is_explained_next_to_its_field_and_blocks_start(qtbot, make
     rate.clear()
     qtbot.keyClicks(rate, "-1")
     error = panel.fields["learning_rate"][2]
-    assert error.isVisible() and error.text() == "learning_rate must be > 0"
+    assert error.isVisible() and error.text() == "Learning rate must be > 0"  # the form's words
     assert not panel.start_button.isEnabled()
     rate.setText("abc")
     assert error.text() == "a number, e.g. 0.001"
@@ -120,7 +120,12 @@ def test_start_shows_progress_curves_and_log_and_stop_asks_the_service(qtbot, ma
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
 
     config = {"epochs": 3, "learning_rate": 0.001, "hidden_sizes": (64, 32)}
-    assert service.started == [(config, 3, "thread", False)]
+    ((sent, epochs, runner, resumed),) = service.started
+    assert {name: sent[name] for name in config} == config and (epochs, runner, resumed) == (
+        3,
+        "thread",
+        False,
+    )
     assert panel.stop_button.isEnabled() and not panel.start_button.isEnabled()
     assert "training (thread runner)" in window.training_status.text()
 
@@ -149,9 +154,14 @@ def test_start_shows_progress_curves_and_log_and_stop_asks_the_service(qtbot, ma
     )
     assert np.allclose(10 ** panel.curves["loss"].getData()[1], [200.0, 150.0])  # drawn on a log axis
     assert list(panel.curves["accuracy"].getData()[1]) == [0.6, 0.7]
-    assert "accuracy 70%" in window.training_status.text()
+    # No label was held out or compared: the headline says so; training accuracy is named as such.
+    assert (
+        "training: epoch 2 of 3, accuracy: no labels to estimate it from yet" in window.training_status.text()
+    )
     service.log_line.emit({"run_id": "run-1", "line": "epoch 2: loss 150.0"})
-    assert panel.log.toPlainText().splitlines() == ["run run-1 started", "epoch 2: loss 150.0"]
+    lines = panel.log.toPlainText().splitlines()
+    assert lines[0] == "run run-1 started" and lines[-1] == "epoch 2: loss 150.0"
+    assert "epoch 2: accuracy: no labels to estimate it from yet; training accuracy (own labels) 70%" in lines
 
     qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
     assert service.stops == 1
@@ -210,7 +220,7 @@ def test_the_real_settings_form_starts_valid_and_an_empty_optional_field_means_u
     assert panel.start_button.isEnabled()
     edit.setText("0")
     assert (
-        "classifier_hidden_sizes[0] must be a whole number"
+        "Classifier hidden sizes[0] must be a whole number"
         in panel.fields["classifier_hidden_sizes"][2].text()
     )
     assert not panel.start_button.isEnabled()
