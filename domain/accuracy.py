@@ -2,7 +2,8 @@
 
 An accuracy is only honest when it is measured on labels the model did not train on;
 where those counts come from (labels given while a run's predictions were in force,
-a held-out share) is the application's business. Here: the 95 % interval of a rate
+a held-out share) is the application's business (``held_out_estimate`` reads the
+held-out counts an epoch's metrics carry). Here: the 95 % interval of a rate
 (Wilson's score interval, which stays inside [0, 1] and keeps its coverage near 0 and 1
 and at small n, where the normal approximation does neither), and the rule that below
 ``MIN_SAMPLES`` an estimate says "too few" instead of a number.
@@ -11,6 +12,7 @@ and at small n, where the normal approximation does neither), and the rule that 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,3 +76,21 @@ class AccuracyEstimate:
 
     def as_dict(self) -> dict[str, Any]:
         return {"value": self.value, "low": self.low, "high": self.high, "n": self.n, "method": self.method}
+
+
+HELD_OUT = "held-out"
+
+
+def held_out_estimate(metrics: Mapping[str, Any] | None) -> AccuracyEstimate | None:
+    """The held-out estimate an epoch's metrics carry (``heldout_correct`` of
+    ``heldout_n`` labels kept out of training, as recorded in ``EpochCompleted``), or
+    None when the run held nothing out."""
+    if not metrics:
+        return None
+    correct, n = metrics.get("heldout_correct"), metrics.get("heldout_n")
+    if correct is None or n is None:
+        return None
+    try:
+        return AccuracyEstimate.from_counts(int(correct), int(n), HELD_OUT)
+    except (TypeError, ValueError):  # damaged figures: nothing to show rather than a wrong one
+        return None

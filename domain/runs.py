@@ -208,10 +208,36 @@ def divergence(
     return None
 
 
+class LossDiverged(ArithmeticError):
+    """Raised by the training loop at the first step whose loss diverged; its text is the
+    sentence to record (``step_divergence``)."""
+
+
+def step_divergence(
+    loss: float, scale: float | None, learning_rate: float, *, epoch: int, step: int
+) -> str | None:
+    """Why the run must stop at ``step`` (1-based, within ``epoch``), or None: the step's
+    loss is NaN or infinite, or more than DIVERGED_FACTOR times ``scale`` (the run's first
+    step's loss, when finite and positive). The loop checks the losses it reads back for
+    the epoch anyway, so this costs no device synchronisation."""
+    where = f"epoch {epoch}, step {step}"
+    if not math.isfinite(loss):
+        shown = "infinite" if math.isinf(loss) else "not a number"
+        return _diverged(f"the loss diverged at {where} (it is {shown})", learning_rate)
+    if scale is not None and math.isfinite(scale) and scale > 0 and loss > DIVERGED_FACTOR * scale:
+        return _diverged(
+            f"the loss diverged at {where} ({loss:.4g}, {loss / scale:,.0f} times the first step's)",
+            learning_rate,
+        )
+    return None
+
+
 def numerical_breakdown(error: str, learning_rate: float, *, epoch: int) -> str | None:
     """A plain message for a run whose loop raised ``error`` ("TypeName: text") because its
     numbers broke down, or None when the error is of another kind."""
     kind, _, text = error.partition(": ")
+    if kind == LossDiverged.__name__ and text:
+        return text  # the loop's own sentence, with the epoch and step
     if kind not in NUMERICAL_ERRORS:
         return None
     return _diverged(

@@ -17,8 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from domain import runs
 from domain.learning import checkpoint as checkpoints
 from domain.learning.config import ConfigError, TrainingConfig
+from domain.learning.holdout import held_out
 from domain.learning.map_layout import class_map
 from domain.learning.programs import ProgramStore, compiled
 from domain.learning.step import (
@@ -68,8 +70,11 @@ class EpochResult:
     """One finished epoch.
 
     metrics: loss, reconstruction, kl, classification (None without labels) as
-    per-sample means in nats; accuracy of q(y|x) on the labeled samples (None
-    without labels); seconds of training (evaluation excluded, given as
+    per-sample means in nats; accuracy of q(y|x) on the labeled samples it trained on
+    (training accuracy; None without labels); with a held-out share in use,
+    heldout_accuracy (None when none is held out yet), heldout_correct and heldout_n
+    (floats) on the labels kept out of training, and heldout_epoch, the epoch they
+    were measured at (earlier than ``epoch`` in refit epochs); seconds of training (evaluation excluded, given as
     evaluation_seconds); samples_per_s, unlabeled samples trained per second
     (every step also trains on labeled_batch_size labeled samples).
     """
@@ -183,6 +188,13 @@ def train(
         steps is queued; when it answers True, the call already running finishes
         and the generator ends without yielding the unfinished epoch (the last
         yielded checkpoint is where to resume).
+    A run that starts with at least ``config.holdout_min_labels`` labels keeps
+    ``config.holdout_share`` of them out of training (``holdout.held_out``, decided per
+    sample, so labels added later are held out or trained on by the same rule) and
+    scores them every epoch; the last ``holdout_refit_epochs`` epochs train on all.
+    A step whose loss is NaN, infinite or 100 times the first step's ends the run with
+    ``runs.LossDiverged`` (checked on the losses read back anyway: no extra sync).
+
     labels_for_epoch: live labels. Called with the number of the epoch about to
         start (including the first); it returns the (N,) labels to train that
         epoch with, or None to keep the current ones. Changing which samples are
@@ -208,12 +220,23 @@ def train(
     previous = job.previous_map
     steppers: dict[StepSpec, Callable[..., Any]] = {}  # the compiled step of each program shape
     evaluate_one: Callable[..., Any] | None = None
-    for epoch in range(job.epoch_offset + 1, job.epoch_offset + config.epochs + 1):
+    last_epoch = job.epoch_offset + config.epochs
+    holding_out: bool | None = None  # decided by the labels of the run's first epoch
+    scored: tuple[int, int, int] | None = None  # the last held-out (correct, n, epoch)
+    first_loss: float | None = None  # the run's first step's, the scale of divergence
+    for epoch in range(job.epoch_offset + 1, last_epoch + 1):
         if labels_for_epoch is not None:
             new_labels = labels_for_epoch(epoch)
             if new_labels is not None:
                 labels = checked_labels(new_labels, count, job.num_classes)
-        labeled_rows = np.flatnonzero(labels >= 0)
+        if holding_out is None:
+            holding_out = (
+                config.holdout_share > 0 and int(np.count_nonzero(labels >= 0)) >= config.holdout_min_labels
+            )
+        kept_out = held_out(labels, config.holdout_share) if holding_out else None
+        refitting = kept_out is not None and epoch > last_epoch - config.holdout_refit_epochs
+        trained = labels if kept_out is None or refitting else np.where(kept_out, -1, labels)
+        labeled_rows = np.flatnonzero(trained >= 0)
         index = np.zeros(count, np.int32)
         index[: labeled_rows.size] = labeled_rows
         shifting = config.augment_shift > 0 and image_shape is not None
@@ -239,7 +262,7 @@ def train(
         # uninterrupted one would have drawn.
         order_key, epoch_key = jax.random.split(jax.random.fold_in(run_key, epoch))
         order = jax.random.permutation(order_key, count).astype(jnp.int32)
-        device_labels = jnp.asarray(np.maximum(labels, 0))
+        device_labels = jnp.asarray(np.maximum(trained, 0))
         device_index, labeled_count = jnp.asarray(index), jnp.int32(max(labeled_rows.size, 1))
         sums, started = np.zeros(4), time.perf_counter()
         # One call is queued behind the running one, so the CPU goes from step to step
@@ -269,7 +292,11 @@ def train(
                 dispatched += steps
             while queued and (stopping or len(queued) > 1 or dispatched == steps_per_epoch):
                 parts, steps = queued.pop(0)
-                sums += np.asarray(parts, dtype=np.float64).sum(axis=0)
+                losses = np.asarray(parts, dtype=np.float64)
+                if first_loss is None:
+                    first_loss = float(losses[0, 0])
+                _check_steps(losses[:, 0], first_loss, config.learning_rate, epoch, done)
+                sums += losses.sum(axis=0)
                 done += steps
                 if on_progress is not None:
                     on_progress(done, steps_per_epoch)
@@ -284,11 +311,11 @@ def train(
         previous = current_map
         means = sums / steps_per_epoch
         has_labels = labeled_rows.size > 0
-        accuracy = (
-            float(np.mean(probabilities[labeled_rows].argmax(axis=1) == labels[labeled_rows]))
-            if has_labels
-            else None
-        )
+        predicted = probabilities.argmax(axis=1)
+        accuracy = float(np.mean(predicted[labeled_rows] == trained[labeled_rows])) if has_labels else None
+        if kept_out is not None and not refitting:
+            rows = np.flatnonzero(kept_out)
+            scored = (int(np.count_nonzero(predicted[rows] == labels[rows])), int(rows.size), epoch)
         metrics: dict[str, float | None] = {
             "loss": float(means[0]),
             "reconstruction": float(means[1]),
@@ -299,6 +326,8 @@ def train(
             "samples_per_s": steps_per_epoch * batch / seconds if seconds > 0 else None,
             "evaluation_seconds": time.perf_counter() - evaluated,
         }
+        if kept_out is not None:
+            metrics.update(_held_out_metrics(scored))
         yield EpochResult(
             epoch,
             metrics,
@@ -306,5 +335,30 @@ def train(
             probabilities,
             current_map,
             has_labels,
-            int(labeled_rows.size),
+            int(np.count_nonzero(labels >= 0)),
         )
+
+
+def _check_steps(
+    losses: np.ndarray, scale: float | None, learning_rate: float, epoch: int, done: int
+) -> None:
+    """Raise ``runs.LossDiverged`` at the first of these steps whose loss diverged."""
+    if np.all(np.isfinite(losses)) and (scale is None or not losses.max() > runs.DIVERGED_FACTOR * scale):
+        return  # the common case: one vectorised test per call
+    for offset, loss in enumerate(losses):
+        message = runs.step_divergence(float(loss), scale, learning_rate, epoch=epoch, step=done + offset + 1)
+        if message is not None:
+            raise runs.LossDiverged(message)
+
+
+def _held_out_metrics(scored: tuple[int, int, int] | None) -> dict[str, float | None]:
+    """The held-out figures of an epoch; in refit epochs those of the last one before."""
+    if scored is None:
+        return {"heldout_accuracy": None, "heldout_correct": None, "heldout_n": None, "heldout_epoch": None}
+    correct, n, epoch = scored
+    return {
+        "heldout_accuracy": correct / n if n else None,
+        "heldout_correct": float(correct),
+        "heldout_n": float(n),
+        "heldout_epoch": float(epoch),
+    }

@@ -13,11 +13,18 @@ from domain.learning.config import ConfigError, TrainingConfig
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("learning_rate", -0.001, "learning_rate must be greater than 0"),
-        ("learning_rate", 0.0, "learning_rate must be greater than 0"),
-        ("learning_rate", math.nan, "learning_rate must be a finite number"),
-        ("learning_rate", math.inf, "learning_rate must be a finite number"),
-        ("learning_rate", "fast", "learning_rate must be a number"),
+        # The learning rate is said in the form's words (the panel's label).
+        ("learning_rate", -0.001, "Learning rate must be between 1e-06 and 1, got -0.001"),
+        ("learning_rate", 0.0, "Learning rate must be between 1e-06 and 1"),
+        ("learning_rate", 1e-9, "Learning rate must be between 1e-06 and 1"),
+        ("learning_rate", 1.5, "Learning rate must be between 1e-06 and 1, got 1.5"),
+        ("learning_rate", math.nan, "Learning rate must be between"),
+        ("learning_rate", math.inf, "Learning rate must be between"),
+        ("learning_rate", "fast", "Learning rate must be a number"),
+        ("holdout_share", 0.6, "holdout_share must be at least 0 and at most 0.5"),
+        ("holdout_share", -0.1, "holdout_share must be at least 0"),
+        ("holdout_min_labels", 0, "holdout_min_labels must be between 1 and"),
+        ("holdout_refit_epochs", -1, "holdout_refit_epochs must be between 0 and"),
         ("batch_size", 0, "batch_size must be between 1 and"),
         ("batch_size", -5, "batch_size must be between 1 and"),
         ("batch_size", 12.5, "batch_size must be a whole number"),
@@ -106,6 +113,15 @@ def test_a_config_recorded_before_warps_and_alignment_trains_without_them():
         TrainingConfig(augment_warp=0.7)
 
 
+def test_a_config_recorded_before_the_held_out_share_keeps_every_label_for_training():
+    recorded = TrainingConfig().to_dict()
+    for added in ("holdout_share", "holdout_min_labels", "holdout_refit_epochs"):
+        del recorded[added]
+    old = TrainingConfig.from_dict(recorded)
+    assert old.holdout_share == 0.0 and old.holdout_refit_epochs == 0
+    assert TrainingConfig().holdout_share > 0
+
+
 def test_round_trip_through_json_gives_an_equal_config():
     config = TrainingConfig(hidden_sizes=(64, 32), learning_rate=3e-4, epochs=7, seed=11)
     text = json.dumps(config.to_dict())
@@ -120,6 +136,8 @@ def test_from_dict_fills_missing_fields_from_defaults_and_refuses_unknown_ones()
         classifier_hidden_sizes=None,
         augment_warp=0.0,
         distribution_alignment=False,
+        holdout_share=0.0,
+        holdout_refit_epochs=0,
     )
     with pytest.raises(ConfigError, match="unknown training setting"):
         TrainingConfig.from_dict({"epochs": 3, "dropout": 0.5})
