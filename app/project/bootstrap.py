@@ -22,8 +22,9 @@ from domain.dataset import default_resources_dir
 from domain.decide import check_name
 from domain.errors import DomainError
 from domain.events import EventRegistry, core_registry
+from domain.model_events import MODEL_EVENTS
+from domain.projections.models import ModelRegistry
 from domain.projections.quality import QualityState
-from domain.projections.training import TrainingRuns
 from domain.quality_events import QUALITY_EVENTS
 from domain.training_events import TRAINING_EVENTS
 
@@ -59,11 +60,14 @@ def bootstrap(
     except DomainError as exc:
         source = "--annotator" if annotator is not None else f"${ANNOTATOR_SETTING} or the OS user name"
         raise ProjectError(f"{exc} (it came from {source})") from None
-    registry = registry or core_registry().extended(TRAINING_EVENTS).extended(QUALITY_EVENTS)
+    registry = registry or (
+        core_registry().extended(TRAINING_EVENTS).extended(QUALITY_EVENTS).extended(MODEL_EVENTS)
+    )
     projects = ProjectService(
         annotator=settings.annotator,
         registry=registry,
         resources_dir=settings.resources_dir,
-        extra_projections=(TrainingRuns, QualityState),
+        # ModelRegistry: the training runs with the chosen and archived ones (issue 17).
+        extra_projections=(ModelRegistry, QualityState),
     )
     return Application(settings, registry, projects)

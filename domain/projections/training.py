@@ -9,6 +9,7 @@ from typing import Any
 
 from domain.events import Event
 from domain.projections.recorded import Recorded
+from domain.projections.run_choices import RunChoices
 from domain.training_events import (
     CheckpointSaved,
     EpochCompleted,
@@ -80,7 +81,12 @@ class TrainingRuns:
         self.runs: dict[str, TrainingRun] = {}  # insertion order = oldest first
         self.config: dict[str, Any] | None = None  # the last configured model
         self.latest_checkpoint: ModelOutput | None = None
-        self.latest_predictions: ModelOutput | None = None
+        self.newest_predictions: ModelOutput | None = None  # of any run
+        # Each run's latest predictions, in the order runs last predicted.
+        self.run_predictions: dict[str, ModelOutput] = {}
+        # The chosen run, the archived ones, the presets: folded by ``ModelRegistry``
+        # (domain.projections.models), which the composition root uses; empty here.
+        self.choices = RunChoices()
         self.handlers = {
             ModelConfigured: self._on_configured,
             TrainingStarted: self._on_started,
@@ -101,6 +107,37 @@ class TrainingRuns:
     @property
     def latest(self) -> TrainingRun | None:
         return next(reversed(self.runs.values()), None)
+
+    @property
+    def chosen_run(self) -> str | None:
+        """The run a person chose to drive the window (``RunChosen``), while it holds: a
+        run started after the choice, or archiving the chosen run, ends it."""
+        chosen = self.choices.chosen
+        run = self.runs.get(chosen) if chosen else None
+        if run is None or chosen in self.choices.archived:
+            return None
+        latest = self.latest
+        if latest is not None and latest.started_position > self.choices.chosen_position:
+            return None
+        return chosen
+
+    @property
+    def driving_run(self) -> str | None:
+        """The run whose predictions drive the window (``latest_predictions``), if any."""
+        found = self.latest_predictions
+        return None if found is None else found.run_id
+
+    @property
+    def latest_predictions(self) -> ModelOutput | None:
+        """The predictions that drive the window: the chosen run's latest, else the newest
+        of a run not archived (the latest run's, live while it trains)."""
+        chosen = self.chosen_run
+        if chosen is not None and chosen in self.run_predictions:
+            return self.run_predictions[chosen]
+        archived = self.choices.archived
+        if not archived:
+            return self.newest_predictions
+        return next((p for p in reversed(self.run_predictions.values()) if p.run_id not in archived), None)
 
     # -- folding ----------------------------------------------------------------------
     def _on_configured(self, e: Recorded) -> None:
@@ -139,9 +176,11 @@ class TrainingRuns:
 
     def _on_predictions(self, e: Recorded) -> None:
         d = e.data
-        self.latest_predictions = ModelOutput(
+        self.newest_predictions = ModelOutput(
             d["predictions_sha256"], d["run_id"], d["epoch"], e.position, bool(d["meaningful"])
         )
+        self.run_predictions.pop(d["run_id"], None)
+        self.run_predictions[d["run_id"]] = self.newest_predictions
 
     def _on_end(self, e: Recorded) -> None:
         run = self.runs.get(e.data["run_id"])
@@ -161,7 +200,9 @@ class TrainingRuns:
                 "config": self.config,
                 "runs": [asdict(r) for r in self.runs.values()],
                 "latest_checkpoint": out(self.latest_checkpoint),
-                "latest_predictions": out(self.latest_predictions),
+                "latest_predictions": out(self.newest_predictions),
+                "run_predictions": [asdict(p) for p in self.run_predictions.values()],
+                "choices": self.choices.as_dict(),
             }
         ).encode()
 
@@ -175,7 +216,12 @@ class TrainingRuns:
         if data["latest_checkpoint"]:
             self.latest_checkpoint = ModelOutput(**data["latest_checkpoint"])
         if data["latest_predictions"]:
-            self.latest_predictions = ModelOutput(**data["latest_predictions"])
+            self.newest_predictions = ModelOutput(**data["latest_predictions"])
+        # Snapshots made before runs could be chosen have neither: nothing was chosen then.
+        self.run_predictions = {p["run_id"]: ModelOutput(**p) for p in data.get("run_predictions", ())}
+        if self.newest_predictions is not None and not self.run_predictions:
+            self.run_predictions[self.newest_predictions.run_id] = self.newest_predictions
+        self.choices.load(data.get("choices", {}))
         return self
 
     def __eq__(self, other: object) -> bool:
