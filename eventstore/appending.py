@@ -1,7 +1,7 @@
 """An append, from the caller's entries to the rows a backend writes.
 
 Two halves, because of the write lock: ``prepare`` validates and encodes before the lock
-is taken (a bad event costs no one any waiting), ``build_rows`` checks expected versions
+is taken (a bad event costs no one any waiting), ``build_runs`` checks expected versions
 and chains the hashes under it, from the head the backend just read. Every backend uses
 both, so they accept, refuse and chain exactly alike.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .codec import Encoded, StoredRow, chain_rows, encode_batch
+from .codec import Encoded, Run, chain_run, encode_batch
 from .errors import ConcurrencyError, StoreError
 from .model import ExpectedVersion, NewEvent, StreamAppend
 from .validation import check_event, check_expected, check_expected_form
@@ -23,7 +23,7 @@ class PreparedAppend:
 
     stream_id: str
     expected: ExpectedVersion
-    encoded: list[Encoded]
+    encoded: Encoded
 
 
 def prepare(appends: Sequence[StreamAppend]) -> list[PreparedAppend]:
@@ -67,29 +67,31 @@ def stream_ids(prepared: Sequence[PreparedAppend]) -> list[str]:
     return list(dict.fromkeys(p.stream_id for p in prepared))
 
 
-def build_rows(
+def build_runs(
     prepared: Sequence[PreparedAppend],
     versions: Mapping[str, int],
     head: int,
     previous: bytes,
     recorded_at: float,
-) -> list[StoredRow]:
-    """The rows to insert after ``head`` (whose hash is ``previous``).
+) -> list[Run]:
+    """The runs of rows to insert after ``head`` (whose hash is ``previous``), one per entry.
 
     ``versions`` are the streams' current versions as read under the write lock (missing
     means 0). Raises ``ConcurrencyError`` for the first entry whose expected version does
     not hold; nothing has been written then.
     """
     current = dict(versions)
-    rows: list[StoredRow] = []
+    runs: list[Run] = []
     position = head
     for entry in prepared:
         version = current.get(entry.stream_id, 0)
         check_expected(entry.stream_id, entry.expected, version)
-        previous = chain_rows(rows, previous, position, entry.stream_id, version, entry.encoded, recorded_at)
-        position += len(entry.encoded)
-        current[entry.stream_id] = version + len(entry.encoded)
-    return rows
+        run = chain_run(previous, position, entry.stream_id, version, entry.encoded, recorded_at)
+        runs.append(run)
+        previous = run.hashes[-1]
+        position += len(run)
+        current[entry.stream_id] = version + len(run)
+    return runs
 
 
 def build_group(
@@ -98,24 +100,25 @@ def build_group(
     head: int,
     previous: bytes,
     recorded_at: float,
-) -> tuple[list[StoredRow], list[int | ConcurrencyError]]:
-    """The rows of several appends committed together, each checked on its own.
+) -> tuple[list[Run], list[int | ConcurrencyError]]:
+    """The runs of several appends committed together, each append checked on its own.
 
     An append whose expected version does not hold gets its ``ConcurrencyError`` as its
     outcome and contributes no row; the others chain on as if it had not been made.
     """
     current = dict(versions)
-    rows: list[StoredRow] = []
+    runs: list[Run] = []
     outcomes: list[int | ConcurrencyError] = []
     for prepared in group:
         try:
-            mine = build_rows(prepared, current, head, previous, recorded_at)
+            mine = build_runs(prepared, current, head, previous, recorded_at)
         except ConcurrencyError as exc:
             outcomes.append(exc)
             continue
-        for row in mine:
-            current[row[1]] = row[2]
-        head, previous = mine[-1][0], mine[-1][8]
-        rows.extend(mine)
+        for run in mine:
+            current[run.stream_id] = run.version + len(run) - 1
+        last = mine[-1]
+        head, previous = last.position + len(last) - 1, last.hashes[-1]
+        runs.extend(mine)
         outcomes.append(head)
-    return rows, outcomes
+    return runs, outcomes

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -19,9 +21,19 @@ GENESIS = bytes(32)
 """The hash the first event chains from."""
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_TYPE, _SCHEMA_VERSION = attrgetter("type"), attrgetter("schema_version")
 
-Encoded = tuple[str, int, bytes, bytes]
-"""An event ready to store: ``(type, schema_version, data JSON, metadata JSON)``."""
+
+class Encoded(NamedTuple):
+    """Events ready to store, column by column: types, schema versions, data JSON and
+    metadata JSON. Columns rather than a tuple per event: at batches of 1,000, fewer
+    objects to allocate (and for the garbage collector to count) per event."""
+
+    types: list[str]
+    schema_versions: list[int]
+    data: list[bytes]
+    metadata: list[bytes]
+
 
 StoredRow = tuple[int, str, int, str, int, bytes, bytes, float, bytes]
 """A row as written: position, stream, version, type, schema version, data, metadata,
@@ -35,7 +47,7 @@ def encode(event_type: str, what: str, value: Any) -> bytes:
             f"event {event_type!r}: {what} must be a dict, not {type(value).__name__}; nothing was written"
         )
     try:
-        return memoryview(orjson.dumps(value, option=_OPTIONS)).tobytes()  # see encode_batch
+        return b"%b" % (orjson.dumps(value, option=_OPTIONS),)  # a copy: see encode_batch
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise EventEncodingError(
             f"event {event_type!r}: its {what} cannot be stored as JSON ({exc}); "
@@ -46,41 +58,37 @@ def encode(event_type: str, what: str, value: Any) -> bytes:
 decode: Callable[[bytes], Any] = orjson.loads
 
 
-def encode_batch(events: Sequence[NewEvent], dicts_checked: bool = False) -> list[Encoded]:
+def encode_batch(events: Sequence[NewEvent], dicts_checked: bool = False) -> Encoded:
     """Encode ``(type, schema_version, data, metadata)`` for a whole batch.
 
-    The fast path is one comprehension (a JSON object always starts with ``{``, which is
-    how it checks for dicts, unless the caller already saw that every body is a plain
-    ``dict``); only when it fails is the batch encoded again event by event, to name the
-    culprit in the error.
+    The fast path is a comprehension per column (a JSON object always starts with ``{``,
+    which is how it checks for dicts, unless the caller already saw that every body is a
+    plain ``dict``); only when it fails is the batch encoded again event by event, to
+    name the culprit in the error.
     """
-    dumps, options, view = orjson.dumps, _OPTIONS, memoryview
-    encoded: list[Encoded] | None
+    dumps, options = orjson.dumps, _OPTIONS
+    types = list(map(_TYPE, events))
+    schema_versions = list(map(_SCHEMA_VERSION, events))
     try:
         # Why the copy: orjson writes into a 1 KiB buffer and shrinks it in place; kept
         # alive by the thousand, those shrunk blocks fragment glibc's heap and each
         # further dumps() then costs ~2 us instead of ~0.1 us (measured here: a batch of
-        # 1,000 encoded in 4.1 ms as is, 0.5 ms with the copy). A right-sized copy lets
-        # the buffer be freed and reused at once.
-        encoded = [
-            (
-                e.type,
-                e.schema_version,
-                view(dumps(e.data, option=options)).tobytes(),
-                view(dumps(e.metadata, option=options)).tobytes(),
-            )
-            for e in events
-        ]
+        # 1,000 encoded in 4.1 ms as is, 0.5 ms with the copy). A copy lets the buffer be
+        # freed and reused at once; ``b"%b" % (x,)`` is the cheapest copy (0.08 us
+        # against 0.13 us for memoryview(x).tobytes(): ~0.1 ms a batch of 1,000).
+        data = [b"%b" % (dumps(e.data, option=options),) for e in events]
+        metadata = [b"%b" % (dumps(e.metadata, option=options),) for e in events]
     except (TypeError, orjson.JSONEncodeError):
-        encoded = None
-    if encoded is None or not (
-        dicts_checked or all(d[:1] == b"{" and m[:1] == b"{" for _, _, d, m in encoded)
-    ):
-        return [
-            (e.type, e.schema_version, encode(e.type, "data", e.data), encode(e.type, "metadata", e.metadata))
-            for e in events
-        ]
-    return encoded
+        pass
+    else:
+        if dicts_checked or all(d[:1] == b"{" for d in data) and all(m[:1] == b"{" for m in metadata):
+            return Encoded(types, schema_versions, data, metadata)
+    return Encoded(
+        types,
+        schema_versions,
+        [encode(e.type, "data", e.data) for e in events],
+        [encode(e.type, "metadata", e.metadata) for e in events],
+    )
 
 
 def chain_hash(
@@ -105,16 +113,45 @@ def chain_hash(
     return hashlib.sha256(b"".join((previous, header, b"\0", data, b"\0", metadata))).digest()
 
 
-def chain_rows(
-    rows: list[StoredRow],
-    previous: bytes,
-    position: int,
-    stream_id: str,
-    version: int,
-    encoded: Sequence[Encoded],
-    recorded_at: float,
-) -> bytes:
-    """Append the chained rows of one stream's events to ``rows``; return the last hash.
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Rows of one stream at consecutive positions, as written: the ``i``-th has
+    position ``position + i``, version ``version + i`` and hash ``hashes[i]``."""
+
+    position: int
+    stream_id: str
+    version: int
+    recorded_at: float
+    encoded: Encoded
+    hashes: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def rows(self, start: int = 0, stop: int | None = None) -> list[StoredRow]:
+        """Rows ``start`` to ``stop`` of the run, as whole tuples."""
+        stop = len(self.hashes) if stop is None else stop
+        stream_id, at = self.stream_id, self.recorded_at
+        e = self.encoded
+        return [
+            (self.position + i, stream_id, self.version + i, t, s, d, m, at, h)
+            for i, t, s, d, m, h in zip(
+                range(start, stop),
+                e.types[start:stop],
+                e.schema_versions[start:stop],
+                e.data[start:stop],
+                e.metadata[start:stop],
+                self.hashes[start:stop],
+                strict=True,
+            )
+        ]
+
+
+def chain_run(
+    previous: bytes, position: int, stream_id: str, version: int, encoded: Encoded, recorded_at: float
+) -> Run:
+    """Chain one stream's events after ``position`` (whose hash is ``previous``) and
+    ``version``; the hash of the run's last row is ``run.hashes[-1]``.
 
     The same bytes as ``chain_hash``, built without a JSON call per row: within a batch
     only the two integers of the header change, and ``%d`` writes an int exactly as
@@ -124,8 +161,11 @@ def chain_rows(
     dumps, sha256 = orjson.dumps, hashlib.sha256
     stream_json, at_json = dumps(stream_id), dumps(recorded_at)
     type_json: dict[str, bytes] = {}
-    append = rows.append
-    for event_type, schema_version, data, metadata in encoded:
+    hashes: list[bytes] = []
+    append = hashes.append
+    first_position, first_version = position + 1, version + 1
+    # zip reuses its result tuple when the loop unpacks it: no allocation per row
+    for event_type, schema_version, data, metadata in zip(*encoded):  # noqa: B905 (equal columns)
         position += 1
         version += 1
         tj = type_json.get(event_type)
@@ -136,10 +176,8 @@ def chain_rows(
             b"%b[%d,%b,%d,%b,%d,%b]\0%b\0%b"
             % (previous, position, stream_json, version, tj, schema_version, at_json, data, metadata)
         ).digest()
-        append(
-            (position, stream_id, version, event_type, schema_version, data, metadata, recorded_at, previous)
-        )
-    return previous
+        append(previous)
+    return Run(first_position, stream_id, first_version, recorded_at, encoded, hashes)
 
 
 def verify_chain(pages: Iterable[Sequence[StoredRow]]) -> Verification:

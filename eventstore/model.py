@@ -29,7 +29,10 @@ NO_STREAM = _Sentinel("NO_STREAM")
 ExpectedVersion = int | _Sentinel
 
 
-@dataclass(frozen=True, slots=True)
+_NO_METADATA: Any = _Sentinel("{}")
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class NewEvent:
     """An event to append: an opaque type name, JSON-able data and metadata."""
 
@@ -37,6 +40,27 @@ class NewEvent:
     data: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     schema_version: int = 1
+
+    def __init__(
+        self,
+        type: str,  # noqa: A002  (the field's name)
+        data: dict[str, Any],
+        metadata: dict[str, Any] = _NO_METADATA,
+        schema_version: int = 1,
+    ) -> None:
+        # What the generated __init__ of a frozen dataclass does, through the slots'
+        # own setters instead of object.__setattr__ by name: 0.32 instead of 0.55 us an
+        # event, which is a tenth of an append's Python time at batches of 1,000.
+        _set_type(self, type)
+        _set_data(self, data)
+        _set_metadata(self, {} if metadata is _NO_METADATA else metadata)
+        _set_schema_version(self, schema_version)
+
+
+_set_type = NewEvent.__dict__["type"].__set__
+_set_data = NewEvent.__dict__["data"].__set__
+_set_metadata = NewEvent.__dict__["metadata"].__set__
+_set_schema_version = NewEvent.__dict__["schema_version"].__set__
 
 
 StreamAppend = tuple[str, Sequence[NewEvent], ExpectedVersion]

@@ -209,8 +209,9 @@ class PostgresEventStore(EventStore):
             versions = dict(conn.execute(self._sql.versions, (streams,)).fetchall())
             last = conn.execute(self._sql.last_row).fetchone()
             head, previous = (int(last[0]), bytes(last[1])) if last else (0, GENESIS)
-            rows, outcomes = build_group(group, versions, head, previous, time.time())
-            if rows:
+            runs, outcomes = build_group(group, versions, head, previous, time.time())
+            if runs:
+                rows = [row for run in runs for row in run.rows()]
                 self._insert(conn, rows)
                 conn.execute(self._sql.notify, (self._channel, str(rows[-1][0])))
         return outcomes

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .appending import PreparedAppend, build_group, prepare, stream_ids
 from .base import EventStore
-from .codec import GENESIS, StoredRow, blob_hash, verify_chain
+from .codec import GENESIS, Run, StoredRow, blob_hash, verify_chain
 from .connections import ThreadConnections
 from .errors import (
     BlobCorrupt,
@@ -38,6 +38,7 @@ from .sqlite_schema import (
     INSERT,
     INSERT_CHUNK,
     INSERT_MANY,
+    INSERT_RUN,
     LAST_ROW,
     NO_UPPER_BOUND,
     PAGE_SIZE,
@@ -195,9 +196,9 @@ class SQLiteEventStore(EventStore):
                     versions[stream_id] = version or 0
                 last = conn.execute(LAST_ROW).fetchone()
                 head, previous = last if last else (0, GENESIS)
-                rows, outcomes = build_group(group, versions, head, previous, time.time())
-                if rows:
-                    self._insert(conn, rows)
+                runs, outcomes = build_group(group, versions, head, previous, time.time())
+                if runs:
+                    self._insert(conn, runs)
                 conn.execute("COMMIT")
             finally:
                 if conn.in_transaction:
@@ -205,16 +206,46 @@ class SQLiteEventStore(EventStore):
         return outcomes
 
     @staticmethod
-    def _insert(conn: sqlite3.Connection, rows: list[StoredRow]) -> None:
-        """Whole chunks as multi-row INSERTs (one statement step per 100 rows instead of
-        one per row, about a quarter less time in SQLite at batches of 1,000), the rest
-        row by row."""
-        whole = len(rows) - len(rows) % INSERT_CHUNK
+    def _insert(conn: sqlite3.Connection, runs: list[Run]) -> None:
+        """Multi-row INSERTs of 100 rows (one statement step per 100 rows instead of one
+        per row, about a quarter less time in SQLite at batches of 1,000), row by row for
+        what is left. A chunk of one run with one type and schema version (the usual
+        case) goes in as ``INSERT_RUN``, binding each row's three own values only."""
+        rest: list[StoredRow] = []
+        chunk = INSERT_CHUNK
+        for run in runs:
+            e, n = run.encoded, len(run)
+            whole = n - n % chunk
+            for start in range(0, whole, chunk):
+                stop = start + chunk
+                event_type, schema_version = e.types[start], e.schema_versions[start]
+                if (
+                    e.types[start:stop].count(event_type) != chunk
+                    or e.schema_versions[start:stop].count(schema_version) != chunk
+                ):
+                    rest += run.rows(start, stop)
+                    continue
+                params: list[object] = [None] * (6 + 3 * chunk)
+                params[:6] = (
+                    run.position + start,
+                    run.stream_id,
+                    run.version + start,
+                    event_type,
+                    schema_version,
+                    run.recorded_at,
+                )
+                params[6::3] = e.data[start:stop]  # slice assignment: no tuple per row
+                params[7::3] = e.metadata[start:stop]
+                params[8::3] = run.hashes[start:stop]
+                conn.execute(INSERT_RUN, params)
+            if whole < n:
+                rest += run.rows(whole, n)
+        whole = len(rest) - len(rest) % chunk
         flat = itertools.chain.from_iterable
-        for start in range(0, whole, INSERT_CHUNK):
-            conn.execute(INSERT_MANY, list(flat(rows[start : start + INSERT_CHUNK])))
-        if whole < len(rows):
-            conn.executemany(INSERT, rows[whole:])
+        for start in range(0, whole, chunk):
+            conn.execute(INSERT_MANY, list(flat(rest[start : start + chunk])))
+        if whole < len(rest):
+            conn.executemany(INSERT, rest[whole:])
 
     def stream_version(self, stream_id: str) -> int:
         conn = self._conn()
