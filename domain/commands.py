@@ -18,6 +18,9 @@ class CreateProject:
     source: str
     map_sha256: str
     map_method: str = "pca"
+    # The dataset's blobs, ``chunk_samples`` images each; none: the one blob ``dataset_sha256``.
+    dataset_chunks: tuple[str, ...] = ()
+    chunk_samples: int = 0
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
 from domain.errors import DatasetError
-from domain.images import Dataset, validate_images
+from domain.images import Dataset, DatasetStream, check_shape, validate_images
 
 MNIST_FILE = "mnist10k.npz"
 
@@ -58,6 +62,129 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
             "array or a folder of PNG/JPEG images"
         )
     return load_npz(p)
+
+
+def open_dataset(path: str | os.PathLike[str]) -> DatasetStream:
+    """``load_dataset`` read in batches: a ``.npz`` file or a folder of images, never held
+    whole in memory (an uncompressed array is mapped from the file, a compressed one is
+    decompressed batch by batch, a folder decoded batch by batch)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        from domain.image_folder import stream_folder  # Pillow only when a folder is used
+
+        return stream_folder(p)
+    if not p.exists():
+        raise DatasetError(f"{p} does not exist: give the path of a .npz file or an image folder")
+    if p.suffix.lower() != ".npz":
+        raise DatasetError(
+            f"{p} is neither a .npz file nor a folder: give a .npz file with an 'images' "
+            "array or a folder of PNG/JPEG images"
+        )
+    return stream_npz(p)
+
+
+def stream_npz(path: str | os.PathLike[str]) -> DatasetStream:
+    p = Path(path)
+    try:
+        if not zipfile.is_zipfile(p):
+            raise DatasetError(
+                f"cannot read {p} as a .npz file (it is not a zip archive); save it with "
+                "numpy.savez or choose another file"
+            )
+        members = _check_sizes(p)
+        if "images" not in members:
+            found = ", ".join(members) or "no arrays"
+            raise DatasetError(
+                f"{p} has no 'images' array (it has {found}); save the pictures "
+                "under the name 'images' (np.savez(path, images=...))"
+            )
+        names: tuple[str, ...] = ()
+        if "class_names" in members:
+            with np.load(p, allow_pickle=False) as npz:
+                names = tuple(str(n) for n in np.asarray(npz["class_names"]).ravel())
+    except DatasetError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DatasetError(f"{p} holds arrays of Python objects; save plain numeric arrays") from exc
+        raise DatasetError(f"cannot read {p} as a .npz file ({exc}); check the file") from exc
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DatasetError(f"cannot read {p} as a .npz file ({exc}); check the file") from exc
+    array = members["images"]
+    check_shape(array.shape, str(p))
+    notes: tuple[str, ...] = (
+        ("the 'labels' array was ignored: labels come only from annotators",) if "labels" in members else ()
+    )
+    if array.dtype != np.uint8:
+        if not np.issubdtype(array.dtype, np.floating):
+            raise DatasetError(f"{p}: pixels are {array.dtype}; store uint8 (0–255) or floats in [0, 1]")
+        notes += ("float pixels in [0, 1] were stored as 8-bit (0–255)",)
+
+    def batches(rows: int) -> Iterator[np.ndarray]:
+        try:
+            for first, batch in array.batches(p, rows):
+                yield validate_images(batch, str(p), first)
+        except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+            raise DatasetError(f"cannot read {p} as a .npz file ({exc}); check the file") from exc
+
+    return DatasetStream(array.shape, f"npz file {p.name}", batches, names, notes)
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One array of a .npz: where its data starts and how it is laid out."""
+
+    info: zipfile.ZipInfo
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype[Any]
+    header_end: int  # bytes of the .npy header before the data, inside the member
+
+    def batches(self, path: Path, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        n = self.shape[0] if self.shape else 0
+        row_shape = self.shape[1:]
+        row_bytes = math.prod(row_shape) * self.dtype.itemsize
+        if self.fortran_order:  # no rows to read one by one: the whole array, once
+            with np.load(path, allow_pickle=False) as npz:
+                whole = npz[self.info.filename[: -len(".npy")]]
+            for start in range(0, n, rows):
+                yield start, whole[start : start + rows]
+            return
+        if self.info.compress_type == zipfile.ZIP_STORED:
+            mapped = np.memmap(
+                path, self.dtype, "r", _data_offset(path, self.info) + self.header_end, self.shape
+            )
+            for start in range(0, n, rows):
+                yield start, np.asarray(mapped[start : start + rows])
+            return
+        with zipfile.ZipFile(path) as archive, archive.open(self.info) as f:
+            _read_exactly(f, self.header_end)
+            for start in range(0, n, rows):
+                count = min(rows, n - start)
+                data = _read_exactly(f, count * row_bytes)
+                yield start, np.frombuffer(data, self.dtype).reshape((count, *row_shape))
+
+
+def _data_offset(path: Path, info: zipfile.ZipInfo) -> int:
+    """Where a stored (uncompressed) member's bytes start in the zip file."""
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        header = f.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise OSError(f"the zip entry of {info.filename} is damaged")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    return int(info.header_offset + 30 + name_length + extra_length)
+
+
+def _read_exactly(f: IO[bytes], count: int) -> bytes:
+    parts, missing = [], count
+    while missing:
+        part = f.read(min(missing, 1 << 24))
+        if not part:
+            raise EOFError(f"the file ends {missing} bytes early")
+        parts.append(part)
+        missing -= len(part)
+    return b"".join(parts)
 
 
 def load_npz(path: str | os.PathLike[str]) -> Dataset:
@@ -106,10 +233,12 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise DatasetError(f"cannot read {path} as a .npz file ({exc}); check the file") from exc
 
 
-def _check_sizes(path: Path) -> None:
+def _check_sizes(path: Path) -> dict[str, _Member]:
     """Compare each array's header with the bytes stored for it, before numpy
     allocates what the header claims: a damaged or hostile header could claim
-    petabytes (MemoryError), a cut-off file less data than its shape."""
+    petabytes (MemoryError), a cut-off file less data than its shape. Returns each
+    array's layout, by name."""
+    members: dict[str, _Member] = {}
     with zipfile.ZipFile(path) as archive:
         for member in archive.infolist():
             if not member.filename.endswith(".npy"):
@@ -119,9 +248,9 @@ def _check_sizes(path: Path) -> None:
                 try:
                     version = np.lib.format.read_magic(f)
                     if version == (1, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
                     else:
-                        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
                 except ValueError as exc:
                     raise DatasetError(
                         f"{path}: the header of array {name!r} is unreadable ({exc}); save the "
@@ -137,6 +266,8 @@ def _check_sizes(path: Path) -> None:
                     f"{tuple(shape)} ({_size(claimed)}) but the file holds {_size(stored)} of data "
                     "(the file was cut off or damaged); save or copy it again"
                 )
+            members[name] = _Member(member, tuple(shape), bool(fortran), dtype, member.file_size - stored)
+    return members
 
 
 def _size(n: int) -> str:

@@ -56,7 +56,15 @@ def _(cmd: c.CreateProject, state: DecisionState) -> list[ev.Event]:
     names = tuple(_check_class_name(n, ()) for n in cmd.class_names)
     _check_unique(names)
     return [
-        ev.ProjectCreated(cmd.name, cmd.dataset_sha256, tuple(cmd.shape), names, cmd.source),
+        ev.ProjectCreated(
+            cmd.name,
+            cmd.dataset_sha256,
+            tuple(cmd.shape),
+            names,
+            cmd.source,
+            tuple(cmd.dataset_chunks),
+            cmd.chunk_samples,
+        ),
         ev.LatentMapComputed(cmd.map_sha256, cmd.shape[0], 2, cmd.map_method),
     ]
 

@@ -88,20 +88,41 @@ def _project_created_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
+def _project_created_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    # v2 stored the whole dataset as the one blob ``dataset_sha256``: one chunk.
+    new = dict(data)
+    new.setdefault("dataset_chunks", [data.get("dataset_sha256")])
+    shape = data.get("shape") or [0]
+    new.setdefault("chunk_samples", shape[0] if isinstance(shape, list | tuple) else 0)
+    return new
+
+
 @dataclass(frozen=True)
 class ProjectCreated(Event):
-    """A project was created over a dataset stored as the blob ``dataset_sha256``."""
+    """A project was created over a dataset (uint8, ``shape``) whose content, as one
+    .npy array, has the sha256 ``dataset_sha256``. It is stored as the blobs
+    ``dataset_chunks``: .npy arrays of ``chunk_samples`` consecutive images each (the
+    last may hold fewer). Before version 3 the one chunk was the whole dataset."""
 
     type_name: ClassVar[str] = "ProjectCreated"
-    schema_version: ClassVar[int] = 2
-    upcasters: ClassVar[Mapping[int, Upcaster]] = MappingProxyType({1: _project_created_v1_to_v2})
-    blob_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"dataset_sha256": "dataset"})
+    schema_version: ClassVar[int] = 3
+    upcasters: ClassVar[Mapping[int, Upcaster]] = MappingProxyType(
+        {1: _project_created_v1_to_v2, 2: _project_created_v2_to_v3}
+    )
+    blob_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"dataset_chunks": "dataset"})
 
     name: str
     dataset_sha256: str
     shape: tuple[int, ...]
     class_names: tuple[str, ...]
     source: str
+    dataset_chunks: tuple[str, ...] = ()
+    chunk_samples: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.dataset_chunks:  # made without chunks: the dataset is one blob
+            object.__setattr__(self, "dataset_chunks", (self.dataset_sha256,))
+            object.__setattr__(self, "chunk_samples", int(self.shape[0]) if self.shape else 0)
 
     def summary(self, names: Sequence[str] = ()) -> str:
         return (
@@ -324,14 +345,27 @@ class EventRegistry:
             out = cls.upcasters[v](out)
         return out
 
-    def blob_references(self, type_name: str, data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    def blob_references(
+        self, type_name: str, data: Mapping[str, Any], schema_version: int | None = None
+    ) -> Iterator[tuple[str, str]]:
         """(sha256, kind) of every blob a recorded event refers to; nothing for a type
-        this release does not know (its blobs cannot be named, so they are not claimed)."""
+        this release does not know (its blobs cannot be named, so they are not claimed).
+        ``data`` of an older ``schema_version`` is upcast first; a field may hold one
+        sha256 or a list of them (e.g. "dataset chunk 2 of 9")."""
         cls = self._by_name.get(type_name)
+        if cls is not None and schema_version is not None and schema_version != cls.schema_version:
+            try:
+                data = self.upcast(type_name, schema_version, data)
+            except (DomainError, KeyError, TypeError, IndexError, ValueError, AttributeError):
+                pass  # a damaged event: what it names as it is
         for field_name, kind in cls.blob_fields.items() if cls is not None else ():
-            sha = data.get(field_name)
-            if sha:
-                yield sha, kind
+            value = data.get(field_name)
+            if isinstance(value, list | tuple):
+                shas = [sha for sha in value if isinstance(sha, str) and sha]
+                for i, sha in enumerate(shas):
+                    yield sha, (f"{kind} chunk {i + 1} of {len(shas)}" if len(shas) > 1 else kind)
+            elif value:
+                yield value, kind
 
     def summarize(
         self, type_name: str, schema_version: int, data: Mapping[str, Any], names: Sequence[str] = ()

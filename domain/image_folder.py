@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from domain.errors import DatasetError
-from domain.images import IMAGE_SUFFIXES, Dataset, validate_images
+from domain.images import IMAGE_SUFFIXES, Dataset, DatasetStream, validate_images
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -24,6 +25,14 @@ _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
 
 def read_folder(folder: Path) -> Dataset:
+    stream = stream_folder(folder)
+    images = np.concatenate(list(stream.batches(4096)))
+    return Dataset(images, source=stream.source, class_names=stream.class_names, notes=stream.notes)
+
+
+def stream_folder(folder: Path) -> DatasetStream:
+    """The folder's images decoded batch by batch. Only the headers are read first (to
+    find the size and the kind of every image); pixels are decoded when a batch is read."""
     root = folder.expanduser()
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder: choose a folder of PNG/JPEG images")
@@ -33,34 +42,61 @@ def read_folder(folder: Path) -> Dataset:
             f"{root} contains no PNG or JPEG images (looked in subfolders too): choose the "
             "folder that holds the images"
         )
-    pictures = [_read(root, f) for f in files]
-    grey = [f for f, (_, g) in zip(files, pictures) if g]
-    colour = [f for f, (_, g) in zip(files, pictures) if not g]
+    headers = [_header(root, f) for f in files]
+    grey = [f for f, (_, g) in zip(files, headers) if g]
+    colour = [f for f, (_, g) in zip(files, headers) if not g]
     if grey and colour:
         raise DatasetError(
             f"{root} mixes channel counts: {len(grey)} greyscale images (e.g. "
             f"{_rel(root, grey[0])}) and {len(colour)} colour images (e.g. "
             f"{_rel(root, colour[0])}); convert them all to one kind"
         )
-    sizes = Counter(img.size for img, _ in pictures)
+    sizes = Counter(size for size, _ in headers)
     size, _ = sizes.most_common(1)[0]
     notes = []
-    odd = [(f, img.size) for f, (img, _) in zip(files, pictures) if img.size != size]
+    odd = [(f, s) for f, (s, _) in zip(files, headers) if s != size]
     if odd:
         first, first_size = odd[0]
         notes.append(
             f"resized {len(odd)} of {len(files)} images to {size[0]}×{size[1]}, the most "
             f"common size (e.g. {_rel(root, first)} was {first_size[0]}×{first_size[1]})"
         )
-    arrays = [np.asarray(img if img.size == size else img.resize(size)) for img, _ in pictures]
-    images = validate_images(np.stack(arrays), str(root))
+    shape = (len(files), size[1], size[0]) + (() if grey else (3,))
+
+    def batches(rows: int) -> Iterator[np.ndarray]:
+        for start in range(0, len(files), rows):
+            arrays = []
+            for f in files[start : start + rows]:
+                img, _ = _read(root, f)
+                arrays.append(np.asarray(img if img.size == size else img.resize(size)))
+            yield validate_images(np.stack(arrays), str(root), start)
+
     classes = sorted({f.relative_to(root).parts[0] for f in files if len(f.relative_to(root).parts) > 1})
-    return Dataset(
-        images,
+    return DatasetStream(
+        shape,
         source=f"image folder {root.name} ({len(files)} images)",
+        batches=batches,
         class_names=tuple(classes),
         notes=tuple(notes),
     )
+
+
+def _header(root: Path, path: Path) -> tuple[tuple[int, int], bool]:
+    """(width, height) and whether the image is grey, from its header alone."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return img.size, img.mode in _GREY_MODES
+    except Image.DecompressionBombError as exc:
+        raise DatasetError(
+            f"image {_rel(root, path)} in {root} is too large to read safely (more than "
+            f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels); shrink it or remove it from the folder"
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DatasetError(
+            f"cannot read image {_rel(root, path)} in {root} ({exc}); remove or replace the file"
+        ) from exc
 
 
 def _image_files(root: Path) -> list[Path]:

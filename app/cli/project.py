@@ -29,19 +29,49 @@ if TYPE_CHECKING:
 
 
 def cmd_new(args: argparse.Namespace, app: Application) -> int:
-    from domain.dataset import load_dataset, load_mnist
+    from domain.dataset import load_mnist, open_dataset
+    from domain.images import DatasetStream
 
-    dataset = load_dataset(args.dataset) if args.dataset else load_mnist(app.settings.resources_dir)
+    # A dataset file or folder is read batch by batch (bounded memory), never whole.
+    dataset = open_dataset(args.dataset) if args.dataset else load_mnist(app.settings.resources_dir)
     classes = None
     if args.classes is not None:
         classes = tuple(name.strip() for name in args.classes.split(","))
-    with app.projects.create(args.path, dataset, name=args.name, class_names=classes) as project:
+    bar = _ProgressBar() if isinstance(dataset, DatasetStream) and sys.stderr.isatty() else None
+    try:
+        project = app.projects.create(args.path, dataset, name=args.name, class_names=classes, progress=bar)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.end()
+        return fail(f"{PROG}: new: interrupted; nothing was created", 130)
+    if bar is not None:
+        bar.end()
+    with project:
         info = project.info
         say(f"created {project.path}: {info.project_name!r}, {shape_text(info.shape)} from {info.source}")
         say(f"classes: {classes_text(info.class_names)}")
         for note in dataset.notes:
             say(f"note: {note}")
     return 0
+
+
+class _ProgressBar:
+    """``new``'s progress on one terminal line of stderr: stage, bar, images done."""
+
+    def __init__(self) -> None:
+        self._shown = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        filled = 30 * done // max(1, total)
+        line = f"{stage} images [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}"
+        if line != self._shown:
+            print(f"\r{line}", end="", file=sys.stderr, flush=True)
+            self._shown = line
+
+    def end(self) -> None:
+        if self._shown:
+            print(file=sys.stderr, flush=True)
+            self._shown = ""
 
 
 def _change(args: argparse.Namespace, app: Application, action: Callable[[Project], list[Event]]) -> int:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from app.quality.accuracy import ProspectiveAccuracy, prospective_accuracy
+from app.quality.accuracy import ProspectiveAccuracy, prospective_accuracy, run_accuracy
 from app.quality.review import label_acts
 from domain.accuracy import AccuracyEstimate
 from domain.label_quality import Disagreement, LabelChange, annotator_disagreements
@@ -104,14 +104,15 @@ def conflicts(project: Project) -> tuple[Disagreement, ...]:
 def runs(project: Project, accuracy: ProspectiveAccuracy | None = None) -> list[dict[str, Any]]:
     """Training runs, oldest first: status, epochs completed, the last epoch's metrics
     (``accuracy`` there is training accuracy, on the labels the run trained on) and the
-    honest ``accuracy_estimate`` (None when nothing was compared yet)."""
+    honest ``accuracy_estimate``: held-out when the run kept labels out of training,
+    else prospective (None when nothing was compared yet)."""
     training = project.state.extras.get("training")
     if training is None:
         return []
     folded = accuracy or prospective_accuracy(project)
 
-    def estimate(run_id: str) -> dict[str, Any] | None:
-        found = folded.run_estimate(run_id)
+    def estimate(run_id: str, metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+        found = run_accuracy(folded, run_id, metrics)  # held-out when the run kept labels out
         return None if found is None else found.as_dict()
 
     return [
@@ -125,7 +126,7 @@ def runs(project: Project, accuracy: ProspectiveAccuracy | None = None) -> list[
             "seed": run.seed,
             "continues": run.continues,
             "checkpoint": run.checkpoint,
-            "accuracy_estimate": estimate(run.run_id),
+            "accuracy_estimate": estimate(run.run_id, run.last_metrics),
         }
         for run in training.runs.values()
     ]

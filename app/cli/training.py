@@ -15,7 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from app.project.errors import ProjectError
-from app.quality.accuracy import ProspectiveAccuracy
+from app.quality.accuracy import ProspectiveAccuracy, run_accuracy
 from app.training.lease import TrainingLease
 from app.training.recorder import RunRecorder, recover_interrupted
 
@@ -39,6 +39,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--classifier-hidden", dest="classifier_hidden_sizes", help="classifier layer sizes, e.g. 512,256"
+    )
+    p.add_argument(
+        "--holdout",
+        type=float,
+        dest="holdout_share",
+        metavar="SHARE",
+        help="share of the labels kept out of training to measure the accuracy honestly every "
+        "epoch, 0..0.5 (0 = off; default 0.3, used from --holdout-min-labels labels on)",
+    )
+    p.add_argument(
+        "--holdout-min-labels",
+        type=int,
+        dest="holdout_min_labels",
+        metavar="N",
+        help="hold labels out only in a run that starts with at least N labels (default 100)",
     )
     p.add_argument(
         "--continue",
@@ -65,7 +80,7 @@ def config_from(args: argparse.Namespace, project: Project) -> dict[str, Any]:
     from domain.learning.config import TrainingConfig
 
     config = dict(project.state.training.config or TrainingConfig().to_dict())
-    for name in ("learning_rate", "latent_size", "batch_size", "seed"):
+    for name in ("learning_rate", "latent_size", "batch_size", "seed", "holdout_share", "holdout_min_labels"):
         if getattr(args, name) is not None:
             config[name] = getattr(args, name)
     for name, flag in (("hidden_sizes", "--hidden"), ("classifier_hidden_sizes", "--classifier-hidden")):
@@ -90,8 +105,9 @@ def cmd_train(args: argparse.Namespace, app: Application) -> int:
 def _progress_line(
     run_id: str, epoch: int, last: int, metrics: dict[str, Any], estimate: AccuracyEstimate | None = None
 ) -> str:
-    """One epoch: the honest estimate when labels were compared with this run's
-    predictions, and training accuracy (on the labels it trained on), named so."""
+    """One epoch: the honest estimate (held-out when the run keeps labels out of
+    training, else labels compared with this run's predictions), and training accuracy
+    (on the labels it trained on), named so."""
     loss, acc, seconds = metrics.get("loss"), metrics.get("accuracy"), metrics.get("seconds")
     parts = [f"run {run_id}", f"epoch {epoch}/{last}", "loss " + ("—" if loss is None else f"{loss:.3f}")]
     if estimate is not None:
@@ -103,9 +119,9 @@ def _progress_line(
 
 
 class _ProgressLines:
-    """``_progress_line`` with the run's prospective accuracy, folded from the log as it
-    grows (labels given, in the window or another process, while this run's predictions
-    were in force)."""
+    """``_progress_line`` with the run's held-out accuracy of the epoch when it keeps
+    labels out, else its prospective accuracy, folded from the log as it grows (labels
+    given, in the window or another process, while this run's predictions were in force)."""
 
     def __init__(self, project: Project) -> None:
         self._project = project
@@ -113,7 +129,7 @@ class _ProgressLines:
 
     def __call__(self, run_id: str, epoch: int, last: int, metrics: dict[str, Any]) -> str:
         self._accuracy.catch_up(self._project.events(after=self._accuracy.position))
-        return _progress_line(run_id, epoch, last, metrics, self._accuracy.run_estimate(run_id))
+        return _progress_line(run_id, epoch, last, metrics, run_accuracy(self._accuracy, run_id, metrics))
 
 
 def _say(text: str, *, err: bool = False) -> None:

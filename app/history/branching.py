@@ -71,7 +71,9 @@ def copy_project(
 
         def noting(events: Iterator[RecordedEvent]) -> Iterator[RecordedEvent]:
             for e in events:
-                blobs.update(sha for sha, _ in service.registry.blob_references(e.type, e.data))
+                blobs.update(
+                    sha for sha, _ in service.registry.blob_references(e.type, e.data, e.schema_version)
+                )
                 yield e
 
         if destination.file is not None:
@@ -138,7 +140,7 @@ def _with_blobs(
 ) -> Iterator[RecordedEvent]:
     """The parent's events up to ``until``, each after the blobs it references are copied."""
     for e in parent.read_all(until=until):
-        for sha, _ in registry.blob_references(e.type, e.data):
+        for sha, _ in registry.blob_references(e.type, e.data, e.schema_version):
             if not store.has_blob(sha):
                 store.put_blob(parent.get_blob(sha))  # get_blob re-hashes: no damaged copy
         yield e

@@ -52,7 +52,7 @@ def verify_project(
 
     def noting_blobs(events: Iterable[RecordedEvent]) -> Iterator[RecordedEvent]:
         for e in events:
-            for sha, kind in registry.blob_references(e.type, e.data):
+            for sha, kind in registry.blob_references(e.type, e.data, e.schema_version):
                 blobs.setdefault(sha, (e.position, kind, e.type))
             yield e
 

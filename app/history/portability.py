@@ -54,7 +54,7 @@ def export_blobs(
         raise ProjectError(f"{target} is not a folder: give --blobs a folder")
     written: set[str] = set()
     for e in events:
-        for sha, _ in registry.blob_references(e.type, e.data):
+        for sha, _ in registry.blob_references(e.type, e.data, e.schema_version):
             if sha in written:
                 continue
             written.add(sha)
@@ -106,7 +106,7 @@ def import_events(
                         f"{source} line {number}: position {e.position} where {number} was "
                         "expected; the export is incomplete or reordered"
                     )
-                for sha, _ in service.registry.blob_references(e.type, e.data):
+                for sha, _ in service.registry.blob_references(e.type, e.data, e.schema_version):
                     if sha not in needed:
                         needed[sha] = e.position
                         store.put_blob(_blob(folder, sha, e.position))

@@ -12,14 +12,12 @@ rerun for the epochs it recorded.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from app.project.dataset_store import DatasetImages, created_event
 from app.project.errors import ProjectError
 from app.project.mapper import from_record
 from app.project.projections import build_projections
@@ -74,7 +72,7 @@ def rerun(
     latent = state.latent_map.current
     spec = RunSpec(
         run_id=run_id,
-        images=np.load(io.BytesIO(store.get_blob(started.dataset_sha256)), allow_pickle=False),
+        images=DatasetImages(store.get_blob, created_event(store, registry)).array(),
         labels=state.labels.labels.copy(),
         labels_position=state.position,
         config=TrainingConfig.from_dict(started.config),

@@ -21,6 +21,7 @@ import numpy as np
 
 from app.project import projections
 from app.project.address import ProjectAddress
+from app.project.dataset_store import DatasetImages, created_event
 from app.project.errors import ProjectError
 from app.project.mapper import to_records
 from app.project.projections import PROJECT_STREAM, SNAPSHOT_NAME, build_projections
@@ -111,7 +112,7 @@ class Project(ProjectView):
         self._clock = clock
         self._owns_store = owns_store
         self._listeners: list[Listener] = []
-        self._images: np.ndarray | None = None
+        self._images: DatasetImages | None = None
 
     # --- read models (never mutate them) -------------------------------------------
 
@@ -141,11 +142,11 @@ class Project(ProjectView):
     def can_redo(self) -> bool:
         return self._state.history.last_undone(self.annotator) is not None
 
-    def images(self) -> np.ndarray:
-        """The dataset (uint8, N×H×W or N×H×W×C), read from the project's own blob."""
+    def images(self) -> DatasetImages:
+        """The dataset (uint8, N×H×W or N×H×W×C), read lazily from the project's chunks:
+        one image reads only the chunk holding it; ``np.asarray`` reads them all once."""
         if self._images is None:
-            blob = self._store.get_blob(self.info.dataset_sha256)
-            self._images = np.load(io.BytesIO(blob), allow_pickle=False)
+            self._images = DatasetImages(self._store.get_blob, created_event(self._store, self._registry))
         return self._images
 
     def latent_map(self) -> np.ndarray | None:

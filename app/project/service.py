@@ -7,16 +7,16 @@ annotating, how to open a store, a clock) and is built once by
 
 from __future__ import annotations
 
-import hashlib
-import io
+import contextlib
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
-
 from app.project.address import ProjectAddress, server_may_append
+from app.project.dataset_store import CHUNK_BYTES, Progress, StoredDataset, store_dataset
 from app.project.errors import ProjectError
 from app.project.live import Project
 from app.project.mapper import to_records
@@ -25,8 +25,7 @@ from domain import commands as c
 from domain.dataset import load_mnist
 from domain.decide import decide
 from domain.events import EventRegistry, core_registry
-from domain.images import Dataset
-from domain.initial_map import encode_map, pca_map
+from domain.images import Dataset, DatasetStream, stream_of
 from domain.projections import ProjectProjections
 from domain.projections.project import ReadModelClass
 from eventstore import (
@@ -132,53 +131,49 @@ class ProjectService:
     def create(
         self,
         path: Where,
-        dataset: Dataset,
+        dataset: Dataset | DatasetStream,
         *,
         name: str | None = None,
         class_names: tuple[str, ...] | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+        progress: Progress | None = None,
     ) -> Project:
         """Create a new project (a ``.ledger`` file or a server project) holding
-        ``dataset``, its classes and a first map."""
+        ``dataset`` (in memory, or a stream read batch by batch), its classes and a first
+        map. The dataset is stored in chunks of at most ``chunk_bytes``; memory stays
+        bounded by a few chunks. A file is built beside its final name and moved into
+        place when complete: an interrupted ``new`` leaves no file under that name."""
         address = ProjectAddress.parse(path)
         address.require_ledger_suffix()
         if address.file is not None and address.file.exists():
             raise ProjectError(f"{address} already exists: open it, or choose another file name")
-        # A server project made empty by `ledgerlab server init` is filled, not re-created:
-        # an append-only role may not create the schema's tables.
-        exists = address.is_server and self._refuse_existing_server_project(address)
-        data = _encode_images(dataset.images)
-        map_blob = encode_map(pca_map(dataset.images))
-        command = c.CreateProject(
-            name=(name or address.stem).strip() or address.stem,
-            dataset_sha256=hashlib.sha256(data).hexdigest(),
-            shape=dataset.shape,
-            class_names=tuple(class_names if class_names is not None else dataset.class_names),
-            source=dataset.source,
-            map_sha256=hashlib.sha256(map_blob).hexdigest(),
-        )
+        stream = dataset if isinstance(dataset, DatasetStream) else stream_of(dataset)
+        names = tuple(class_names if class_names is not None else stream.class_names)
+        project_name = (name or address.stem).strip() or address.stem
         # Decide before touching the disk: a refused project leaves no file behind.
-        events = decide(ProjectProjections(self.registry, PROJECT_STREAM), command)
-        store = self._store_factory(address.store_target(), create=not exists)
-        try:
-            store.put_blob(data)
-            store.put_blob(map_blob)
-            metadata = {"annotator": self.annotator, "at": self._clock(), "command": "CreateProject"}
-            batch = to_records(events, metadata)
+        decide(ProjectProjections(self.registry, PROJECT_STREAM), _command(project_name, stream, names))
+        if address.file is not None:
+            with _built_beside(address.file) as building:
+                store = self._store_factory(building, create=True)
+                with store:
+                    self._fill(store, address, stream, project_name, names, chunk_bytes, progress)
+            store = self._store_factory(address.store_target(), create=False)
+        else:
+            # A server project made empty by `ledgerlab server init` is filled, not
+            # re-created: an append-only role may not create the schema's tables. A failed
+            # fill leaves an empty schema, which `new` may use again.
+            exists = self._refuse_existing_server_project(address)
+            store = self._store_factory(address.store_target(), create=not exists)
             try:
-                store.append(PROJECT_STREAM, batch, NO_STREAM)
-            except ConcurrencyError:
-                raise ProjectError(
-                    f"{address} was created by another program at the same moment: open it instead"
-                ) from None
+                self._fill(store, address, stream, project_name, names, chunk_bytes, progress)
+            except BaseException:
+                store.close()
+                raise
+        try:
+            state = build_projections(store, self.registry, None, self.extra_projections)
         except BaseException:
-            empty = _is_empty(store)
             store.close()
-            if empty and address.file is not None:  # we made this file and nothing was recorded in it
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{address.file}{suffix}").unlink(missing_ok=True)
-            # An empty server project stays as an empty schema; `new` may use it again.
             raise
-        state = build_projections(store, self.registry, None, self.extra_projections)
         return Project(
             store,
             self.registry,
@@ -188,6 +183,28 @@ class ProjectService:
             annotator=self.annotator,
             clock=self._clock,
         )
+
+    def _fill(
+        self,
+        store: EventStore,
+        address: ProjectAddress,
+        stream: DatasetStream,
+        project_name: str,
+        names: tuple[str, ...],
+        chunk_bytes: int,
+        progress: Progress | None,
+    ) -> None:
+        stored = store_dataset(store, stream, chunk_bytes=chunk_bytes, progress=progress)
+        map_sha = store.put_blob(stored.map_blob)
+        command = _command(project_name, stream, names, stored, map_sha)
+        events = decide(ProjectProjections(self.registry, PROJECT_STREAM), command)
+        metadata = {"annotator": self.annotator, "at": self._clock(), "command": "CreateProject"}
+        try:
+            store.append(PROJECT_STREAM, to_records(events, metadata), NO_STREAM)
+        except ConcurrencyError:
+            raise ProjectError(
+                f"{address} was created by another program at the same moment: open it instead"
+            ) from None
 
     def _refuse_existing_server_project(self, address: ProjectAddress) -> bool:
         """Whether the (empty) server project exists; a ProjectError when it holds events."""
@@ -227,10 +244,54 @@ def _is_empty(store: EventStore) -> bool:
         return False
 
 
-def _encode_images(images: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(images), allow_pickle=False)
-    return buffer.getvalue()
+def _command(
+    name: str,
+    stream: DatasetStream,
+    names: tuple[str, ...],
+    stored: StoredDataset | None = None,
+    map_sha: str = "",
+) -> c.CreateProject:
+    """The creation command; without ``stored`` a stand-in to decide on before any write."""
+    return c.CreateProject(
+        name=name,
+        dataset_sha256=stored.sha256 if stored else "0" * 64,
+        shape=tuple(stream.shape),
+        class_names=names,
+        source=stream.source,
+        map_sha256=map_sha or "0" * 64,
+        dataset_chunks=stored.chunks if stored else (),
+        chunk_samples=stored.chunk_samples if stored else 0,
+    )
+
+
+@contextlib.contextmanager
+def _built_beside(target: Path) -> Iterator[Path]:
+    """A path in a hidden folder beside ``target`` to build the file at; when the block
+    ends without error the file is moved to ``target`` (``os.link`` refuses to replace a
+    file that appeared meanwhile). The folder is removed in any case."""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except FileNotFoundError:
+        raise ProjectError(
+            f"cannot create {target}: the folder {target.parent} does not exist; create it first"
+        ) from None
+    except OSError as exc:
+        raise ProjectError(f"cannot write in {target.parent} ({exc.strerror}); choose another place") from exc
+    try:
+        building = folder / target.name
+        yield building
+        try:
+            os.link(building, target)
+        except FileExistsError:
+            raise ProjectError(
+                f"{target} was created by another program meanwhile: open it instead"
+            ) from None
+        for suffix in ("-wal", "-shm"):  # normally gone after close; keep the pair if not
+            leftover = Path(f"{building}{suffix}")
+            if leftover.exists():
+                os.replace(leftover, f"{target}{suffix}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 __all__ = ["DEFAULT_PROJECT_FILE", "ProjectService"]

@@ -9,11 +9,14 @@ Commands (labeling, training) are not part of it: a view of the past cannot chan
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from domain.projections import LabelSet, ProjectInfo, ProjectProjections
+
+if TYPE_CHECKING:
+    from app.project.dataset_store import DatasetImages
 
 
 class ProjectView(Protocol):
@@ -38,8 +41,9 @@ class ProjectView(Protocol):
     @property
     def labels(self) -> LabelSet: ...
 
-    def images(self) -> np.ndarray:
-        """The dataset (uint8, N×H×W or N×H×W×C)."""
+    def images(self) -> DatasetImages:
+        """The dataset (uint8, N×H×W or N×H×W×C), read lazily: ``[i]`` reads one chunk,
+        ``np.asarray`` all of it."""
 
     def latent_map(self) -> np.ndarray | None:
         """The 2-D map shown (float32, samples × 2), or None before any."""

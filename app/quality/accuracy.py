@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.project.live import Project
-from domain.accuracy import AccuracyEstimate
+from domain.accuracy import AccuracyEstimate, held_out_estimate
 from domain.events import (
     LabelAssigned,
     LabelChangeRedone,
@@ -204,6 +204,14 @@ class ProspectiveAccuracy:
 def prospective_accuracy(project: Project) -> ProspectiveAccuracy:
     """The estimate folded over the whole log of ``project`` (one read of it)."""
     return ProspectiveAccuracy(project.get_blob).catch_up(project.events())
+
+
+def run_accuracy(
+    folded: ProspectiveAccuracy, run_id: str, metrics: dict[str, Any] | None
+) -> AccuracyEstimate | None:
+    """A run's headline accuracy: the held-out estimate its epoch's ``metrics`` carry when
+    it kept labels out of training, else its prospective one (None: nothing to say)."""
+    return held_out_estimate(metrics) or folded.run_estimate(run_id)
 
 
 def _counts_dict(counts: Counts) -> dict[str, Any]:

@@ -136,7 +136,7 @@ def suggestion_inputs(project: ProjectView, shown: npt.NDArray[np.float32] | Non
         run_id, epoch = str(ref.run_id), int(ref.epoch)
     return SuggestionInputs(
         np.asarray(project.labels.labels, dtype=np.int64),
-        project.images(),
+        project.images().array(),
         probabilities,
         run_id,
         epoch,
@@ -206,7 +206,7 @@ def suggest(project: Project, strategy: str = "auto", count: int = DEFAULT_COUNT
 def flag_inputs(project: ProjectView) -> FlagInputs:
     return FlagInputs(
         np.asarray(project.labels.labels, dtype=np.int64),
-        project.images(),
+        project.images().array(),
         len(project.info.class_names),
         latest_run_id(project),
         seed=0,

@@ -191,6 +191,12 @@ class RunRecorder:
         """Validate, build the run's spec from the log, and record that it started."""
         cfg = checked_config(config, epochs)
         info, training = project.info, project.state.training
+        if len(info.shape) == 4 and info.shape[3] != 1:
+            raise ProjectError(
+                f"{project.address} holds colour images ({info.shape[3]} channels); the model "
+                "trains on grey images only so far: label them now, or create the project from "
+                "greyscale copies to train"
+            )
         try:
             source = runs.source_to_continue(training, read_only=project.read_only, continue_run=False)
             latest = runs.latest_run(training) if continue_run else None
@@ -209,7 +215,7 @@ class RunRecorder:
             offset, continues = source.checkpoint_epoch or 0, source.run_id
         spec = RunSpec(
             run_id=secrets.token_hex(4),
-            images=project.images(),
+            images=project.images().array(),
             labels=np.asarray(project.labels.labels, dtype=np.int32).copy(),
             labels_position=project.position,
             config=cfg,

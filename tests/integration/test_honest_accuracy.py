@@ -236,3 +236,80 @@ def test_export_predictions_refuses_in_one_line(tmp_path, capsys, labeled_run, a
     assert main(["export", str(path), "--predictions", str(out), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and not out.exists()
+
+
+# -- held-out accuracy ---------------------------------------------------------------------
+
+
+def test_a_run_that_held_labels_out_is_estimated_on_them_first(tmp_path, capsys):
+    _, project = make_project(tmp_path, labeled=0)
+    recorder = start(project)
+    record_epoch(recorder, 1, TRUTH)
+    for sample in range(MIN_SAMPLES + 10):  # prospective: 30 of 30 right
+        project.assign_label(sample, int(TRUTH[sample]))
+    held = {"heldout_accuracy": 0.8, "heldout_correct": 24.0, "heldout_n": 30.0, "heldout_epoch": 2.0}
+    recorder.epoch(
+        EpochOutput(
+            run_id=recorder.run_id,
+            epoch=2,
+            metrics={"loss": 1.0, "accuracy": 1.0, "seconds": 0.1, **held},
+            checkpoint=b"weights",
+            probabilities=predicting(TRUTH),
+            latent_map=np.zeros((SAMPLES, 2), np.float32),
+            meaningful=True,
+            labels_position=project.position,
+            labeled=project.labels.labeled,
+        )
+    )
+    recorder.completed()
+    path = project.path
+    project.close()
+    (run,) = info(capsys, path)["runs"]
+    estimate = run["accuracy_estimate"]
+    assert estimate["method"] == "held-out" and estimate["n"] == 30 and estimate["value"] == 0.8
+    assert estimate["low"] < 0.8 < estimate["high"]
+    assert run["metrics"]["heldout_correct"] == 24.0
+    assert main(["info", str(path)]) == 0
+    assert "accuracy 80.0% (95 % interval" in capsys.readouterr().out
+
+
+def test_the_train_line_shows_the_held_out_estimate_with_its_interval_or_too_few():
+    metrics = {"loss": 0.5, "accuracy": 1.0, "seconds": 1.0, "heldout_correct": 27.0, "heldout_n": 30.0}
+    from domain.accuracy import held_out_estimate
+
+    line = _progress_line("r1", 3, 5, metrics, held_out_estimate(metrics))
+    assert "accuracy 90.0% (95 % interval 74.4%–96.5%, 30 labels, held-out)" in line
+    few = {**metrics, "heldout_correct": 5.0, "heldout_n": 6.0}
+    assert f"too few labels to estimate (6 compared, {MIN_SAMPLES} needed)" in _progress_line(
+        "r1", 3, 5, few, held_out_estimate(few)
+    )
+
+
+def test_train_with_a_held_out_share_records_and_shows_it(tmp_path, capsys):
+    _, project = make_project(tmp_path, labeled=48)
+    path = project.path
+    project.close()
+    flags = [
+        "--hidden",
+        "16",
+        "--latent",
+        "2",
+        "--batch",
+        "16",
+        "--holdout",
+        "0.5",
+        "--holdout-min-labels",
+        "40",
+    ]
+    capsys.readouterr()
+    assert main(["train", str(path), "--epochs", "2", *flags]) == 0
+    out = capsys.readouterr().out
+    assert out.count("held-out)") + out.count("compared, 20 needed") == 2  # both epochs' lines
+    assert main(["info", str(path), "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    metrics = run["metrics"]
+    assert 10 <= metrics["heldout_n"] <= 38 and run["accuracy_estimate"]["method"] == "held-out"
+    assert run["accuracy_estimate"]["n"] == metrics["heldout_n"]
+    assert metrics["heldout_accuracy"] == pytest.approx(metrics["heldout_correct"] / metrics["heldout_n"])
+    assert main(["train", str(path), "--epochs", "1", "--holdout", "0.7"]) == 2
+    assert "holdout_share must be at least 0 and at most 0.5, got 0.7" in capsys.readouterr().err

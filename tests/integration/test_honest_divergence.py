@@ -132,6 +132,31 @@ def test_a_numerical_error_from_a_runner_is_recorded_as_divergence_without_its_t
     assert "after the traceback" in ends.lines
 
 
+def test_a_loss_that_diverged_inside_an_epoch_is_recorded_with_its_step(tmp_path):
+    """What every runner reports when the loop stops at a step (``runs.LossDiverged``)."""
+    sentence = "the loss diverged at epoch 3, step 41 (it is not a number); lower the learning rate, now 1.0"
+    runner = ScriptedRunner([250.0, 180.0], then=f"LossDiverged: {sentence}")
+    _, ends, run = run_with(tmp_path, runner)
+    assert run.status == "failed" and run.message == sentence and run.epochs == [1, 2]
+    assert [(e.status, e.message) for e in ends.ended] == [("failed", sentence)]
+
+
+def test_the_learning_rate_is_refused_in_the_forms_words(tmp_path, capsys):
+    from app.training.service import TrainingService
+
+    _, project = make_project(tmp_path)
+    service = TrainingService(project, runners={})
+    problems = service.validate({"learning_rate": 5.0})
+    assert problems["learning_rate"].startswith("Learning rate must be between 1e-06 and 1, got 5")
+    assert service.validate({"learning_rate": 1.0}) == {}  # 1 passes: it diverges, and says so
+    path = project.path
+    project.close()
+    capsys.readouterr()
+    assert main(["train", str(path), "--epochs", "1", "--lr", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Learning rate must be between 1e-06 and 1, got 0" in err
+
+
 def test_a_healthy_run_is_left_alone(tmp_path):
     _, ends, run = run_with(tmp_path, ScriptedRunner([250.0, 180.0, 170.0, 160.0]))
     assert run.status == "completed" and run.epochs == [1, 2, 3, 4]
@@ -164,8 +189,8 @@ def test_the_cli_ends_a_diverging_inline_run_with_one_line(tmp_path, capsys, mon
 
 @pytest.mark.slow
 def test_a_deliberately_bad_learning_rate_ends_the_real_run_with_a_sentence(tmp_path, capsys):
-    """Learning rate 1 (the most validation allows) on a small model: the weights become
-    NaN within the first epoch and the loop raises from the map (LinAlgError)."""
+    """Learning rate 1 (the most validation allows) on a small model: the loss becomes
+    NaN at the second step; the loop stops there, before the map of NaN weights fails."""
     _, project = make_project(tmp_path)
     path = project.path
     project.close()
@@ -173,7 +198,10 @@ def test_a_deliberately_bad_learning_rate_ends_the_real_run_with_a_sentence(tmp_
     assert main(["train", str(path), "--epochs", "3", *flags]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and "LinAlgError" not in err
-    assert "the loss most likely diverged; lower the learning rate, now 1.0" in err
+    assert (
+        "training failed: the loss diverged at epoch 1, step 2 (it is not a number); "
+        "lower the learning rate, now 1.0 (recorded as TrainingFailed)"
+    ) in err
     assert main(["info", str(path), "--json"]) == 0
     (run,) = json.loads(capsys.readouterr().out)["runs"]
     assert run["status"] == "failed"

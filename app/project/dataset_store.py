@@ -1,0 +1,238 @@
+"""A project's dataset in the store: content-addressed chunks, written from a stream
+with bounded memory and read back one chunk at a time.
+
+Each chunk is a .npy array (uint8) of ``chunk_samples`` consecutive images (the last may
+hold fewer), at most ``CHUNK_BYTES`` of pixels, stored as a blob; ``ProjectCreated``
+lists them (``dataset_chunks``). ``dataset_sha256`` names the content: the sha256 of the
+whole dataset as one .npy array, so a dataset of one chunk is stored exactly as projects
+before chunks stored theirs (one blob), and both read through ``DatasetImages``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.project.errors import ProjectError
+from app.project.projections import PROJECT_STREAM
+from domain.events import EventRegistry, ProjectCreated
+from domain.images import DatasetStream, rows_per_chunk
+from domain.initial_map import encode_map
+from domain.streaming_map import StreamingMap
+from eventstore import EventStore
+
+CHUNK_BYTES = 64 * 1024 * 1024
+"""Pixels per chunk at most: far below SQLite's 1 GB per blob, few blobs per dataset."""
+CACHE_BYTES = 160 * 1024 * 1024
+"""Chunks a reader keeps decoded (at least one): enough for two full chunks."""
+_ROWS = 4096  # images converted to float at once while mapping
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: stage "storing" then "mapping", counted in images."""
+
+
+@dataclass(frozen=True)
+class StoredDataset:
+    """What ``store_dataset`` wrote: the content hash, the chunks, and the first map."""
+
+    sha256: str
+    shape: tuple[int, ...]
+    chunks: tuple[str, ...]
+    chunk_samples: int
+    map_blob: bytes
+
+
+def store_dataset(
+    store: EventStore,
+    stream: DatasetStream,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    progress: Progress | None = None,
+) -> StoredDataset:
+    """Write ``stream`` as chunks to ``store`` and compute its first map (PCA fitted on a
+    subsample) in a second pass over the stored chunks. Memory: a few chunks."""
+    shape = tuple(int(d) for d in stream.shape)
+    count = shape[0]
+    rows = rows_per_chunk(stream.sample_bytes, chunk_bytes)
+    whole = hashlib.sha256(_npy_header(shape))
+    mapping = StreamingMap(count, stream.sample_bytes)
+    chunks: list[str] = []
+    done = 0
+    for chunk in _rechunked(stream.batches(rows), rows):
+        if chunk.shape[1:] != shape[1:]:
+            raise ProjectError(
+                f"{stream.source}: image {done} has shape {chunk.shape[1:]} where {shape[1:]} was "
+                "expected; give images of one size"
+            )
+        data = np.ascontiguousarray(chunk, dtype=np.uint8)
+        whole.update(data.data)
+        chunks.append(store.put_blob(_npy(data)))
+        mapping.add(done, data)
+        done += len(data)
+        if progress is not None:
+            progress("storing", done, count)
+    if done != count:
+        raise ProjectError(f"{stream.source}: {done} images were read where {count} were announced")
+    mapping.fit()
+    done = 0
+    for sha in chunks:
+        chunk = decode_chunk(store.get_blob(sha))
+        for start in range(0, len(chunk), _ROWS):
+            mapping.project(done + start, chunk[start : start + _ROWS])
+        done += len(chunk)
+        if progress is not None:
+            progress("mapping", done, count)
+    return StoredDataset(
+        whole.hexdigest(), shape, tuple(chunks), min(rows, count), encode_map(mapping.coordinates())
+    )
+
+
+def _rechunked(batches: Iterator[np.ndarray], rows: int) -> Iterator[np.ndarray]:
+    """Batches regrouped into arrays of exactly ``rows`` images (the last: the rest)."""
+    pending: list[np.ndarray] = []
+    held = 0
+    for batch in batches:
+        while len(batch):
+            take = batch[: rows - held]
+            pending.append(take)
+            held += len(take)
+            batch = batch[len(take) :]
+            if held == rows:
+                yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+                pending, held = [], 0
+    if held:
+        yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    buffer = io.BytesIO()
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+        "fortran_order": False,
+        "shape": shape,
+    }
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
+
+
+def _npy(data: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, data, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def decode_chunk(blob: bytes) -> np.ndarray:
+    """A stored chunk as a read-only uint8 array over the blob's bytes (no copy)."""
+    f = io.BytesIO(blob)
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    if fortran or dtype.hasobject:  # never written so; read it the slow, general way
+        array: np.ndarray = np.load(io.BytesIO(blob), allow_pickle=False)
+        return array
+    return np.frombuffer(blob, dtype, math.prod(shape), f.tell()).reshape(shape)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def created_event(store: EventStore, registry: EventRegistry, until: int | None = None) -> ProjectCreated:
+    """The project's ``ProjectCreated`` (the first event of its stream), upcast."""
+    for e in store.read_stream(PROJECT_STREAM, limit=1):
+        if until is None or e.position <= until:
+            event = registry.decode(e.type, e.schema_version, e.data)
+            if isinstance(event, ProjectCreated):
+                return event
+    raise ProjectError(f"{store.url} holds no project (no ProjectCreated event)")
+
+
+class DatasetImages:
+    """The dataset (uint8, N×H×W or N×H×W×C) read lazily: indexing one image reads only
+    the chunk that holds it (a few chunks stay cached); ``np.asarray`` (or ``array()``)
+    reads every chunk once into one array, kept for later calls."""
+
+    def __init__(
+        self,
+        read_blob: Callable[[str], bytes],
+        created: ProjectCreated,
+        *,
+        cache_bytes: int = CACHE_BYTES,
+    ) -> None:
+        self._read_blob = read_blob
+        self.shape = tuple(int(d) for d in created.shape)
+        self.chunks = tuple(created.dataset_chunks)
+        self.chunk_samples = max(1, int(created.chunk_samples) or self.shape[0])
+        self.dtype = np.dtype(np.uint8)
+        chunk_bytes = self.chunk_samples * math.prod(self.shape[1:])
+        self._cache_chunks = max(1, cache_bytes // max(1, chunk_bytes))
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._whole: np.ndarray | None = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, int | np.integer):
+            index = int(key)
+            if index < 0:
+                index += len(self)
+            if not 0 <= index < len(self):
+                raise IndexError(f"image {key} is out of range: the dataset holds {len(self)}")
+            if self._whole is not None:
+                return self._whole[index]
+            number, offset = divmod(index, self.chunk_samples)
+            return self.chunk(number)[offset]
+        return self.array()[key]
+
+    def chunk(self, number: int) -> np.ndarray:
+        """Chunk ``number`` (read-only), from the cache or the store."""
+        cached = self._cache.get(number)
+        if cached is not None:
+            self._cache.move_to_end(number)
+            return cached
+        chunk = decode_chunk(self._read_blob(self.chunks[number]))
+        expected = min(self.chunk_samples, len(self) - number * self.chunk_samples)
+        if chunk.shape != (expected, *self.shape[1:]) or chunk.dtype != np.uint8:
+            raise ProjectError(
+                f"dataset chunk {number + 1} of {len(self.chunks)} holds {chunk.dtype} {chunk.shape} "
+                f"where uint8 {(expected, *self.shape[1:])} was recorded; run `ledgerlab verify`"
+            )
+        self._cache[number] = chunk
+        while len(self._cache) > self._cache_chunks:
+            self._cache.popitem(last=False)
+        return chunk
+
+    def array(self) -> np.ndarray:
+        """Every image in one array (read once, then kept)."""
+        if self._whole is None:
+            if len(self.chunks) == 1:
+                self._whole = self.chunk(0)
+            else:
+                whole = np.empty(self.shape, np.uint8)
+                for number in range(len(self.chunks)):
+                    start = number * self.chunk_samples
+                    part = self._cache.get(number)
+                    whole[start : start + self.chunk_samples] = (
+                        part if part is not None else decode_chunk(self._read_blob(self.chunks[number]))
+                    )
+                self._whole = whole
+            self._cache.clear()
+        return self._whole
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        whole = self.array()
+        if dtype is not None and np.dtype(dtype) != whole.dtype:
+            return whole.astype(dtype)
+        return whole.copy() if copy else whole
