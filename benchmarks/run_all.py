@@ -13,6 +13,7 @@ ORDER = [
     "domain",
     "train_speed",
     "label_efficiency",
+    "honest_accuracy",
     "active_learning",
     "responsiveness",
     "gui",
