@@ -198,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     quality_cli.add_commands(add)
 
+    from app.cli import runs as runs_cli  # runs as models (issue 17)
+
+    runs_cli.add_commands(add)
+
     from app.cli import training as training_cli  # JAX loads only when a run starts
 
     p = add("train", training_cli.cmd_train, "train the semi-supervised VAE on the labels so far")
