@@ -111,3 +111,31 @@ def test_a_diverging_loss_stops_the_loop_at_its_step(tiny_job):
     message = str(raised.value)
     assert message.startswith("the loss diverged at epoch ") and ", step " in message
     assert message.endswith("; lower the learning rate, now 1.0")
+
+
+def test_a_step_diverged_when_its_loss_is_not_finite_or_a_hundred_times_the_first():
+    from domain.runs import numerical_breakdown, step_divergence
+
+    assert step_divergence(900.0, 540.0, 0.002, epoch=2, step=7) is None
+    assert step_divergence(1e9, None, 0.002, epoch=1, step=1) is None  # the first step sets the scale
+    message = step_divergence(float("nan"), 540.0, 1.0, epoch=3, step=41)
+    assert (
+        message
+        == "the loss diverged at epoch 3, step 41 (it is not a number); lower the learning rate, now 1.0"
+    )
+    grown = step_divergence(540.0 * 200, 540.0, 0.5, epoch=1, step=9)
+    assert grown is not None and grown.startswith("the loss diverged at epoch 1, step 9 (1.08e+05, 200 times")
+    assert numerical_breakdown(f"LossDiverged: {message}", 1.0, epoch=9) == message  # recorded as said
+
+
+def test_the_held_out_estimate_is_read_from_an_epochs_metrics():
+    from domain.accuracy import MIN_SAMPLES, held_out_estimate
+
+    estimate = held_out_estimate({"heldout_correct": 27.0, "heldout_n": 30.0, "accuracy": 1.0})
+    assert estimate is not None and (estimate.method, estimate.n, estimate.value) == ("held-out", 30, 0.9)
+    assert estimate.low is not None and estimate.low < 0.9 < estimate.high
+    few = held_out_estimate({"heldout_correct": 5.0, "heldout_n": float(MIN_SAMPLES - 1)})
+    assert few is not None and few.too_few
+    assert held_out_estimate({"loss": 1.0, "accuracy": 1.0}) is None  # a run that held nothing out
+    assert held_out_estimate({"heldout_correct": None, "heldout_n": None}) is None
+    assert held_out_estimate({"heldout_correct": 9.0, "heldout_n": 3.0}) is None  # damaged: no figure
