@@ -169,6 +169,29 @@ class TrainingInterrupted(Event):
         return f"run {self.run_id} interrupted after {self.epochs} epochs"
 
 
+CLOSE_CHOICES: Mapping[str, str] = MappingProxyType(
+    {"stop": "stop the run", "keep running": "keep it training until it ends"}
+)
+WINDOW_STREAM = "window"
+"""Choices made in the window about a run (never the run's own stream, whose versions
+the run's recorder counts on while it trains)."""
+
+
+@dataclass(frozen=True)
+class CloseDuringRunChosen(Event):
+    """The window was closed while ``run_id`` trained and the person chose what happens
+    to it: ``choice`` is "stop" or "keep running" (in its worker, until it ends). How the
+    run then ends is its own events' business."""
+
+    type_name: ClassVar[str] = "CloseDuringRunChosen"
+    run_id: str
+    choice: str
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        choice = str(self.choice)
+        return f"window closed during run {self.run_id}: {CLOSE_CHOICES.get(choice, choice)}"
+
+
 TRAINING_EVENTS: tuple[type[Event], ...] = (
     ModelConfigured,
     TrainingStarted,
@@ -179,6 +202,7 @@ TRAINING_EVENTS: tuple[type[Event], ...] = (
     TrainingStopped,
     TrainingFailed,
     TrainingInterrupted,
+    CloseDuringRunChosen,
 )
 
 TERMINAL_EVENTS = frozenset({"TrainingCompleted", "TrainingStopped", "TrainingFailed", "TrainingInterrupted"})

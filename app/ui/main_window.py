@@ -9,29 +9,31 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from app.project.errors import ProjectError
 from app.ui.history_panel import HistoryPanel, TimeBanner
 from app.ui.history_source import TimeMachine, difference, latest_run
 from app.ui.label_buttons import LabelingPanel
 from app.ui.labeling import LabelingController
 from app.ui.latent_map import LatentMapView
 from app.ui.predictions import LatestPredictions
+from app.ui.project_summary import ProjectSummary, display_name
 from app.ui.sample_viewer import SampleViewer
 from app.ui.selection import Selection
 from app.ui.time_travel import TimeTravel
 from app.ui.training_panel import TrainingPanel
 from app.ui.widgets import ignore_wheel_unless_focused
+from domain.training_events import WINDOW_STREAM, CloseDuringRunChosen
+from eventstore import StoreError
 
 VIEW_ONLY = "You may view this project but not change it: your database role may only read."
 DEFAULT_SIZE = QSize(1280, 860)
@@ -42,59 +44,6 @@ MINIMUM_SIZE = QSize(1100, 720)
 TRAINING_DOCK_PX = 220  # the training panel's first height: Start, progress and a few fields
 LAYOUT_VERSION = 2  # saved window states of another layout are not restored
 KEEP_TRAINING, STOP_TRAINING = "keep", "stop"
-
-
-def display_name(project) -> str:
-    """The project's name as the title and header say it; a branch says whose branch it
-    is and where it left its parent ("what-if — branch of MNIST 10k at 40")."""
-    info = project.info
-    if info.parent_position is None:
-        return info.project_name
-    return f"{project.path.stem} — branch of {info.project_name} at {info.parent_position:,}"
-
-
-class ProjectSummary(QWidget):
-    """Name, sample count and event count of the open project."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.name = QLabel("—")
-        self.name.setObjectName("projectName")
-        font = self.name.font()
-        font.setPointSize(font.pointSize() + 4)
-        font.setBold(True)
-        self.name.setFont(font)
-        self.samples = QLabel("—")
-        self.samples.setObjectName("sampleCount")
-        self.events = QLabel("—")
-        self.events.setObjectName("eventCount")
-        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.path = QLabel("—")
-        self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.path.setStyleSheet("color: #666;")
-        # A long path is cut, not allowed to widen the side column.
-        self.path.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        row = QHBoxLayout()
-        for caption, value in (("samples", self.samples), ("events", self.events)):
-            row.addWidget(value)
-            row.addWidget(QLabel(caption))
-            row.addSpacing(8)
-        row.addWidget(self.path, 1)  # on the same line: the sample below gets the height
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.name)
-        layout.addLayout(row)
-
-    def show_project(self, project) -> None:
-        info = project.info
-        self.name.setText(display_name(project))
-        self.name.setToolTip(display_name(project))
-        self.samples.setText(f"{info.sample_count:,}")
-        self.events.setText(f"{project.event_count:,}")
-        where = project.address.display  # a server project's URL, never with its password
-        self.path.setText(where)
-        self.path.setToolTip(where)
 
 
 class MainWindow(QMainWindow):
@@ -436,6 +385,17 @@ class MainWindow(QMainWindow):
         ):
             app.quit()
 
+    def _record_close_choice(self, choice: str) -> None:
+        """The choice is a fact of the project's history (``CloseDuringRunChosen``)."""
+        run_id = self.training.run_id
+        if self.project is None or run_id is None:
+            return
+        event = CloseDuringRunChosen(run_id, "stop" if choice == STOP_TRAINING else "keep running")
+        try:
+            self.project.record(WINDOW_STREAM, [event])
+        except (ProjectError, StoreError) as exc:  # the run's own end is recorded all the same
+            self.training.log.appendPlainText(f"(the choice could not be recorded: {exc})")
+
     def _ask_about_the_run(self) -> None:
         """Closing while a run trains: stop it, or keep it training until it ends."""
         if self.close_question is not None:
@@ -466,6 +426,7 @@ class MainWindow(QMainWindow):
             else:
                 return
             self.training.note_close_choice(self.close_choice)
+            self._record_close_choice(self.close_choice)
             self.close()
 
         box.finished.connect(answered)

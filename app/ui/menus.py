@@ -91,8 +91,10 @@ class Menus:
         self.recent = file.addMenu("Open &Recent")
         self.recent.aboutToShow.connect(self._fill_recent)
         file.addSeparator()
-        self._add(file, "Export &labels…", self._export_labels)
-        self._add(file, "Export &events…", self._export_events)
+        export = file.addMenu("&Export")
+        self._add(export, "&Labels…", self._export_labels)
+        self._add(export, "&Event log…", self._export_events)
+        self._add(export, "&Predictions…", self._export_predictions)
         file.addSeparator()
         self._add(file, "&Quit", window.close, QKeySequence.StandardKey.Quit)
 
@@ -248,3 +250,17 @@ class Menus:
         )
         if path:
             self.session.export("events", Path(path))
+
+    def _export_predictions(self) -> None:
+        if self.session.project is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self.window,
+            "Export the latest model's predictions",
+            str(Path(self._folder()) / "predictions.csv"),
+            "CSV (*.csv)",
+        )
+        if path:
+            if not path.lower().endswith(".csv"):
+                path += ".csv"
+            self.session.export("predictions", Path(path))

@@ -8,14 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
-    QListView,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QStackedWidget,
     QVBoxLayout,
@@ -24,12 +20,11 @@ from PySide6.QtWidgets import (
 
 from app.quality import review as quality
 from app.ui.images import to_pixmap
+from app.ui.selection_gallery import SelectionGallery
 from app.ui.widgets import percent
 
 _QUALITY_TYPES = frozenset({"SuggestionsMade", "LabelIssuesFlagged", "LabelIssueDismissed"})
 IMAGE_PX = 180
-GRID_ICON_PX = 56
-GRID_LIMIT = 500  # thumbnails shown for a large selection; the count says how many there are
 
 
 class SampleViewer(QWidget):
@@ -77,17 +72,9 @@ class SampleViewer(QWidget):
         column.addWidget(self.bars_box)
         column.addStretch(1)
 
-        self.grid = QListWidget()
-        self.grid.setObjectName("selectionGrid")
-        self.grid.setViewMode(QListView.ViewMode.IconMode)
-        self.grid.setIconSize(QSize(GRID_ICON_PX, GRID_ICON_PX))
-        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
-        self.grid.setUniformItemSizes(True)
-        self.grid.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the labeling shortcuts
-        self.grid.itemClicked.connect(
-            lambda item: selection.move_current(item.data(Qt.ItemDataRole.UserRole))
-        )
-        self._grid_samples = np.zeros(0, dtype=np.int64)
+        self.grid = SelectionGallery()
+        self.grid.tile_clicked.connect(selection.move_current)
+        self.grid.remove_requested.connect(selection.discard)
 
         self.pages = QStackedWidget()
         self.pages.addWidget(single)
@@ -102,7 +89,7 @@ class SampleViewer(QWidget):
 
     def show_project(self, project) -> None:
         self.project = project
-        self._grid_samples = np.zeros(0, dtype=np.int64)
+        self.grid.forget()
         self._build_bars(project.info.class_names)
         self.refresh()
 
@@ -111,17 +98,14 @@ class SampleViewer(QWidget):
         self.project = project
         if change.classes_changed:
             self._build_bars(project.info.class_names)
-        self._grid_samples = np.zeros(0, dtype=np.int64)  # captions carry labels
-        self._refresh_soon.start()
+        self._refresh_soon.start()  # captions carry labels
 
     def apply_change(self, change, new_predictions: bool = False) -> None:
         current = self.selection.current
         if change.classes_changed:
             self._build_bars(self.project.info.class_names)
-        if len(self.selection) > 1 and change.samples:
-            # Captions carry labels; a bulk label usually includes the current sample too.
-            self._grid_samples = np.zeros(0, dtype=np.int64)
-            self._refresh_soon.start()
+        if len(self.selection) > 1 and (change.samples or change.classes_changed):
+            self._refresh_soon.start()  # the gallery's captions carry labels
         reviewed = any(e.type in _QUALITY_TYPES for e in change.events)
         if (
             change.classes_changed
@@ -152,7 +136,7 @@ class SampleViewer(QWidget):
         many = len(self.selection) > 1
         self.pages.setCurrentIndex(1 if many else 0)
         if many:
-            self._fill_grid()
+            self.grid.show_samples(self.selection.samples, sample, project)
         if sample is None:
             self.title.setText("No sample selected — click a point on the map")
             self.image.clear()
@@ -217,26 +201,6 @@ class SampleViewer(QWidget):
             bar.setValue(int(round(float(value) * 1000)))
             bar.setFormat(percent(float(value)))  # Qt's %p truncates: 0.969 would read 96%
         self.bars_box.show()
-
-    def _fill_grid(self) -> None:
-        samples = self.selection.samples[:GRID_LIMIT]
-        if not np.array_equal(samples, self._grid_samples):
-            self._grid_samples = samples
-            self.grid.clear()
-            images, labels, names = (
-                self.project.images(),
-                self.project.labels.labels,
-                self.project.info.class_names,
-            )
-            for s in samples.tolist():
-                caption = names[labels[s]] if labels[s] >= 0 else "·"
-                item = QListWidgetItem(QIcon(to_pixmap(images[s], GRID_ICON_PX)), f"{s} {caption}")
-                item.setData(Qt.ItemDataRole.UserRole, s)
-                self.grid.addItem(item)
-        current = self.selection.current
-        for row in range(self.grid.count()):
-            item = self.grid.item(row)
-            item.setSelected(item.data(Qt.ItemDataRole.UserRole) == current)
 
 
 def _name(label: int, names) -> str:

@@ -58,6 +58,19 @@ class Selection(QObject):
         index = int(np.searchsorted(self._samples, self._current, side="right"))
         return int(self._samples[index % len(self._samples)])
 
+    def discard(self, samples) -> None:
+        """Drop ``samples`` from the selection; a dropped current sample hands over to the
+        next one left (wrapping round)."""
+        drop = np.asarray(samples, dtype=np.int64).ravel()
+        keep = self._samples[~np.isin(self._samples, drop)]
+        if len(keep) == len(self._samples):
+            return
+        current = self._current
+        if current is None or not np.isin(current, keep):
+            after = int(np.searchsorted(keep, current if current is not None else 0))
+            current = int(keep[after % len(keep)]) if len(keep) else None
+        self._set(keep.copy(), current)
+
     def clear(self) -> None:
         self._set(np.zeros(0, dtype=np.int64), None)
 

@@ -127,6 +127,12 @@ class Session(QObject):
                 self.training = self.training_factory(project)
             except Exception as exc:  # noqa: BLE001 -- shown; the window still labels
                 self.report("Training is unavailable for this project", exc)
+        if self.training is None:
+            # No service to notice it: a run whose trainer is gone reads as interrupted all the same.
+            from app.training.recorder import recover_on_open
+
+            with contextlib.suppress(ProjectError, StoreError):
+                recover_on_open(project)
         self.window.set_project(project, self.training)
         self._prepare_history(project)
         self._follow(project)
@@ -233,13 +239,14 @@ class Session(QObject):
     # --- exporting ----------------------------------------------------------------------
 
     def export(self, what: str, target: Path) -> BackgroundJob | None:
-        """Write the labels (.csv/.json) or the event log (.jsonl) in the background."""
-        from app.history.export import export_events, export_labels
+        """Write the labels (.csv/.json), the event log (.jsonl) or the latest run's
+        predictions (.csv) in the background."""
+        from app.history.export import export_events, export_labels, export_predictions
 
         project = self.project
         if project is None:
             return None
-        write = export_labels if what == "labels" else export_events
+        write = {"labels": export_labels, "events": export_events, "predictions": export_predictions}[what]
 
         def export(cancelled):
             yield f"Exporting {what}…"
@@ -247,9 +254,15 @@ class Session(QObject):
 
         self.window.show_busy(f"Exporting {what} to {target}…")
 
-        def done(count) -> None:
+        def done(result) -> None:
             self.window.busy.hide()
-            self.window.statusBar().showMessage(f"Exported {count:,} {what} to {target}", 10_000)
+            if what == "predictions":
+                said = (
+                    f"the predictions of {result.rows:,} samples (run {result.run_id}, epoch {result.epoch})"
+                )
+            else:
+                said = f"{result:,} {what}"
+            self.window.statusBar().showMessage(f"Exported {said} to {target}", 10_000)
 
         return self._run(export, f"Cannot export the {what}", done)
 

@@ -99,7 +99,12 @@ class TrainingPlots(QSplitter):
         self.accuracy_plot.addItem(self.band)
         # One epoch has no band yet: its interval also shows as a bar.
         self.interval_bars = pg.ErrorBarItem(
-            x=np.zeros(0), y=np.zeros(0), height=np.zeros(0), beam=0.15, pen=pg.mkPen(HONEST_COLOUR, width=1)
+            x=np.zeros(0),
+            y=np.zeros(0),
+            top=np.zeros(0),
+            bottom=np.zeros(0),
+            beam=0.15,
+            pen=pg.mkPen(HONEST_COLOUR, width=1),
         )
         self.accuracy_plot.addItem(self.interval_bars)
         self.curves["honest"] = self.accuracy_plot.plot(

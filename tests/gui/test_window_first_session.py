@@ -179,14 +179,20 @@ def test_the_status_says_training_once_and_a_long_failure_does_not_widen_the_for
     session, service = open_with_training(qtbot, make_session, project_path)
     window, panel = session.window, session.window.training
     panel.start()
-    service.epoch_recorded.emit({"run_id": "run-1", "epoch": 1, "metrics": {"loss": 5.0, "accuracy": 0.965}})
-    assert window.training_status.text() == "training: epoch 1 of 3, accuracy 97%"
+    service.epoch_recorded.emit(
+        {
+            "run_id": "run-1",
+            "epoch": 1,
+            "metrics": {"loss": 5.0, "accuracy": 1.0, "heldout_correct": 193.0, "heldout_n": 200.0},
+        }
+    )
+    assert window.training_status.text().startswith("training: epoch 1 of 3, accuracy 97% (95% interval")
     width = panel.start_button.width()
     service.running = False
     service.run_ended.emit({"run_id": "run-1", "status": "failed", "message": "x" * 3000 + "\nTraceback…"})
     qtbot.wait(50)
     assert panel.start_button.width() == width and fully_visible(panel.start_button)
-    assert window.training_status.text() == "last run failed"
+    assert window.training_status.text().startswith("last run failed, accuracy 97%")
 
 
 def test_the_layout_is_kept_between_launches(qtbot, make_session, project_path, settings):
