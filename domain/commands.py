@@ -6,7 +6,7 @@ names are matched first, so MNIST's classes "0".."9" work either way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,12 @@ class CreateProject:
 
 @dataclass(frozen=True)
 class AssignLabel:
+    """Give ``sample`` the class ``label``. ``annotator`` is who asks (filled in by
+    ``attributed``): giving a label that stands from someone else confirms it."""
+
     sample: int
     label: int | str
+    annotator: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class RemoveLabel:
 class AssignLabelToMany:
     samples: tuple[int, ...]
     label: int | str
+    annotator: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,3 +69,12 @@ class Redo:
 
 
 Command = CreateProject | AssignLabel | RemoveLabel | AssignLabelToMany | AddClass | RenameClass | Undo | Redo
+
+
+def attributed(command: Command, annotator: str) -> Command:
+    """``command`` with ``annotator`` as who asks, when it names one and none is given
+    (the application knows who works; the decider needs it to tell a confirmation
+    from giving one's own label again)."""
+    if isinstance(command, AssignLabel | AssignLabelToMany) and not command.annotator:
+        return replace(command, annotator=annotator)
+    return command

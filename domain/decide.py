@@ -75,7 +75,7 @@ def _(cmd: c.AssignLabel, state: DecisionState) -> list[ev.Event]:
     label = resolve_class(cmd.label, state)
     previous = state.labels.label_of(sample)
     if previous == label:
-        return []
+        return _confirmed((sample,), label, cmd.annotator, state)
     return [ev.LabelAssigned(sample, label, previous)]
 
 
@@ -95,10 +95,22 @@ def _(cmd: c.AssignLabelToMany, state: DecisionState) -> list[ev.Event]:
     label = resolve_class(cmd.label, state)
     samples = tuple(dict.fromkeys(_check_sample(s, state) for s in cmd.samples))
     changed = tuple(s for s in samples if state.labels.label_of(s) != label)
+    kept = tuple(s for s in samples if state.labels.label_of(s) == label)
+    confirmed = _confirmed(kept, label, cmd.annotator, state)
     if not changed:
-        return []
+        return confirmed
     previous = tuple(state.labels.label_of(s) for s in changed)
-    return [ev.LabelsAssigned(changed, label, previous)]
+    return [ev.LabelsAssigned(changed, label, previous), *confirmed]
+
+
+def _confirmed(samples: tuple[int, ...], label: int, annotator: str, state: DecisionState) -> list[ev.Event]:
+    """A ``LabelConfirmed`` for those of ``samples`` (all labeled ``label`` already)
+    whose label someone other than ``annotator`` gave; nothing for one's own labels
+    (that is no news) or when who asks is unknown."""
+    if not annotator:
+        return []
+    others = tuple(s for s in samples if state.labels.annotator_of(s) not in (annotator, None))
+    return [ev.LabelConfirmed(others, label)] if others else []
 
 
 @_decide.register

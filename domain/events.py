@@ -241,6 +241,22 @@ class LabelChangeRedone(Event):
         return _moves("redid", self.change, self.samples, self.labels, self.previous, names)
 
 
+@dataclass(frozen=True)
+class LabelConfirmed(Event):
+    """An annotator gave ``samples`` the class ``label`` they already had from someone
+    else: they agree. No label changes, so undo passes over it; it is on record for the
+    annotators' agreement (it counts as this annotator's label of those samples). Giving
+    one's own standing label again records nothing."""
+
+    type_name: ClassVar[str] = "LabelConfirmed"
+    samples: tuple[int, ...]
+    label: int
+
+    def summary(self, names: Sequence[str] = ()) -> str:
+        which = f"sample {self.samples[0]}" if len(self.samples) == 1 else f"{len(self.samples)} samples"
+        return f"{which}: confirmed {class_name(self.label, names)}"
+
+
 # --- lineage -----------------------------------------------------------------
 
 
@@ -288,6 +304,7 @@ CORE_EVENTS: tuple[type[Event], ...] = (
     LabelsAssigned,
     LabelChangeUndone,
     LabelChangeRedone,
+    LabelConfirmed,
     ProjectBranched,
 )
 

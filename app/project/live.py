@@ -177,6 +177,7 @@ class Project(ProjectView):
                 "open it normally to make changes"
             )
         self._check_may_change()
+        command = c.attributed(command, self.annotator)  # who asks: a confirmation needs it
         attempts = _ATTEMPTS[self.address.is_server]
         for attempt in range(1, attempts + 1):
             events = decide(self._state, command)

@@ -35,6 +35,7 @@ from domain.events import (
     LabelAssigned,
     LabelChangeRedone,
     LabelChangeUndone,
+    LabelConfirmed,
     LabelRemoved,
     LabelsAssigned,
     class_name,
@@ -260,6 +261,7 @@ def dismissal(project: ProjectView, sample: int) -> LabelIssueDismissed:
 
 
 _REVERSALS = {LabelChangeUndone.type_name, LabelChangeRedone.type_name}
+_MANY = {LabelsAssigned.type_name, LabelConfirmed.type_name}
 
 
 def label_acts(events: Iterable[RecordedEvent]) -> Iterator[LabelChange]:
@@ -269,7 +271,7 @@ def label_acts(events: Iterable[RecordedEvent]) -> Iterator[LabelChange]:
         who, d = str(e.metadata.get("annotator", "")), e.data
         if e.type == LabelAssigned.type_name:
             yield LabelChange(int(d["sample"]), who, int(d["label"]))
-        elif e.type == LabelsAssigned.type_name:
+        elif e.type in _MANY:  # given to many, or confirmed (a standing label agreed with)
             yield from (LabelChange(int(s), who, int(d["label"])) for s in d["samples"])
         elif e.type == LabelRemoved.type_name:
             yield LabelChange(int(d["sample"]), who, None)

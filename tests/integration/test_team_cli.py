@@ -117,8 +117,8 @@ def test_annotators_agreement_and_conflicts(capsys, server_project):
     url = server_project
     for sample, label in ((1, "cat"), (2, "dog"), (3, "fox"), (4, "cat")):
         assert main(["label", url, str(sample), label, "--annotator", "alice"]) == 0
-    # A label equal to the one a sample carries records nothing (the decider sees no
-    # change), so bob's agreements are changes away and back.
+    # bob's agreements here are changes away and back (pressing the standing class would
+    # record a LabelConfirmed instead: tests/integration/test_label_confirmation.py).
     for sample, label in ((1, "dog"), (1, "cat"), (2, "fox"), (3, "cat"), (3, "fox")):
         assert main(["label", url, str(sample), label, "--annotator", "bob"]) == 0
     capsys.readouterr()
@@ -135,7 +135,7 @@ def test_annotators_agreement_and_conflicts(capsys, server_project):
     assert conflict["current"] == {"label": 2, "class": "fox", "annotator": "bob"}  # the latest counts
     code, out, _ = run(capsys, "conflicts", url)
     assert "sample 2: alice said dog, bob said fox; fox counts (by bob)" in out
-    # Resolving means a change: alice's "fox" now would record nothing, bob's "dog" does.
+    # Resolving: bob changes to alice's "dog" (alice pressing "fox" would confirm his).
     assert main(["label", url, "2", "dog", "--annotator", "bob"]) == 0
     capsys.readouterr()
     assert "no conflicts" in run(capsys, "conflicts", url)[1]
