@@ -275,7 +275,7 @@ def _check_learning_rate(value: Any) -> None:
     if not math.isfinite(value) or not MIN_LEARNING_RATE <= value <= MAX_LEARNING_RATE:
         raise ConfigError(
             f"{label} must be between {MIN_LEARNING_RATE:g} and {MAX_LEARNING_RATE:g}, "
-            f"got {value:g}; a typical value is 0.002"
+            f"got {value:g}; the default learning rate, 0.002, suits most runs"
         )
 
 
