@@ -66,8 +66,8 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
 
 def open_dataset(path: str | os.PathLike[str]) -> DatasetStream:
     """``load_dataset`` read in batches: a ``.npz`` file or a folder of images, never held
-    whole in memory (an uncompressed array is mapped from the file, a compressed one is
-    decompressed batch by batch, a folder decoded batch by batch)."""
+    whole in memory (an uncompressed array is read at its offset in the file, a compressed
+    one decompressed batch by batch, a folder decoded batch by batch)."""
     p = Path(path).expanduser()
     if p.is_dir():
         from domain.image_folder import stream_folder  # Pillow only when a folder is used
@@ -151,11 +151,19 @@ class _Member:
                 yield start, whole[start : start + rows]
             return
         if self.info.compress_type == zipfile.ZIP_STORED:
-            mapped = np.memmap(
-                path, self.dtype, "r", _data_offset(path, self.info) + self.header_end, self.shape
-            )
-            for start in range(0, n, rows):
-                yield start, np.asarray(mapped[start : start + rows])
+            # Read straight from the file at the array's offset (no decompression, never the
+            # whole): each batch a fresh buffer, so memory holds one batch, where a memory map
+            # would keep every page it touched resident.
+            offset = _data_offset(path, self.info) + self.header_end
+            values = math.prod(row_shape)
+            with open(path, "rb") as f:
+                for start in range(0, n, rows):
+                    count = min(rows, n - start)
+                    f.seek(offset + start * row_bytes)
+                    batch = np.fromfile(f, self.dtype, count * values)
+                    if len(batch) != count * values:
+                        raise EOFError(f"the file ends inside image {start + len(batch) // max(1, values)}")
+                    yield start, batch.reshape((count, *row_shape))
             return
         with zipfile.ZipFile(path) as archive, archive.open(self.info) as f:
             _read_exactly(f, self.header_end)

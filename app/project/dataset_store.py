@@ -2,7 +2,7 @@
 with bounded memory and read back one chunk at a time.
 
 Each chunk is a .npy array (uint8) of ``chunk_samples`` consecutive images (the last may
-hold fewer), at most ``CHUNK_BYTES`` of pixels, stored as a blob; ``ProjectCreated``
+hold fewer), at most ``CHUNK_BYTES`` (16 MB) of pixels, stored as a blob; ``ProjectCreated``
 lists them (``dataset_chunks``). ``dataset_sha256`` names the content: the sha256 of the
 whole dataset as one .npy array, so a dataset of one chunk is stored exactly as projects
 before chunks stored theirs (one blob), and both read through ``DatasetImages``.
@@ -28,10 +28,12 @@ from domain.initial_map import encode_map
 from domain.streaming_map import StreamingMap
 from eventstore import EventStore
 
-CHUNK_BYTES = 64 * 1024 * 1024
-"""Pixels per chunk at most: far below SQLite's 1 GB per blob, few blobs per dataset."""
-CACHE_BYTES = 160 * 1024 * 1024
-"""Chunks a reader keeps decoded (at least one): enough for two full chunks."""
+CHUNK_BYTES = 16 * 1024 * 1024
+"""Pixels per chunk at most: far below SQLite's 1 GB per blob; small enough that reading
+(and hash-checking) the chunk of one image takes well under 0.1 s, large enough that a
+million images make only a few dozen blobs."""
+CACHE_BYTES = 64 * 1024 * 1024
+"""Chunks a reader keeps (at least one): four full chunks."""
 _ROWS = 4096  # images converted to float at once while mapping
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: stage "storing" then "mapping", counted in images."""
