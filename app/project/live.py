@@ -166,6 +166,14 @@ class Project(ProjectView):
         """The last position in the store (may be ahead of ``position`` until refresh)."""
         return self._store.head()
 
+    def stream_version(self, stream_id: str) -> int:
+        """``stream_id``'s version as of this view's position (0: no event yet): the
+        expected version of an append decided on what this view has read."""
+        for event in self._store.read_stream(stream_id, backwards=True):
+            if event.position <= self.position:
+                return event.version
+        return 0
+
     # --- commands ---------------------------------------------------------------------
 
     def execute(self, command: c.Command) -> list[Event]:

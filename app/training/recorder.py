@@ -29,6 +29,7 @@ from domain.initial_map import encode_map
 from domain.learning.config import ConfigError, TrainingConfig
 from domain.projections.training import TrainingRun
 from domain.training_events import CheckpointSaved, TrainingStarted, run_stream
+from eventstore import ConcurrencyError
 
 T = TypeVar("T")
 
@@ -150,14 +151,24 @@ def checked_config(config: dict[str, Any], epochs: int | None = None) -> Trainin
 
 
 def recover_interrupted(project: Project, lease: TrainingLease) -> list[str]:
-    """Record ``TrainingInterrupted`` for runs whose app died mid-run; return their ids."""
+    """Record ``TrainingInterrupted`` for runs whose app died mid-run; return the ids of
+    those this call recorded. Each is appended at the run stream's version as this project
+    read it, so when two workstations notice at once only the first records it (the other
+    meets a conflict, catches up and sees the run ended)."""
     events = runs.interrupted(
         project.state.training,
         someone_trains=bool(project.state.training.running) and lease.someone_else_holds_it(),
     )
+    recorded = []
     for event in events:
-        project.record(run_stream(event.run_id), [event])
-    return [event.run_id for event in events]
+        stream = run_stream(event.run_id)
+        try:
+            project.record(stream, [event], project.stream_version(stream))
+        except ConcurrencyError:
+            project.refresh()  # recorded by someone else first, or the stream went on
+            continue
+        recorded.append(event.run_id)
+    return recorded
 
 
 class RunRecorder:
