@@ -161,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--events", metavar="OUT.jsonl")
     p.add_argument("--blobs", metavar="DIR", help="with --events: also write the blobs the events reference")
+    p.add_argument(
+        "--model",
+        metavar="OUT.llmodel",
+        help="one run's classifier as a bundle for `ledgerlab predict` (default: the run that drives "
+        "the window, at its latest checkpoint; choose with --run and --epoch)",
+    )
+    p.add_argument("--epoch", metavar="E", type=_count, help="with --model: the checkpoint of this epoch")
 
     p = add("replay", project_cli.cmd_replay, "show the project as it was at a position of its log")
     p.add_argument("path", metavar="PATH.ledger")
@@ -206,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train", training_cli.cmd_train, "train the semi-supervised VAE on the labels so far")
     training_cli.add_arguments(p)
+
+    from app.cli import predict as predict_cli  # JAX loads only when images are classified
+
+    predict_cli.add_commands(add)
 
     p = add(
         "demo",

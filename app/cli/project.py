@@ -154,13 +154,18 @@ def cmd_export(args: argparse.Namespace, app: Application) -> int:
     from app.history.export import export_events, export_labels, export_predictions
     from app.project.errors import ProjectError
 
-    if not args.labels and not args.events and not args.predictions:
+    model = getattr(args, "model", None)  # issue 17: a run's classifier as a bundle
+    if not args.labels and not args.events and not args.predictions and not model:
         raise ProjectError(
-            "nothing to export: give --labels OUT.csv|OUT.json, --predictions OUT.csv "
-            "and/or --events OUT.jsonl"
+            "nothing to export: give --labels OUT.csv|OUT.json, --predictions OUT.csv, "
+            "--model OUT.llmodel and/or --events OUT.jsonl"
         )
-    if args.run and not args.predictions:
-        raise ProjectError("--run goes with --predictions: give --predictions OUT.csv --run RUN_ID")
+    if args.run and not args.predictions and not model:
+        raise ProjectError(
+            "--run goes with --predictions or --model: give --predictions OUT.csv --run RUN_ID"
+        )
+    if getattr(args, "epoch", None) is not None and not model:
+        raise ProjectError("--epoch goes with --model: give --model OUT.llmodel --epoch E")
     if args.blobs and not args.events:
         raise ProjectError("--blobs goes with --events: give --events OUT.jsonl --blobs DIR")
     with app.projects.open(args.path) as project:
@@ -172,6 +177,14 @@ def cmd_export(args: argparse.Namespace, app: Application) -> int:
             say(
                 f"wrote the predictions of run {made.run_id} (epoch {made.epoch}) for {made.rows} samples "
                 f"to {args.predictions}"
+            )
+        if model:
+            from app.history.bundle import export_model
+
+            made_model = export_model(project, model, args.run, args.epoch)
+            say(
+                f"wrote the classifier of run {made_model.run_id} at epoch {made_model.epoch} to {model} "
+                f"({made_model.size:,} bytes; classify images with `ledgerlab predict {model} DATA`)"
             )
         if args.events:
             with app.projects.open_log(args.path, read_only=True) as store:
