@@ -19,6 +19,7 @@ ORDER = [
     "gui",
     "history",
     "live_sync",
+    "dataset_import",
 ]
 
 
