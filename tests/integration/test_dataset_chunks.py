@@ -14,6 +14,7 @@ import pytest
 from app.cli.main import main
 from app.history.branching import copy_project
 from app.project.bootstrap import bootstrap
+from app.project.dataset_store import DatasetImages, created_event
 from app.project.projections import PROJECT_STREAM
 from domain.images import Dataset
 from domain.initial_map import encode_map, pca_map
@@ -62,14 +63,23 @@ def test_a_dataset_is_stored_in_chunks_and_reads_back_image_by_image(app, chunke
     assert len(event.data["dataset_chunks"]) == 4 and event.data["chunk_samples"] == 10
     # The content hash is the whole dataset's, as one .npy: independent of the chunking.
     assert event.data["dataset_sha256"] == hashlib.sha256(npy(images)).hexdigest()
-    with app.projects.open(chunked) as project:
-        lazy = project.images()
+    with open_store(chunked) as store:
+        read = []
+
+        def read_blob(sha):
+            read.append(sha)
+            return store.get_blob(sha)
+
+        lazy = DatasetImages(read_blob, created_event(store, app.registry))
         assert lazy.shape == images.shape and len(lazy) == 35
         np.testing.assert_array_equal(lazy[23], images[23])
         np.testing.assert_array_equal(lazy[-1], images[-1])
-        assert len(lazy._cache) == 2  # only the chunks holding images 23 and 34 were read
-        np.testing.assert_array_equal(np.asarray(lazy), images)
-        np.testing.assert_array_equal(lazy[[3, 31]], images[[3, 31]])
+        np.testing.assert_array_equal(lazy[21], images[21])
+        chunks = event.data["dataset_chunks"]
+        assert read == [chunks[2], chunks[3]]  # only the chunks holding images 21-23 and 34
+    with app.projects.open(chunked) as project:
+        np.testing.assert_array_equal(np.asarray(project.images()), images)
+        np.testing.assert_array_equal(project.images()[[3, 31]], images[[3, 31]])
 
 
 def test_a_small_dataset_is_one_chunk_equal_to_the_whole(tmp_path, app, images):

@@ -16,8 +16,11 @@ from PIL import Image
 
 from app.cli.main import main
 from app.project.bootstrap import bootstrap
-from domain.dataset import open_dataset
+from domain.dataset import load_mnist, open_dataset
 from domain.errors import DatasetError
+from domain.images import stream_of
+from domain.initial_map import pca_map
+from domain.streaming_map import StreamingMap
 
 SMALL = 1000  # bytes a chunk: a few images, so many chunks from a small dataset
 
@@ -170,3 +173,15 @@ def test_training_on_colour_images_is_refused_in_one_line(tmp_path, capsys):
     code, _, err = run(capsys, "train", tmp_path / "c.ledger", "--epochs", 1)
     assert code == 2 and err.count("\n") == 1
     assert "colour images (3 channels); the model trains on grey images only" in err
+
+
+def test_the_first_map_fitted_batch_by_batch_is_pca_map_when_the_sample_is_whole():
+    images = load_mnist().images
+    mapping = StreamingMap(len(images), 28 * 28)
+    batches = list(stream_of(load_mnist()).batches(3000))
+    for i, batch in enumerate(batches):
+        mapping.add(3000 * i, batch)
+    mapping.fit()
+    for i, batch in enumerate(batches):
+        mapping.project(3000 * i, batch)
+    np.testing.assert_allclose(mapping.coordinates(), pca_map(images), atol=1e-5)
