@@ -12,6 +12,7 @@ ORDER = [
     "eventstore",
     "domain",
     "train_speed",
+    "predict_speed",
     "label_efficiency",
     "honest_accuracy",
     "active_learning",
