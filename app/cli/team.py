@@ -1,8 +1,9 @@
-"""The team subcommands of ``ledgerlab``: push, pull, conflicts and ``server init``.
+"""The team subcommands of ``ledgerlab``: push, pull, conflicts and ``server init``,
+``server login`` and ``server logout`` (a password kept in the system keyring).
 
 Registered by ``app/cli/main.py``; errors are raised as ``ProjectError`` (or a store
 error) and become one line with exit code 2 there. A URL is shown with any password as
-``***``; prefer ``~/.pgpass`` or ``PGPASSWORD`` to a password in the URL.
+``***``; prefer ``server login``, ``~/.pgpass`` or ``PGPASSWORD`` to a password in the URL.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 from app.cli.history import AddCommand
-from app.project.address import ProjectAddress
+from app.project.address import KEYRING_SERVICE, ProjectAddress, keyring_key, without_params
 from app.project.errors import ProjectError
+from eventstore.urls import is_postgres
 
 if TYPE_CHECKING:
     from app.project.bootstrap import Application
@@ -40,12 +43,18 @@ def add_commands(add: AddCommand) -> None:
 
     p = add(
         "server",
-        cmd_server_init,
-        "prepare a PostgreSQL server: `server init URL` creates the "
-        "project's schema, a role that may append and one that may only read",
+        cmd_server,
+        "a PostgreSQL server: `server init URL` creates the project's schema, a role that may "
+        "append and one that may only read; `server login URL` keeps your password in the "
+        "system keyring (checked with the server first), `server logout URL` forgets it",
     )
-    p.add_argument("action", choices=("init",))
-    p.add_argument("url", metavar="postgresql://…?project=NAME")
+    p.add_argument("action", choices=("init", "login", "logout"))
+    p.add_argument("url", metavar="postgresql://…[?project=NAME]")
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="login: read the password from the first line of standard input instead of asking",
+    )
     p.add_argument(
         "--writer",
         metavar="USER",
@@ -131,6 +140,14 @@ def _name(label: int, names: tuple[str, ...]) -> str:
     return names[label] if 0 <= label < len(names) else str(label)
 
 
+def cmd_server(args: argparse.Namespace, app: Application) -> int:
+    if args.action == "login":
+        return server_login(args.url, _read_password(args.url, args.password_stdin))
+    if args.action == "logout":
+        return server_logout(args.url)
+    return cmd_server_init(args, app)
+
+
 def cmd_server_init(args: argparse.Namespace, app: Application) -> int:
     address = ProjectAddress.parse(args.url)
     if not address.is_server:
@@ -156,8 +173,8 @@ def init_project(address: ProjectAddress, *, writers: list[str], readers: list[s
     from eventstore import open_store
     from eventstore.urls import postgres_target
 
-    open_store(address.url, create=True).close()  # the schema and its tables, as their owner
-    target = postgres_target(address.url)
+    open_store(address.connect_url(), create=True).close()  # the schema and its tables, as their owner
+    target = postgres_target(address.connect_url())
     project = target.project
     writer, reader = f"{project}_writer", f"{project}_reader"
     s, w, r = sql.Identifier(project), sql.Identifier(writer), sql.Identifier(reader)
@@ -195,3 +212,93 @@ def init_project(address: ProjectAddress, *, writers: list[str], readers: list[s
     except psycopg.Error as exc:
         raise ProjectError(f"cannot prepare {address}: {target.scrub(str(exc).splitlines()[0])}") from None
     return writer, reader
+
+
+# -- passwords in the system keyring ----------------------------------------------------
+
+
+def _keyring() -> Any:
+    try:
+        import keyring
+    except ImportError:
+        raise ProjectError(
+            "the keyring package is not installed: pip install keyring, or keep the password "
+            "in ~/.pgpass or PGPASSWORD"
+        ) from None
+    return keyring
+
+
+def _login_url(url: str) -> str:
+    if not is_postgres(url):
+        raise ProjectError("server login takes a postgresql://[user@]host[:port]/DATABASE URL")
+    if postgres_target_password(url):
+        raise ProjectError("the URL holds a password: give the URL without it; login asks for the password")
+    return url
+
+
+def _read_password(url: str, from_stdin: bool) -> str:
+    import getpass
+    import sys
+
+    _login_url(url)
+    key = keyring_key(url)
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {key}: ")
+    if not password:
+        raise ProjectError("no password given: nothing was stored")
+    return password
+
+
+def server_login(url: str, password: str) -> int:
+    """Check ``password`` with the server, then keep it in the system keyring under
+    ``keyring_key(url)``; it is never printed. Opening any project of that database
+    then uses it (``ProjectAddress.connect_url``)."""
+    import psycopg
+    from psycopg import conninfo
+
+    keyring = _keyring()
+    key = keyring_key(_login_url(url))
+    plain = without_params(url, "project")
+    try:
+        with psycopg.connect(conninfo.make_conninfo(plain, password=password, connect_timeout=10)):
+            pass
+    except psycopg.Error as exc:
+        reason = str(exc).replace(password, "***").strip().splitlines()
+        raise ProjectError(
+            f"the server did not accept the login {key} ({reason[-1] if reason else 'no reason given'}): "
+            "nothing was stored"
+        ) from None
+    try:
+        keyring.set_password(KEYRING_SERVICE, key, password)
+    except Exception as exc:  # noqa: BLE001 - every backend has errors of its own
+        raise ProjectError(
+            f"the system keyring did not take the password ({type(exc).__name__}); keep it in "
+            "~/.pgpass or PGPASSWORD instead"
+        ) from None
+    print(f"password for {key} kept in the system keyring ({type(keyring.get_keyring()).__name__})")
+    return 0
+
+
+def server_logout(url: str) -> int:
+    keyring = _keyring()
+    key = keyring_key(_login_url(url))
+    try:
+        keyring.delete_password(KEYRING_SERVICE, key)
+    except keyring.errors.PasswordDeleteError:
+        print(f"the system keyring keeps no password for {key}")
+        return 0
+    except Exception as exc:  # noqa: BLE001
+        raise ProjectError(f"the system keyring could not be changed ({type(exc).__name__})") from None
+    print(f"password for {key} removed from the system keyring")
+    return 0
+
+
+def postgres_target_password(url: str) -> bool:
+    """Whether ``url`` itself holds a password (``user:password@`` or ``?password=``)."""
+    parts = urlsplit(url)
+    try:
+        return bool(parts.password) or any(k == "password" for k, _ in parse_qsl(parts.query))
+    except ValueError:
+        return False

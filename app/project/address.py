@@ -8,13 +8,15 @@ of ``repr`` and of every message.
 
 from __future__ import annotations
 
+import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 from app.project.errors import ProjectError
 from eventstore import StoreError
-from eventstore.urls import is_postgres, postgres_target, sqlite_path
+from eventstore.urls import is_postgres, postgres_target, redact_any, sqlite_path
 
 SUFFIX = ".ledger"
 
@@ -70,7 +72,19 @@ class ProjectAddress:
 
     def store_target(self) -> str | Path:
         """What ``open_store`` (or a store factory) is given."""
-        return self.file if self.file is not None else self.url
+        return self.file if self.file is not None else self.connect_url()
+
+    def connect_url(self) -> str:
+        """The URL to connect with: as given, plus the password the system keyring keeps
+        for this login (``ledgerlab server login``) when the URL has none and
+        ``PGPASSWORD`` is unset. Otherwise libpq finds it as ever (``~/.pgpass``).
+        Never shown: messages and the recent list use ``str(address)``."""
+        if self.file is not None or postgres_target(self.url).password or os.environ.get("PGPASSWORD"):
+            return self.url
+        password = keyring_password(self.url)
+        if not password:
+            return self.url
+        return f"{self.url}{'&' if '?' in self.url else '?'}{urlencode({'password': password})}"
 
     def require_ledger_suffix(self) -> None:
         if self.file is not None and self.file.suffix != SUFFIX:
@@ -78,6 +92,52 @@ class ProjectAddress:
 
     def __str__(self) -> str:
         return self.display
+
+
+KEYRING_SERVICE = "ledgerlab"
+"""The service name Ledgerlab's server passwords are kept under in the system keyring."""
+
+
+def keyring_key(url: str) -> str:
+    """What a server login's password is kept under: ``user@host:port/database``, with
+    libpq's defaults (``PGUSER``…, the login name, port 5432) filled in. The project is
+    not part of it: one password serves every project of a database."""
+    import psycopg  # only those who use a server load it
+
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(without_params(url, "project", "password"))
+    except psycopg.ProgrammingError:
+        raise ProjectError(
+            f"{redact_any(url)!r} is not a PostgreSQL URL: write postgresql://user@host:5432/DATABASE"
+        ) from None
+    env = os.environ
+    user = str(params.get("user") or env.get("PGUSER") or getpass.getuser())
+    host = str(params.get("host") or env.get("PGHOST") or "localhost")
+    port = str(params.get("port") or env.get("PGPORT") or "5432")
+    database = str(params.get("dbname") or env.get("PGDATABASE") or user)
+    return f"{user}@{host}:{port}/{database}"
+
+
+def without_params(url: str, *names: str) -> str:
+    """``url`` without the query parameters ``names`` (and without a fragment)."""
+    base, _, query = url.partition("#")[0].partition("?")
+    rest = urlencode(
+        [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in names], safe="/"
+    )
+    return f"{base}?{rest}" if rest else base
+
+
+def keyring_password(url: str) -> str | None:
+    """The password the system keyring keeps for the login of ``url``; None when it keeps
+    none, or there is no usable keyring (no ``keyring`` package, no keyring daemon)."""
+    try:
+        import keyring
+    except ImportError:
+        return None
+    try:
+        return keyring.get_password(KEYRING_SERVICE, keyring_key(url))
+    except Exception:  # noqa: BLE001 - a keyring that cannot answer (locked, no D-Bus) is no keyring
+        return None
 
 
 def server_may_append(address: ProjectAddress) -> bool:
@@ -89,7 +149,7 @@ def server_may_append(address: ProjectAddress) -> bool:
     """
     import psycopg  # only those who use a server load it
 
-    target = postgres_target(address.url)
+    target = postgres_target(address.connect_url())
     try:
         with psycopg.connect(target.conninfo, autocommit=True, connect_timeout=10) as conn:
             row = conn.execute(
@@ -100,4 +160,11 @@ def server_may_append(address: ProjectAddress) -> bool:
     return bool(row and row[0])
 
 
-__all__ = ["ProjectAddress", "server_may_append"]
+__all__ = [
+    "KEYRING_SERVICE",
+    "ProjectAddress",
+    "keyring_key",
+    "keyring_password",
+    "server_may_append",
+    "without_params",
+]

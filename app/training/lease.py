@@ -122,7 +122,7 @@ class _ServerLease:
         from eventstore.urls import postgres_target
 
         self._address = address
-        self._target = postgres_target(address.url)
+        self._target = postgres_target(address.connect_url())  # with a keyring password, if any
         self._key = f"ledgerlab-training:{self._target.project}"
         self._conn: psycopg.Connection[Any] | None = None
 
