@@ -104,6 +104,7 @@ class TrainingPanel(QWidget):
         self.plots.setStretchFactor(0, 3)
         self.plots.setStretchFactor(1, 3)
         self.plots.setStretchFactor(2, 2)
+        self.plots.setSizes([3000, 3000, 2400])  # shares of the first width (a saved layout wins)
         self._redraw = QTimer(self, singleShot=True, interval=REDRAW_MS, timeout=self._draw_curves)
 
         # Start/Stop, progress and the run's state stay in view; the settings scroll.

@@ -30,8 +30,8 @@ LOSS_CURVES = (
 )
 LOSS_KEYS = frozenset(key for key, _, _ in LOSS_CURVES)
 HONEST_COLOUR, BAND_RGBA, TRAINING_COLOUR = "#2ca02c", (44, 160, 44, 55), "#7f7f7f"
-ACCURACY_TITLE = "estimated accuracy on samples it did not train on"
-HONEST_NAME = "estimate (95% band)"
+ACCURACY_TITLE = "accuracy on labels it did not train on"
+HONEST_NAME = "estimate, 95% band"
 TRAINING_NAME = "training accuracy (own labels)"
 
 
@@ -116,20 +116,30 @@ class TrainingPlots(QSplitter):
         self.estimate_caption = wrapping_label("")
         self.estimate_caption.setObjectName("accuracyEstimate")
         self.estimate_caption.setStyleSheet(f"color: {HONEST_COLOUR};")
+        # Beneath the plot (a legend beside it would squeeze a narrow plot): what each
+        # curve is, and the last epoch's estimate in words.
+        small = self.estimate_caption.font()
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        self.estimate_caption.setFont(small)
+        key = QWidget()
+        key.setObjectName("accuracyLegend")
+        row = QHBoxLayout(key)
+        row.setContentsMargins(4, 0, 4, 0)
+        row.setSpacing(10)
+        for mark, text, colour in (
+            ("■", HONEST_NAME, HONEST_COLOUR),
+            ("- -", TRAINING_NAME, TRAINING_COLOUR),
+        ):
+            entry = QLabel(f'<span style="color:{colour}; font-weight:bold">{mark}</span> {text}')
+            entry.setFont(small)
+            row.addWidget(entry)
+        row.addStretch(1)
         accuracy = QWidget()
         column = QVBoxLayout(accuracy)
         column.setContentsMargins(0, 0, 0, 2)
         column.setSpacing(0)
-        column.addWidget(
-            _beside(
-                self.accuracy_plot,
-                _legend(
-                    [("■", HONEST_NAME, HONEST_COLOUR), ("- -", TRAINING_NAME, TRAINING_COLOUR)],
-                    "accuracyLegend",
-                ),
-            ),
-            1,
-        )
+        column.addWidget(self.accuracy_plot, 1)
+        column.addWidget(key)
         column.addWidget(self.estimate_caption)
         self.accuracy_box = accuracy
         self.addWidget(self.loss_plots)
@@ -161,7 +171,7 @@ class TrainingPlots(QSplitter):
         bottom = np.array([value[i] - low[i] for i in shown])
         self.interval_bars.setData(x=x, y=np.array([value[i] for i in shown]), top=top, bottom=bottom)
         latest = honest[-1] if honest else None
-        self.estimate_caption.setText("" if not epochs else "Latest " + describe(latest))
+        self.estimate_caption.setText("" if not epochs else describe(latest))
 
 
 def _set(curve, x: list[int], y: list[float]) -> None:

@@ -98,7 +98,7 @@ def test_the_headline_is_the_held_out_estimate_with_its_band_and_training_accura
     assert any(TRAINING_NAME in label.text() for label in legend.findChildren(QLabel))
 
     said = f"accuracy 88% (95% interval {round(low * 100)}%–{round(high * 100)}%, n = 50 held-out)"
-    assert plots.estimate_caption.text() == f"Latest {said}"
+    assert plots.estimate_caption.text() == said
     assert said in session.window.training_status.text()
     assert session.window.training_status.text().startswith("last run failed")
 
@@ -108,7 +108,7 @@ def test_too_few_labels_says_so_instead_of_a_number(qtbot, make_session, project
         record_run(project, "r1", 1)
     session = open_project(qtbot, make_session, project_path)
     caption = session.window.training.plots.estimate_caption.text()
-    assert caption == "Latest accuracy: too few labels to estimate (10 held-out, 20 needed)"
+    assert caption == "accuracy: too few labels to estimate (10 held-out, 20 needed)"
     drawn = session.window.training.curves["honest"].getData()[1]
     assert drawn is None or len(drawn) == 0  # no point at all
 
@@ -130,7 +130,7 @@ def test_without_held_out_labels_the_prospective_accuracy_is_the_headline(
     assert list(x) == [1, 2] and math.isnan(y[0]) and np.isclose(y[1], 0.8)  # epoch 1: nothing compared yet
     low, high = wilson_interval(24, 30)
     said = f"accuracy 80% (95% interval {round(low * 100)}%–{round(high * 100)}%, n = 30 prospective)"
-    assert panel.plots.estimate_caption.text() == f"Latest {said}"
+    assert panel.plots.estimate_caption.text() == said
 
 
 def test_a_live_epoch_updates_the_curve_status_and_log_with_the_estimate(qtbot, make_session, project_path):
