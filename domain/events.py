@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 from domain.errors import DomainError
+from domain.event_fields import DamagedEvent, FieldCheck, data_problem, describe, field_checks
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 _E = TypeVar("_E", bound="Event")
@@ -330,6 +331,10 @@ class EventRegistry:
                     raise TypeError(f"{cls.type_name} lacks an upcaster from version {v}")
             by_name[cls.type_name] = cls
         self._by_name = MappingProxyType(by_name)
+        # What each field must hold, from the annotations: checked by ``decode``.
+        self._checks: Mapping[str, tuple[FieldCheck, ...]] = MappingProxyType(
+            {name: field_checks(cls) for name, cls in by_name.items()}
+        )
 
     def extended(self, classes: Iterable[type[Event]]) -> EventRegistry:
         return EventRegistry((*self._by_name.values(), *classes))
@@ -355,11 +360,21 @@ class EventRegistry:
         return cls
 
     def upcast(self, type_name: str, schema_version: int, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Data of any known version, brought up to the current version."""
+        """Data of any known version, brought up to the current version; a
+        ``DomainError`` when the data are damaged past bringing up."""
         cls = self.class_for(type_name, schema_version)
+        if not isinstance(data, Mapping):
+            raise DamagedEvent(type_name, f"its data are {describe(data)} where an object belongs")
         out = dict(data)
         for v in range(schema_version, cls.schema_version):
-            out = cls.upcasters[v](out)
+            try:
+                out = cls.upcasters[v](out)
+            except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+                raise DamagedEvent(
+                    type_name,
+                    f"its data of version {v} cannot be brought to version {v + 1} "
+                    f"({type(exc).__name__}: {exc})",
+                ) from exc
         return out
 
     def blob_references(
@@ -394,8 +409,28 @@ class EventRegistry:
             return type_name  # a foreign or damaged event
 
     def decode(self, type_name: str, schema_version: int, data: Mapping[str, Any]) -> Event:
+        """The event recorded as (type, version, data), upcast to the current version.
+
+        Raises ``DomainError`` for a type or version this release does not know, and
+        ``DamagedEvent`` (a ``DomainError``) for damaged data: a field missing or holding
+        the wrong JSON type (a list where a sample number belongs), so no caller meets
+        such a value later."""
         cls = self.class_for(type_name, schema_version)
-        return cls.from_data(self.upcast(type_name, schema_version, data))
+        data = self.check(type_name, schema_version, data)
+        try:
+            return cls.from_data(data)
+        except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+            raise DamagedEvent(type_name, f"{type(exc).__name__}: {exc}") from exc
+
+    def check(self, type_name: str, schema_version: int, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``data`` brought to the current version, once every field is known to hold
+        the JSON type its annotation names; raises as ``decode`` does."""
+        if schema_version != self.latest_version(type_name) or not isinstance(data, Mapping):
+            data = self.upcast(type_name, schema_version, data)
+        problem = data_problem(self._checks[type_name], data)
+        if problem is not None:
+            raise DamagedEvent(type_name, problem)
+        return data
 
     def _class(self, type_name: str) -> type[Event]:
         try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from app.project import snapshots as history_snapshots
 from app.project.projections import SNAPSHOT_NAME
 from domain.errors import DomainError
+from domain.event_fields import DamagedEvent, metadata_problem
 from domain.events import EventRegistry
 from domain.projections import ProjectProjections, codec
 from domain.projections.project import ReadModelClass
@@ -52,6 +53,7 @@ def verify_project(
 
     def noting_blobs(events: Iterable[RecordedEvent]) -> Iterator[RecordedEvent]:
         for e in events:
+            _check_event(e, registry)
             for sha, kind in registry.blob_references(e.type, e.data, e.schema_version):
                 blobs.setdefault(sha, (e.position, kind, e.type))
             yield e
@@ -59,6 +61,13 @@ def verify_project(
     for stop in sorted({s.position for s in snapshots} | {head}):
         try:
             state.apply(noting_blobs(store.read_all(after=state.position, until=stop)))
+        except DamagedEvent as exc:
+            position = exc.position or state.position + 1
+            report.problem = (
+                f"the event at position {position} is damaged ({exc.type_name}: {exc.problem}); "
+                f"{_way_out(position)}"
+            )
+            return report
         except DomainError as exc:
             report.problem = f"the log does not replay at position {state.position + 1}: {exc}"
             return report
@@ -146,13 +155,30 @@ def find_damage(
         except (ValueError, TypeError, KeyError) as exc:  # the stored bytes do not decode
             return Damage(state.position + 1, f"its stored bytes no longer decode: {exc}")
         try:
+            _check_event(e, registry)
             if e.type in registry:  # types of a newer module are kept, not judged
                 registry.decode(e.type, e.schema_version, e.data)
             state.apply([e])
+        except DamagedEvent as exc:
+            return Damage(e.position, f"{e.type}: {exc.problem}")
         except DomainError as exc:
             return Damage(e.position, f"{e.type}: {exc}")
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             return Damage(e.position, f"{e.type} does not fit the project: {type(exc).__name__}: {exc}")
+
+
+def _check_event(e: RecordedEvent, registry: EventRegistry) -> None:
+    """Raise ``DamagedEvent`` when ``e``'s metadata or data hold the wrong JSON types
+    (types of a newer module are kept, not judged)."""
+    try:
+        problem = metadata_problem(e.metadata)
+        if problem is not None:
+            raise DamagedEvent(e.type, problem)
+        if e.type in registry:
+            registry.check(e.type, e.schema_version, e.data)
+    except DamagedEvent as exc:
+        exc.position = e.position
+        raise
 
 
 def _way_out(position: int) -> str:
