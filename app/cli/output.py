@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 PROG = "ledgerlab"
@@ -18,3 +19,18 @@ def fail(message: str, code: int = 2) -> int:
 
 def say(text: str = "") -> None:
     print(text)
+
+
+def say_or_drop(text: str, *, err: bool = False) -> None:
+    """Print a line now; a reader that went away (``train | head``) never fails the
+    command: this and later output are dropped and the work goes on."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        try:  # later writes (and the flush at exit) go nowhere instead of failing
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass

@@ -8,12 +8,11 @@ at the next step and records ``TrainingStopped``.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from app.cli.output import say_or_drop
 from app.project.errors import ProjectError
 from app.quality.accuracy import ProspectiveAccuracy, run_accuracy
 from app.training.lease import TrainingLease
@@ -132,19 +131,9 @@ class _ProgressLines:
         return _progress_line(run_id, epoch, last, metrics, run_accuracy(self._accuracy, run_id, metrics))
 
 
-def _say(text: str, *, err: bool = False) -> None:
-    """Print a line; a reader that went away (``train | head``) never fails the run: the
-    rest of the output is dropped and training goes on."""
-    stream = sys.stderr if err else sys.stdout
-    try:
-        print(text, file=stream, flush=True)
-    except BrokenPipeError:
-        try:  # later writes (and the flush at exit) go nowhere instead of failing
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, stream.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):
-            pass
+# A reader that went away (``train | head``) never fails the run: the rest of the
+# output is dropped and training goes on.
+_say = say_or_drop
 
 
 def _train_inline(args: argparse.Namespace, project: Project, config: dict[str, Any]) -> int:
@@ -216,4 +205,5 @@ def _train_with_runner(args: argparse.Namespace, project: Project, config: dict[
         continue_run=args.continue_run,
         compilation_cache=args.cache,
         progress_line=_ProgressLines(project),
+        say=say_or_drop,
     )

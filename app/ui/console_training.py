@@ -26,9 +26,12 @@ def train_in_event_loop(
     continue_run: bool,
     compilation_cache: str | None,
     progress_line: Callable[[str, int, int, dict[str, float | None]], str],
+    say: Callable[..., None],
 ) -> int:
-    """Train with a Qt runner under a QCoreApplication, printing as ``ledgerlab train`` does.
-    Returns the exit code (0 completed, 130 stopped, 1 failed)."""
+    """Train with a Qt runner under a QCoreApplication, printing as ``ledgerlab train`` does
+    with ``say(text, err=False)`` (which must not raise when the reader went away: a
+    closed stdout must not fail a run that trains fine). Returns the exit code (0
+    completed, 130 stopped, 1 failed)."""
     qt = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
     service = TrainingService(project, runners=qt_runners(), compilation_cache=compilation_cache)
     ended: list[RunEnded] = []
@@ -41,7 +44,7 @@ def train_in_event_loop(
         def on_log_line(self, notice: LogLine) -> None: ...
 
         def on_epoch_recorded(self, notice: EpochRecorded) -> None:
-            print(progress_line(notice.run_id, notice.epoch, epochs, notice.metrics), flush=True)
+            say(progress_line(notice.run_id, notice.epoch, epochs, notice.metrics))
 
         def on_run_ended(self, notice: RunEnded) -> None:
             ended.append(notice)
@@ -63,8 +66,8 @@ def train_in_event_loop(
     if not ended:
         return 1
     end = ended[0]
-    print(
+    say(
         f"run {end.run_id} {end.status}{': ' + end.message if end.message else ''}",
-        file=sys.stderr if end.status != "completed" else sys.stdout,
+        err=end.status != "completed",
     )
     return {"completed": 0, "stopped": 130}.get(end.status, 1)
