@@ -92,7 +92,7 @@ def bench(tree: Path, label: str, name: str, npz: Path, folder: Path) -> dict:
     record = {"bench": "dataset_import.new", "code": label, "dataset": name, "exit": code}
     record.update(seconds=round(seconds, 1), peak_rss_gb=round(rss / 1e9, 2))
     if code != 0:
-        record["error"] = last[:200]
+        record["error"] = last.rsplit(": ", 1)[-1][:200]  # the reason, without the temporary path
         return emit(**record)
     record["file_gb"] = round(target.stat().st_size / 1e9, 2)
     out = subprocess.run(
@@ -134,7 +134,7 @@ def main() -> int:
         "process (peak RSS from the kernel); then opening the project in a fresh process (open s: "
         "from its start, imports included) and reading its middle sample (first sample s: "
         "after the opening; RSS then: that process's peak). Stored in chunks of "
-        "≤ 64 MB; the first map is a PCA fitted on a subsample and applied chunk by chunk. "
+        "≤ 16 MB; the first map is a PCA fitted on a subsample and applied chunk by chunk. "
         "Targets: peak RSS ≤ 1.5 GB; first sample ≤ 0.3 s after opening.",
         "",
         "| dataset | images | .npz | code | `new` s | `new` peak RSS | file | open s | first sample s | RSS then |",
