@@ -8,6 +8,7 @@ annotating, how to open a store, a clock) and is built once by
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -268,9 +269,11 @@ def _command(
 def _built_beside(target: Path) -> Iterator[Path]:
     """A path in a hidden folder beside ``target`` to build the file at; when the block
     ends without error the file is moved to ``target`` (``os.link`` refuses to replace a
-    file that appeared meanwhile). The folder is removed in any case."""
+    file that appeared meanwhile). The folder is removed in any case; one left by a
+    creation that was killed (its process is gone) is removed by the next."""
+    _sweep_build_folders(target)
     try:
-        folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", dir=target.parent))
     except FileNotFoundError:
         raise ProjectError(
             f"cannot create {target}: the folder {target.parent} does not exist; create it first"
@@ -292,6 +295,28 @@ def _built_beside(target: Path) -> Iterator[Path]:
                 os.replace(leftover, f"{target}{suffix}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sweep_build_folders(target: Path) -> None:
+    """Remove the build folders of ``target`` whose creating process no longer runs."""
+    try:
+        leftovers = list(target.parent.glob(f".{glob.escape(target.name)}.*.*"))
+    except OSError:
+        return
+    for folder in leftovers:
+        pid = folder.name[len(target.name) + 2 :].split(".", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: it runs
+        return True
+    return True
 
 
 __all__ = ["DEFAULT_PROJECT_FILE", "ProjectService"]

@@ -127,6 +127,14 @@ def _ledgerlab(*args: object) -> subprocess.Popen[bytes]:
     )
 
 
+def wait_for_build_folder(folder, process):
+    """Until ``new`` has begun building its file beside the target."""
+    deadline = time.monotonic() + 60
+    while not any(name.startswith(".d.ledger.") for name in files(folder)):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+
+
 def test_a_new_killed_at_any_moment_leaves_nothing_under_the_name(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", images=np.zeros((20_000, 28, 28), np.uint8))
     target = tmp_path / "d.ledger"
@@ -140,17 +148,20 @@ def test_a_new_killed_at_any_moment_leaves_nothing_under_the_name(tmp_path, caps
             assert code == 0 and "20000 samples" in out, err
             target.unlink()
         assert not target.exists()  # never a half-made file that `info` calls "not a project"
+    process = _ledgerlab("new", target, "--dataset", tmp_path / "d.npz")
+    wait_for_build_folder(tmp_path, process)
+    process.kill()
+    process.communicate()
+    assert not target.exists() and any(name.startswith(".d.ledger.") for name in files(tmp_path))
     code, out, err = run(capsys, "new", target, "--dataset", tmp_path / "d.npz")
     assert code == 0, err
+    assert files(tmp_path) == ["d.ledger", "d.npz"]  # the killed ones' build folders swept
 
 
 def test_ctrl_c_during_new_cancels_cleanly(tmp_path):
     np.savez(tmp_path / "d.npz", images=np.zeros((150_000, 28, 28), np.uint8))  # 118 MB
     process = _ledgerlab("new", tmp_path / "d.ledger", "--dataset", tmp_path / "d.npz")
-    deadline = time.monotonic() + 60
-    while not any(p.name.startswith(".d.ledger.") for p in tmp_path.iterdir()):
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.005)
+    wait_for_build_folder(tmp_path, process)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     if process.returncode == 0:
