@@ -165,6 +165,7 @@ class TrainingPanel(QWidget):
         self.series, self.honest, self.epochs_done = {}, [], []
         self.log.clear()
         self.eta.setText("")
+        self.eta.setToolTip("")
         self.progress.reset()
         self.set_service(service)
         run = latest_run(project) if project is not None else None
@@ -176,9 +177,12 @@ class TrainingPanel(QWidget):
         self.series = {key: [_number(m.get(key)) for m in run.metrics] for key in self.curves}
         self.honest = self.estimates.series(run)
         self._draw_curves()
-        self.last_run_text = last_run_text(run, self.honest[-1] if self.honest else None)
+        short, self.last_run_text = last_run_text(run, self.honest[-1] if self.honest else None)
         self.log.appendPlainText(self.last_run_text)
-        self.eta.setText(self.last_run_text)
+        # Above the settings a short line (the log has the whole sentence): it must not
+        # push the form out of sight.
+        self.eta.setText(short)
+        self.eta.setToolTip(self.last_run_text)
         if run.status != "running" and (service is None or not service.is_running()):
             self._set_state(f"last run {run.status}" + _estimate_suffix(self.honest))
 
@@ -383,26 +387,34 @@ class TrainingPanel(QWidget):
         self.state_changed.emit(state)
 
 
-def last_run_text(run, estimate: AccuracyEstimate | None) -> str:
-    """What happened to ``run`` (a ``TrainingRun``), in one sentence for the log and the panel."""
+def last_run_text(run, estimate: AccuracyEstimate | None) -> tuple[str, str]:
+    """What happened to ``run`` (a ``TrainingRun``): a short line for above the settings,
+    and the whole sentence for the log."""
     done = len(run.epochs)
     epochs = f"{done} epoch{'s' if done != 1 else ''}"
     name = f"Last run {run.run_id}"
     if run.status == "running":
-        return f"{name} is training in another window or process ({epochs} so far)."
+        short = f"Run {run.run_id} is training in another window or process"
+        return short, f"{short} ({epochs} so far)."
     if run.status == "completed":
+        short = f"Last run completed {epochs}"
         text = f"{name} completed {epochs}"
     elif run.status == "stopped":
+        short = f"Last run stopped after {epochs} of {run.epochs_planned}"
         text = f"{name} was stopped after {epochs} of {run.epochs_planned}" + (
             f" ({run.message})" if run.message else ""
         )
     elif run.status == "failed":
-        text = f"{name} failed after {epochs}: {_first_line(run.message) or 'no reason was recorded'}"
+        reason = _first_line(run.message) or "no reason was recorded"
+        short = f"Last run failed after {epochs}: {_first_line(reason, 80)}"
+        text = f"{name} failed after {epochs}: {reason}"
     else:
+        short = f"Last run interrupted after {epochs}"
         text = f"{name} was interrupted after {epochs} (the program training it ended without recording how)"
         if run.checkpoint is not None:
             text += "; tick “Continue from the latest checkpoint” to go on from it"
-    return f"{text}. {describe(estimate)[:1].upper()}{describe(estimate)[1:]}." if done else f"{text}."
+    said = describe(estimate)
+    return short, (f"{text}. {said[:1].upper()}{said[1:]}." if done else f"{text}.")
 
 
 def _estimate_suffix(honest: list[AccuracyEstimate | None]) -> str:

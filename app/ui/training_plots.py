@@ -170,6 +170,13 @@ class TrainingPlots(QSplitter):
         top = np.array([high[i] - value[i] for i in shown])
         bottom = np.array([value[i] - low[i] for i in shown])
         self.interval_bars.setData(x=x, y=np.array([value[i] for i in shown]), top=top, bottom=bottom)
+        # Whole epochs on the axis while there are few (pyqtgraph would tick 1.5).
+        for plot in (self.loss_plot, self.accuracy_plot):
+            axis = plot.getAxis("bottom")
+            if epochs and epochs[-1] - epochs[0] <= 10:
+                axis.setTickSpacing(1, 1)
+            else:
+                axis.setTickSpacing()
         latest = honest[-1] if honest else None
         self.estimate_caption.setText("" if not epochs else describe(latest))
 

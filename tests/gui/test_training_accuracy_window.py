@@ -162,7 +162,7 @@ def test_on_opening_the_window_says_how_the_last_run_ended_and_draws_its_curves(
     assert (
         "Last run r1 failed after 3 epochs: the loss diverged at epoch 3, step 41." in panel.log.toPlainText()
     )
-    assert panel.eta.text().startswith("Last run r1 failed after 3 epochs")
+    assert panel.eta.text() == "Last run failed after 3 epochs: the loss diverged at epoch 3, step 41"
     assert list(panel.curves["loss"].getData()[0]) == [1, 2, 3]  # not an empty panel
     assert "last run failed" in session.window.training_status.text()
 
