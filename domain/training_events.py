@@ -71,8 +71,11 @@ class EpochCompleted(Event):
     def summary(self, names: Sequence[str] = ()) -> str:
         m = self.metrics
         parts = [f"loss {m['loss']:.3f}"] if m.get("loss") is not None else []
+        if m.get("heldout_accuracy") is not None and m.get("heldout_n") is not None:
+            # The honest figure first: labels kept out of training.
+            parts.append(f"held-out acc {m['heldout_accuracy']:.1%} (n {m['heldout_n']:.0f})")
         if m.get("accuracy") is not None:
-            parts.append(f"labeled acc {m['accuracy']:.1%}")
+            parts.append(f"training acc (own labels) {m['accuracy']:.1%}")
         return (
             f"run {self.run_id} epoch {self.epoch}: {', '.join(parts) or 'no metrics'}, "
             f"{self.labeled} labeled"

@@ -211,3 +211,16 @@ def test_the_settings_form_names_the_newer_settings_in_its_own_words(qtbot, make
     values, problems = panel.config()
     assert not problems and values["augment_warp"] == 0.2 and values["distribution_alignment"] is False
     assert panel.start_button.isEnabled()
+
+
+def test_an_epoch_reads_with_its_held_out_accuracy_first_in_the_history(project_path, application):
+    with application.projects.open(project_path) as project:
+        record_run(project, "r1", 3)
+        epoch = next(
+            EpochCompleted.from_data(e.data)
+            for e in project.events()
+            if e.type == "EpochCompleted" and e.data["epoch"] == 3
+        )
+    assert epoch.summary() == (
+        "run r1 epoch 3: loss 33.333, held-out acc 88.0% (n 50), training acc (own labels) 100.0%, 30 labeled"
+    )
