@@ -93,23 +93,38 @@ def changed_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in full.items() if k != "epochs" and defaults.get(k) != v}
 
 
-def run_rows(project: Project, include_archived: bool = False) -> list[RunRow]:
-    """Every run, oldest first (archived ones only when asked for)."""
+class RunLog:
+    """What the training read model does not keep, folded from the log as it grows: the
+    labels each epoch trained with, checkpoint epochs, end times, the honest accuracy."""
+
+    def __init__(self, project: Project) -> None:
+        self.position = 0
+        self.labeled: dict[str, list[int]] = {}
+        self.checkpoints: dict[str, list[int]] = {}
+        self.ended: dict[str, float] = {}
+        self.accuracy = ProspectiveAccuracy(project.get_blob)
+
+    def catch_up(self, project: Project) -> RunLog:
+        for e in project.events(self.position):
+            self.accuracy.apply(e)
+            self.position = e.position
+            if e.type == EpochCompleted.type_name:
+                self.labeled.setdefault(e.data["run_id"], []).append(int(e.data["labeled"]))
+            elif e.type == CheckpointSaved.type_name:
+                self.checkpoints.setdefault(e.data["run_id"], []).append(int(e.data["epoch"]))
+            elif e.type in TERMINAL_EVENTS:
+                self.ended[e.data["run_id"]] = _time(e.metadata.get("at"), e.recorded_at)
+        return self
+
+
+def run_rows(project: Project, include_archived: bool = False, log: RunLog | None = None) -> list[RunRow]:
+    """Every run, oldest first (archived ones only when asked for). ``log``: the fold of
+    an earlier call on the same project, caught up here instead of read again."""
     training = training_of(project)
     if not training.runs:
         return []
-    labeled: dict[str, list[int]] = {}
-    checkpoints: dict[str, list[int]] = {}
-    ended: dict[str, float] = {}
-    folded = ProspectiveAccuracy(project.get_blob)
-    for e in project.events():
-        folded.apply(e)
-        if e.type == EpochCompleted.type_name:
-            labeled.setdefault(e.data["run_id"], []).append(int(e.data["labeled"]))
-        elif e.type == CheckpointSaved.type_name:
-            checkpoints.setdefault(e.data["run_id"], []).append(int(e.data["epoch"]))
-        elif e.type in TERMINAL_EVENTS:
-            ended[e.data["run_id"]] = _time(e.metadata.get("at"), e.recorded_at)
+    log = (log or RunLog(project)).catch_up(project)
+    labeled, checkpoints, ended, folded = log.labeled, log.checkpoints, log.ended, log.accuracy
     driving, chosen = training.driving_run, training.chosen_run
     rows = []
     for run in training.runs.values():

@@ -125,6 +125,9 @@ class MainWindow(QMainWindow):
         self.history_dock.setWidget(self.history_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
         self.tabifyDockWidget(self.training_dock, self.history_dock)
+        from app.ui.runs_panel import install_runs_panel  # issue 17: the Runs dock, beside the history
+
+        self.runs_panel = install_runs_panel(self)
         self.training_dock.raise_()
         self.resizeDocks([self.training_dock], [TRAINING_DOCK_PX], Qt.Orientation.Vertical)
         for dock in (self.training_dock, self.history_dock):

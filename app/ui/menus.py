@@ -95,6 +95,7 @@ class Menus:
         self._add(export, "&Labels…", self._export_labels)
         self._add(export, "&Event log…", self._export_events)
         self._add(export, "&Predictions…", self._export_predictions)
+        self._add(export, "&Model…", window.runs_panel.export_model)  # issue 17: a run's classifier
         file.addSeparator()
         self._add(file, "&Quit", window.close, QKeySequence.StandardKey.Quit)
 
@@ -122,6 +123,7 @@ class Menus:
         view = bar.addMenu("&View")
         view.addAction(window.training_dock.toggleViewAction())
         view.addAction(window.history_dock.toggleViewAction())
+        view.addAction(window.runs_dock.toggleViewAction())
 
     def _add(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
         action = menu.addAction(text)
