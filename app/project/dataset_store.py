@@ -60,6 +60,8 @@ def store_dataset(
     """Write ``stream`` as chunks to ``store`` and compute its first map (PCA fitted on a
     subsample) in a second pass over the stored chunks. Memory: a few chunks."""
     shape = tuple(int(d) for d in stream.shape)
+    if len(shape) == 4 and shape[3] == 1:  # one channel is grey: stored N×H×W
+        shape = shape[:3]
     count = shape[0]
     rows = rows_per_chunk(stream.sample_bytes, chunk_bytes)
     whole = hashlib.sha256(_npy_header(shape))
@@ -67,6 +69,8 @@ def store_dataset(
     chunks: list[str] = []
     done = 0
     for chunk in _rechunked(stream.batches(rows), rows):
+        if chunk.ndim == 4 and chunk.shape[3] == 1 and len(shape) == 3:
+            chunk = chunk[..., 0]
         if chunk.shape[1:] != shape[1:]:
             raise ProjectError(
                 f"{stream.source}: image {done} has shape {chunk.shape[1:]} where {shape[1:]} was "

@@ -256,7 +256,7 @@ def _command(
     return c.CreateProject(
         name=name,
         dataset_sha256=stored.sha256 if stored else "0" * 64,
-        shape=tuple(stream.shape),
+        shape=stored.shape if stored else tuple(stream.shape),
         class_names=names,
         source=stream.source,
         map_sha256=map_sha or "0" * 64,

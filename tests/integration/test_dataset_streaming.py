@@ -196,3 +196,12 @@ def test_the_first_map_fitted_batch_by_batch_is_pca_map_when_the_sample_is_whole
     for i, batch in enumerate(batches):
         mapping.project(3000 * i, batch)
     np.testing.assert_allclose(mapping.coordinates(), pca_map(images), atol=1e-5)
+
+
+def test_one_channel_images_are_stored_as_grey(tmp_path, app):
+    images = np.random.default_rng(4).integers(0, 256, (9, 5, 4, 1), dtype=np.uint8)
+    np.savez(tmp_path / "g.npz", images=images)
+    app.projects.create(tmp_path / "g.ledger", open_dataset(tmp_path / "g.npz"), chunk_bytes=SMALL).close()
+    got, info = stored(app, tmp_path / "g.ledger")
+    assert info.shape == (9, 5, 4)
+    np.testing.assert_array_equal(got, images[..., 0])
