@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from domain.errors import DomainError
 from domain.events import Event
 from domain.projections.recorded import Recorded
 from domain.projections.run_choices import RunChoices
@@ -217,10 +218,9 @@ class TrainingRuns:
             self.latest_checkpoint = ModelOutput(**data["latest_checkpoint"])
         if data["latest_predictions"]:
             self.newest_predictions = ModelOutput(**data["latest_predictions"])
-        # Snapshots made before runs could be chosen have neither: nothing was chosen then.
-        self.run_predictions = {p["run_id"]: ModelOutput(**p) for p in data.get("run_predictions", ())}
-        if self.newest_predictions is not None and not self.run_predictions:
-            self.run_predictions[self.newest_predictions.run_id] = self.newest_predictions
+        if "run_predictions" not in data:  # a snapshot cannot tell which run predicted what
+            raise DomainError("the snapshot was made before runs could be chosen; replay the log")
+        self.run_predictions = {p["run_id"]: ModelOutput(**p) for p in data["run_predictions"]}
         self.choices.load(data.get("choices", {}))
         return self
 

@@ -115,3 +115,14 @@ def test_snapshot_restores_the_same_read_model(model):
     assert _fold(*_run("a"), *_run("b"), RunChosen("a"), model=model).latest_predictions.run_id == (
         "a" if model is ModelRegistry else "b"
     )
+
+
+def test_a_snapshot_from_before_runs_could_be_chosen_is_refused_so_the_log_is_replayed():
+    import json
+
+    from domain.errors import DomainError
+
+    old = json.loads(_fold(*_run("a")).snapshot())
+    del old["run_predictions"], old["choices"]
+    with pytest.raises(DomainError, match="replay the log"):
+        ModelRegistry.restore(json.dumps(old).encode())
