@@ -106,8 +106,10 @@ def summary(runs: list[dict], baseline: list[dict] | None) -> dict:
         "holdout_share": runs[0]["holdout_share"],
         "refit_epochs": runs[0]["refit_epochs"],
         "seeds": [r["annotator_seed"] for r in runs],
-        "covered": f"{sum(r['inside'] is True for r in runs)} of {len(runs)}",
-        "too_few": sum(r["inside"] is None for r in runs),
+        "covered": f"{sum(r['inside'] is True for r in runs)} of {len(runs)}"
+        if runs[0]["holdout_share"]
+        else None,
+        "too_few": sum(r["inside"] is None for r in runs) if runs[0]["holdout_share"] else None,
         "unlabeled_mean": round(float(np.mean(accuracy)), 4),
         "unlabeled_min": round(min(accuracy), 4),
         "test_mean": round(float(np.mean([r["test_accuracy"] for r in runs])), 4),
