@@ -36,6 +36,7 @@ from domain.events import (
     LabelAssigned,
     LabelChangeRedone,
     LabelChangeUndone,
+    LabelConfirmed,
     LabelRemoved,
     LabelsAssigned,
     LatentMapComputed,
@@ -60,7 +61,10 @@ from eventstore.model import ExpectedVersion
 _ATTEMPTS = {False: 2, True: 20}
 # What a catch-up touched, by the classes of the events it brought.
 _SAMPLE_EVENTS = {e.type_name for e in (LabelAssigned, LabelRemoved)}
-_MANY_SAMPLE_EVENTS = {e.type_name for e in (LabelsAssigned, LabelChangeUndone, LabelChangeRedone)}
+# A confirmation changes no label, but may end a conflict the map marks on its samples.
+_MANY_SAMPLE_EVENTS = {
+    e.type_name for e in (LabelsAssigned, LabelChangeUndone, LabelChangeRedone, LabelConfirmed)
+}
 _CLASS_EVENTS = {e.type_name for e in (ProjectCreated, ClassAdded, ClassRenamed)}
 
 

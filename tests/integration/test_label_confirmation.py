@@ -105,3 +105,13 @@ def test_labeling_many_confirms_the_samples_that_already_had_the_label(project, 
     assert events[0].samples == (12,) and events[1].samples == (10,)
     (pair,) = info(project, capsys)["agreement"]
     assert pair["overlaps"] == 1 and pair["agreed"] == 1
+
+
+def test_another_view_is_told_which_samples_a_confirmation_touched(project):
+    label(project, 9, "dog", "alice")
+    with open_project(project, annotator="alice") as watcher, open_project(project, annotator="bob") as bob:
+        touched: list[frozenset[int]] = []
+        watcher.subscribe(lambda change: touched.append(change.samples))
+        assert [type(e).__name__ for e in bob.assign_label(9, "dog")] == ["LabelConfirmed"]
+        watcher.refresh()
+    assert touched == [frozenset({9})]  # e.g. the map redraws its conflict marker
