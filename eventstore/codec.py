@@ -105,7 +105,7 @@ def chain_hash(
     """Hash of one row, chained over the previous row's hash.
 
     The header is JSON (unambiguous), and the bodies are JSON too, so a NUL byte can
-    separate them without any escaping. This is the definition; ``chain_rows`` is the
+    separate them without any escaping. This is the definition; ``chain_run`` is the
     fast path that must agree with it byte for byte, and ``verify_chain`` checks every
     stored row against this one.
     """
