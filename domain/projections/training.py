@@ -131,14 +131,17 @@ class TrainingRuns:
     @property
     def latest_predictions(self) -> ModelOutput | None:
         """The predictions that drive the window: the chosen run's latest, else the newest
-        of a run not archived (the latest run's, live while it trains)."""
+        of a run neither archived nor failed (the latest run's, live while it trains); a
+        failed run's only when no other run predicted."""
         chosen = self.chosen_run
         if chosen is not None and chosen in self.run_predictions:
             return self.run_predictions[chosen]
         archived = self.choices.archived
-        if not archived:
+        failed = {r.run_id for r in self.runs.values() if r.status == "failed"}
+        if not archived and not failed:
             return self.newest_predictions
-        return next((p for p in reversed(self.run_predictions.values()) if p.run_id not in archived), None)
+        kept = [p for p in reversed(self.run_predictions.values()) if p.run_id not in archived]
+        return next((p for p in kept if p.run_id not in failed), kept[0] if kept else None)
 
     # -- folding ----------------------------------------------------------------------
     def _on_configured(self, e: Recorded) -> None:

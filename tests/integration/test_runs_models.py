@@ -219,3 +219,25 @@ def test_a_bundle_from_an_incompatible_release_is_refused_in_one_line(trained, c
     assert "not a readable Ledgerlab model bundle" in _fails(
         capsys, "predict", str(not_a_bundle), str(not_a_bundle)
     )
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only_after_a_few_seconds(monkeypatch):
+    from app.cli import predict as predict_cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    quick, slow, piped = Terminal(), Terminal(), io.StringIO()
+    bar = predict_cli.ProgressBar(quick, "classifying")
+    bar.update(500, 1000)
+    bar.close()
+    assert quick.getvalue() == ""  # short work stays silent
+    monkeypatch.setattr(predict_cli, "PROGRESS_AFTER", 0.0)
+    for stream in (slow, piped):
+        bar = predict_cli.ProgressBar(stream, "classifying")
+        bar.update(500, 1000)
+        bar.update(1000, 1000)
+        bar.close()
+    assert slow.getvalue().endswith("1,000/1,000\n") and "\r" in slow.getvalue()
+    assert piped.getvalue() == ""  # never into a file or a pipe

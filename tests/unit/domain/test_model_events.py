@@ -126,3 +126,11 @@ def test_a_snapshot_from_before_runs_could_be_chosen_is_refused_so_the_log_is_re
     del old["run_predictions"], old["choices"]
     with pytest.raises(DomainError, match="replay the log"):
         ModelRegistry.restore(json.dumps(old).encode())
+
+
+def test_a_failed_run_does_not_drive_while_another_run_predicted():
+    from domain.training_events import TrainingFailed
+
+    failed = [_started("b"), _predicted("b"), TrainingFailed(run_id="b", epochs=1, message="diverged")]
+    assert _fold(*_run("a"), *failed).latest_predictions.run_id == "a"
+    assert _fold(*failed).latest_predictions.run_id == "b"  # nothing better to show
