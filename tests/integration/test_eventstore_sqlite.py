@@ -239,3 +239,36 @@ def test_closing_while_another_thread_reads_is_safe(tmp_path):
         store.close()  # must neither crash nor hang
         reader.join(timeout=60)
         assert outcome and (outcome[0] == "finished" or "closed" in outcome[0])
+
+
+def test_batches_of_every_shape_store_what_was_given_and_verify(tmp_path):
+    """Whole chunks of one type go in through the short INSERT (INSERT_RUN), mixed chunks
+    and remainders row by row; what is read back and the chain are the same either way."""
+
+    def events(n: int, mixed_from: int) -> list[NewEvent]:
+        return [
+            NewEvent(
+                "Same" if i < mixed_from else f"T{i % 3}",
+                {"i": i},
+                {"who": "é"},
+                1 + (i >= mixed_from) * (i % 2),
+            )
+            for i in range(n)
+        ]
+
+    given = [
+        ("a", events(250, 150)),  # a whole run chunk, a mixed chunk, a remainder of 50
+        ("b", events(100, 100)),  # exactly one chunk
+        ("a", events(30, 0)),  # a short mixed run
+    ]
+    with open_store(tmp_path / "shapes.ledger", create=True) as store:
+        store.append_batch([(stream, evs, ANY) for stream, evs in given])
+        store.append("c", events(1000, 1000), ANY)
+        assert store.verify().ok and store.verify().checked == 1380
+        got = [(e.stream_id, e.type, e.schema_version, e.data, e.metadata) for e in store.read_all()]
+    expected = [(s, e.type, e.schema_version, e.data, e.metadata) for s, evs in given for e in evs]
+    expected += [("c", e.type, e.schema_version, e.data, e.metadata) for e in events(1000, 1000)]
+    assert got == expected
+    with raw(f"sqlite://{tmp_path / 'shapes.ledger'}") as conn:
+        versions = conn.execute("SELECT stream_id, MAX(version) FROM events GROUP BY stream_id").fetchall()
+    assert sorted(versions) == [("a", 280), ("b", 100), ("c", 1000)]
