@@ -26,9 +26,9 @@ import numpy as np
 
 from app.project.errors import ProjectError
 from app.project.live import Project
-from app.quality.accuracy import prospective_accuracy, run_accuracy
-from app.quality.runs import find_run, training_of
-from domain.training_events import CheckpointSaved
+from app.quality.accuracy import run_accuracy
+from app.quality.runs import RunLog, find_run, training_of
+from domain.learning.config import ConfigError, TrainingConfig
 
 FORMAT = "ledgerlab-model"
 FORMAT_VERSION = 1
@@ -71,16 +71,22 @@ class ExportedModel:
 
 
 def export_model(
-    project: Project, out: str | os.PathLike[str], run_id: str | None = None, epoch: int | None = None
+    project: Project,
+    out: str | os.PathLike[str],
+    run_id: str | None = None,
+    epoch: int | None = None,
+    log: RunLog | None = None,
 ) -> ExportedModel:
     """Write the classifier of ``run_id`` at checkpoint ``epoch`` to ``out`` (default: the run
-    that drives the window, at its latest checkpoint). Written beside ``out`` and renamed."""
+    that drives the window, at its latest checkpoint). Written beside ``out`` and renamed.
+    ``log``: the log as already folded (the Runs panel's), caught up instead of read again."""
     target = Path(out).expanduser()
     if target.suffix.lower() != SUFFIX:
         raise ProjectError(f"{target}: export a model to a {SUFFIX} file")
     run_id = run_id or _default_run(project)
     run = find_run(project, run_id)
-    checkpoints = _checkpoints(project, run_id)
+    log = (log or RunLog(project)).catch_up(project)
+    checkpoints = log.checkpoint_blobs.get(run_id, {})
     if not checkpoints:
         raise ProjectError(f"run {run_id} saved no checkpoint: there is no model to export")
     if epoch is None:
@@ -89,14 +95,17 @@ def export_model(
         saved = ", ".join(map(str, sorted(checkpoints)))
         raise ProjectError(f"run {run_id} has no checkpoint at epoch {epoch}: choose one of {saved}")
     config = dict(run.config)
-    hidden = tuple(config.get("classifier_hidden_sizes") or config["hidden_sizes"])
+    try:  # as recorded: settings missing from an older log take the values it trained with
+        hidden = TrainingConfig.from_dict(config).classifier_sizes
+    except (ConfigError, TypeError) as exc:
+        raise ProjectError(f"run {run_id}'s settings cannot be read by this release ({exc})") from exc
     weights = classifier_arrays(project.get_blob(checkpoints[epoch]), len(hidden))
     info = project.info
     names = list(info.class_names)
     classes = int(weights["logits.bias"].shape[0])
     names += [f"class {i}" for i in range(len(names), classes)]  # a run that knew more classes
     metrics = run.metrics[run.epochs.index(epoch)] if epoch in run.epochs else {}
-    estimate = run_accuracy(prospective_accuracy(project), run_id, metrics)
+    estimate = run_accuracy(log.accuracy, run_id, metrics)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -138,14 +147,6 @@ def _default_run(project: Project) -> str:
             raise ProjectError("there is no trained model to export: train first (`ledgerlab train`)")
         run_id = done[-1]
     return run_id
-
-
-def _checkpoints(project: Project, run_id: str) -> dict[int, str]:
-    found: dict[int, str] = {}
-    for e in project.events():
-        if e.type == CheckpointSaved.type_name and e.data["run_id"] == run_id:
-            found[int(e.data["epoch"])] = str(e.data["checkpoint_sha256"])
-    return found
 
 
 def classifier_arrays(checkpoint: bytes, hidden_layers: int) -> dict[str, np.ndarray]:

@@ -101,6 +101,7 @@ class RunLog:
         self.position = 0
         self.labeled: dict[str, list[int]] = {}
         self.checkpoints: dict[str, list[int]] = {}
+        self.checkpoint_blobs: dict[str, dict[int, str]] = {}  # run -> epoch -> sha256
         self.ended: dict[str, float] = {}
         self.accuracy = ProspectiveAccuracy(project.get_blob)
 
@@ -112,6 +113,8 @@ class RunLog:
                 self.labeled.setdefault(e.data["run_id"], []).append(int(e.data["labeled"]))
             elif e.type == CheckpointSaved.type_name:
                 self.checkpoints.setdefault(e.data["run_id"], []).append(int(e.data["epoch"]))
+                blobs = self.checkpoint_blobs.setdefault(e.data["run_id"], {})
+                blobs[int(e.data["epoch"])] = str(e.data["checkpoint_sha256"])
             elif e.type in TERMINAL_EVENTS:
                 self.ended[e.data["run_id"]] = _time(e.metadata.get("at"), e.recorded_at)
         return self

@@ -296,7 +296,8 @@ class RunsPanel(QWidget):
 
         chosen = self.selected_ids()
         try:
-            made = export_model(self.window.project, path, chosen[0] if len(chosen) == 1 else None)
+            log = self._log if self.project is self.window.project else None
+            made = export_model(self.window.project, path, chosen[0] if len(chosen) == 1 else None, log=log)
         except ProjectError as exc:
             self.window.show_error("The model was not exported", str(exc))
             return False

@@ -102,3 +102,34 @@ def test_a_preset_saves_the_form_and_puts_it_back(qtbot, make_session, project_p
 def _export_menu(window):
     file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
     return next(a.menu() for a in file_menu.actions() if a.text() == "&Export")
+
+
+def test_the_selected_runs_model_is_exported_from_the_panel(
+    qtbot, make_session, project_path, application, tmp_path
+):
+    import jax
+
+    from app.history.bundle import read_bundle
+    from domain.learning import checkpoint as checkpoints
+    from domain.learning.config import TrainingConfig
+    from domain.learning.step import initial_state
+    from domain.training_events import CheckpointSaved
+
+    two_runs(application, project_path)
+    _, state = initial_state(TrainingConfig(), 64, 10, jax.random.PRNGKey(0))
+    saved = checkpoints.to_bytes(state.params, state.opt_state)
+    with application.projects.open(project_path) as project:
+        project.record("run-r1", [CheckpointSaved("r1", 2, project.put_blob(saved), len(saved))])
+    session = open_project(qtbot, make_session, project_path)
+    session.window.runs_dock.raise_()
+    panel = session.window.runs_panel
+    qtbot.waitUntil(lambda: len(panel.rows) == 2)
+    click_row(qtbot, panel, "r2")
+    assert not panel.export_button.isEnabled()  # r2 saved no checkpoint
+    click_row(qtbot, panel, "r1")
+    assert panel.export_button.isEnabled()
+    assert panel.export_to(tmp_path / "r1.llmodel")
+    bundle = read_bundle(tmp_path / "r1.llmodel")
+    assert (bundle.manifest["run_id"], bundle.manifest["epoch"]) == ("r1", 2)
+    assert bundle.class_names == [str(d) for d in range(10)] and bundle.input_shape == (8, 8)
+    assert "r1.llmodel" in session.window.statusBar().currentMessage()
