@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QMouseEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from app.project.bootstrap import bootstrap
@@ -66,6 +67,7 @@ def workbench(qtbot, make_session, project_path):
     session.window.resize(1200, 800)
     session.window.show()
     qtbot.waitExposed(session.window)
+    activate(session.window)
     with qtbot.waitSignal(session.window.project_opened, timeout=20_000):
         session.open(project_path)
     # Let the layout settle (the side panel fills in after the project opens), so
@@ -73,6 +75,15 @@ def workbench(qtbot, make_session, project_path):
     qtbot.wait(50)
     session.window.map_view.plot.viewport().repaint()
     return session
+
+
+def activate(window) -> None:
+    """Make ``window`` the active one, as a person's click would: shortcuts (the class
+    keys) reach only the active window, and under a real X server (Xvfb) a shown window
+    is not active by itself."""
+    window.raise_()
+    window.activateWindow()
+    QTest.qWaitForWindowActive(window, 5_000)
 
 
 # --- driving the map with the mouse ---------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QPushButton
 
-from tests.gui.conftest import clustered_images
+from tests.gui.conftest import activate, clustered_images
 
 
 def test_the_last_opened_project_is_offered_at_the_next_launch(qtbot, make_session, project_path, settings):
@@ -44,6 +44,7 @@ def test_a_new_project_from_an_npz_file_opens_in_the_window(qtbot, make_session,
     )
     session = make_session()
     session.window.show()
+    activate(session.window)  # key presses reach only the active window
     with qtbot.waitSignal(session.window.project_opened, timeout=20_000):
         session.create(tmp_path / "shapes.ledger", "npz", source)
     window = session.window

@@ -108,19 +108,27 @@ def test_a_rectangle_selection_is_labeled_in_one_step(qtbot, workbench):
     map_view = window.map_view
     viewport = map_view.plot.viewport()
     pts = screen_points(map_view)
-    centre = pts[isolated_sample(map_view)]
-    # A half-size with no point within 1 px of an edge: screen points are rounded to pixels.
-    reach = np.abs(pts - np.trunc(centre)).max(axis=1)  # how far out a square must reach for each point
-    half = next(h for h in range(40, 10, -1) if not (np.abs(reach - h) <= 1).any())
-    top_left = QPoint(int(centre[0]) - half, int(centre[1]) - half)
-    bottom_right = QPoint(int(centre[0]) + half, int(centre[1]) + half)
-    inside = np.flatnonzero(
-        (pts[:, 0] >= top_left.x())
-        & (pts[:, 0] <= bottom_right.x())
-        & (pts[:, 1] >= top_left.y())
-        & (pts[:, 1] <= bottom_right.y())
-    )
-    assert 1 < len(inside) <= 50
+
+    def square(centre, half):
+        top_left = QPoint(int(centre[0]) - half, int(centre[1]) - half)
+        bottom_right = QPoint(int(centre[0]) + half, int(centre[1]) + half)
+        inside = np.flatnonzero(
+            (pts[:, 0] >= top_left.x())
+            & (pts[:, 0] <= bottom_right.x())
+            & (pts[:, 1] >= top_left.y())
+            & (pts[:, 1] <= bottom_right.y())
+        )
+        return top_left, bottom_right, inside
+
+    # A square around a point with 2 to 50 points in it and none within 1 px of an edge
+    # (screen points are rounded to pixels); where points lie depends on the screen's fonts.
+    def clean(centre, half) -> bool:
+        reach = np.abs(pts - np.trunc(centre)).max(axis=1)  # how far out a square must reach for each point
+        return not (np.abs(reach - half) <= 1).any() and 1 < len(square(centre, half)[2]) <= 50
+
+    centres = [pts[isolated_sample(map_view)], *pts[:: max(1, len(pts) // 30)]]
+    centre, half = next((c, h) for c in centres for h in range(40, 10, -1) if clean(c, h))
+    top_left, bottom_right, inside = square(centre, half)
 
     rectangle_mode = next(b for b in map_view.modes.buttons() if b.objectName() == "mode_rectangle")
     qtbot.mouseClick(rectangle_mode, Qt.MouseButton.LeftButton)

@@ -23,7 +23,7 @@ from app.ui.live_follow import LiveFollower
 from domain.images import Dataset
 from eventstore import StoreError
 from eventstore.urls import postgres_target
-from tests.gui.conftest import clustered_images
+from tests.gui.conftest import activate, clustered_images
 from tests.integration.pg_fixtures import pg_uri, project_url  # noqa: F401  (pg_uri is a fixture)
 
 CLASSES = ("cat", "dog", "fox")
@@ -57,6 +57,7 @@ def test_the_window_opens_a_server_project_and_shows_other_workstations_labels_l
 ):
     session = make_session()
     session.window.show()
+    activate(session.window)  # key presses reach only the active window
     project = open_in(qtbot, session, with_password(server_url))
     assert project.address.is_server and project.may_change
     assert session.window.summary.samples.text() == "60"
@@ -102,6 +103,7 @@ def test_the_window_opens_a_server_project_and_shows_other_workstations_labels_l
 def test_file_open_shared_project_asks_for_a_url(qtbot, make_session, server_url):
     session = make_session()
     session.window.show()
+    activate(session.window)  # key presses reach only the active window
     dialog = session.menus.open_shared()
     assert dialog.objectName() == "openSharedProject" and dialog.isVisible()
     dialog.setTextValue(with_password(server_url))
@@ -139,6 +141,7 @@ def test_a_view_only_role_gets_the_banner_and_labeling_is_refused(
 
     session = make_session(training_factory=lambda project: pytest.fail("no training for a viewer"))
     session.window.show()
+    activate(session.window)  # key presses reach only the active window
     project = open_in(qtbot, session, as_reader)
     window = session.window
     assert not project.may_change
@@ -164,6 +167,7 @@ def test_a_view_only_role_gets_the_banner_and_labeling_is_refused(
 def test_a_server_gone_away_is_said_changes_are_refused_and_back_is_said(qtbot, make_session, server_url):
     session = make_session()
     session.window.show()
+    activate(session.window)  # key presses reach only the active window
     project = open_in(qtbot, session, server_url)
     window = session.window
     window.set_unreachable("cannot reach the database of project 'x'", 2.0)
@@ -270,6 +274,7 @@ def test_the_window_says_when_the_server_goes_away_and_reconnects_when_it_is_bac
         application.projects.create(url, small_dataset()).close()
         session = make_session()
         session.window.show()
+        activate(session.window)  # key presses reach only the active window
         project = open_in(qtbot, session, url)
         window = session.window
         window.selection.select_one(3)

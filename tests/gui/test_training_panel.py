@@ -9,6 +9,8 @@ from PySide6.QtCore import Qt
 
 from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunStarted
 
+from .conftest import activate
+
 FIELDS = [
     {"name": "epochs", "label": "Epochs", "type": "int", "default": 3},
     {"name": "learning_rate", "label": "Learning rate", "type": "float", "default": 0.001},
@@ -83,6 +85,7 @@ def open_with_training(qtbot, make_session, project_path, service_class=None):
 
     session = make_session(training_factory=factory)
     session.window.show()
+    activate(session.window)
     with qtbot.waitSignal(session.window.project_opened, timeout=20_000):
         session.open(project_path)
     return session, services[0]
