@@ -93,7 +93,7 @@ class HonestAccuracy:
 def describe(estimate: AccuracyEstimate | None) -> str:
     """The estimate in the words of the status bar and the log."""
     if estimate is None:
-        return "accuracy: no labels to estimate it from yet"
+        return f"accuracy: too few labels to estimate (none held out or compared yet, {MIN_SAMPLES} needed)"
     if estimate.too_few:
         return f"accuracy: too few labels to estimate ({estimate.n} {estimate.method}, {MIN_SAMPLES} needed)"
     return (

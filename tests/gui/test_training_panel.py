@@ -159,12 +159,16 @@ def test_start_shows_progress_curves_and_log_and_stop_asks_the_service(qtbot, ma
     assert list(panel.curves["accuracy"].getData()[1]) == [0.6, 0.7]
     # No label was held out or compared: the headline says so; training accuracy is named as such.
     assert (
-        "training: epoch 2 of 3, accuracy: no labels to estimate it from yet" in window.training_status.text()
+        "training: epoch 2 of 3, accuracy: too few labels to estimate (none held out or compared yet, 20 needed)"
+        in window.training_status.text()
     )
     service.log_line.emit({"run_id": "run-1", "line": "epoch 2: loss 150.0"})
     lines = panel.log.toPlainText().splitlines()
     assert lines[0] == "run run-1 started" and lines[-1] == "epoch 2: loss 150.0"
-    assert "epoch 2: accuracy: no labels to estimate it from yet; training accuracy (own labels) 70%" in lines
+    assert (
+        "epoch 2: accuracy: too few labels to estimate (none held out or compared yet, 20 needed); training accuracy (own labels) 70%"
+        in lines
+    )
 
     qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
     assert service.stops == 1
