@@ -38,7 +38,6 @@ def add_commands(add: AddCommand) -> None:
         "predict",
         cmd_predict,
         "classify a .npz or a folder of images with a model bundle (ledgerlab export --model)",
-        common_options=False,
     )
     p.add_argument("bundle", metavar="MODEL.llmodel")
     p.add_argument("data", metavar="DATA", help="a .npz file or a folder of PNG/JPEG, as for `new --dataset`")
@@ -46,7 +45,6 @@ def add_commands(add: AddCommand) -> None:
     p.add_argument(
         "--json", action="store_true", help="print JSON (the predictions, or a summary with --out)"
     )
-    p.set_defaults(annotator=None)
 
 
 def cmd_predict(args: argparse.Namespace, app: Application) -> int:
