@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         dest="holdout_share",
         metavar="SHARE",
         help="share of the labels kept out of training to measure the accuracy honestly every "
-        "epoch, 0..0.5 (0 = off; default 0.3, used from --holdout-min-labels labels on)",
+        "epoch, 0..0.5 (0 = off; default 0.25, used from --holdout-min-labels labels on)",
     )
     p.add_argument(
         "--holdout-min-labels",
