@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.project.errors import ProjectError
+from app.training.recorder import resume_point
 from app.training.spec import EpochRecorded, LogLine, Progress, RunEnded, RunStarted
 from app.ui.history_source import latest_run
 from app.ui.honest_accuracy import HonestAccuracy, describe
@@ -177,7 +178,11 @@ class TrainingPanel(QWidget):
         self.series = {key: [_number(m.get(key)) for m in run.metrics] for key in self.curves}
         self.honest = self.estimates.series(run)
         self._draw_curves()
-        short, self.last_run_text = last_run_text(run, self.honest[-1] if self.honest else None)
+        resumable = None
+        if run.status == "interrupted" and service is not None:  # what "Continue" would go on from
+            point = resume_point(project, run)
+            resumable = point[0] if point is not None else run.checkpoint_epoch
+        short, self.last_run_text = last_run_text(run, self.honest[-1] if self.honest else None, resumable)
         self.log.appendPlainText(self.last_run_text)
         # Above the settings a short line (the log has the whole sentence): it must not
         # push the form out of sight.
@@ -387,9 +392,10 @@ class TrainingPanel(QWidget):
         self.state_changed.emit(state)
 
 
-def last_run_text(run, estimate: AccuracyEstimate | None) -> tuple[str, str]:
+def last_run_text(run, estimate: AccuracyEstimate | None, resumable: int | None = None) -> tuple[str, str]:
     """What happened to ``run`` (a ``TrainingRun``): a short line for above the settings,
-    and the whole sentence for the log."""
+    and the whole sentence for the log. ``resumable``: the epoch an interrupted run can be
+    continued from (None: it cannot)."""
     done = len(run.epochs)
     epochs = f"{done} epoch{'s' if done != 1 else ''}"
     name = f"Last run {run.run_id}"
@@ -411,8 +417,8 @@ def last_run_text(run, estimate: AccuracyEstimate | None) -> tuple[str, str]:
     else:
         short = f"Last run interrupted after {epochs}"
         text = f"{name} was interrupted after {epochs} (the program training it ended without recording how)"
-        if run.checkpoint is not None:
-            text += "; tick “Continue from the latest checkpoint” to go on from it"
+        if resumable is not None:
+            text += f"; tick “Continue from the latest checkpoint” to go on from epoch {resumable}"
     said = describe(estimate)
     return short, (f"{text}. {said[:1].upper()}{said[1:]}." if done else f"{text}.")
 

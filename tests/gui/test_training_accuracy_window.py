@@ -176,6 +176,7 @@ def test_a_run_whose_trainer_was_killed_reads_as_interrupted_on_opening(
     panel = session.window.training
     assert session.project.state.training.get("r1").status == "interrupted"
     assert "Last run r1 was interrupted after 2 epochs" in panel.log.toPlainText()
+    assert "Continue from the latest checkpoint" not in panel.log.toPlainText()  # nothing kept to go on from
     assert "last run interrupted" in session.window.training_status.text()
     assert list(panel.curves["loss"].getData()[0]) == [1, 2]
     assert panel.start_button.isEnabled()
