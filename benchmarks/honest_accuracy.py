@@ -2,17 +2,16 @@
 
 For each annotator seed (0-4 by default) a simulated annotator labels 10 samples per
 class (100 labels) of the first 9,000 samples of the embedded set, as in
-label_efficiency.py, and one run of 20 epochs trains per variant. A variant is a
-held-out share and, optionally, refit epochs (``0.3:2``: share 0.3, the last 2 epochs
-on every label; ``0``: nothing held out, the cost baseline). Per run it prints the
+label_efficiency.py, and one run of 20 epochs trains per held-out share (``0``:
+nothing held out, the cost baseline). Per run it prints the
 shown estimate (the held-out accuracy of the last epoch with its Wilson 95 %
 interval, or "too few") against the truth: the accuracy on the unlabeled samples
 (and on the 1,000 samples the model never saw), whether the truth falls inside the
-interval, and in how many epochs it did. Per variant: coverage over the seeds
+interval, and in how many epochs it did. Per share: coverage over the seeds
 (target: at least 4 of 5) and the mean and minimum accuracy, whose difference from
 the baseline is what the held-out share costs.
 
-    .venv/bin/python benchmarks/honest_accuracy.py [--variants 0 0.3 0.3:2]
+    .venv/bin/python benchmarks/honest_accuracy.py [--shares 0 0.25 0.3]
         [--seeds 0 1 2 3 4] [--epochs 20] [--quick]
 """
 
@@ -54,11 +53,6 @@ def simulated_annotator(truth: np.ndarray, per_class: int, seed: int) -> np.ndar
     return labels
 
 
-def parse_variant(text: str) -> tuple[float, int]:
-    share, _, refit = text.partition(":")
-    return float(share), int(refit or 0)
-
-
 def one_run(data: tuple[np.ndarray, ...], config: TrainingConfig, seed: int) -> dict:
     train_images, train_truth, test_images, test_truth = data
     labels = simulated_annotator(train_truth, PER_CLASS, seed)
@@ -78,7 +72,6 @@ def one_run(data: tuple[np.ndarray, ...], config: TrainingConfig, seed: int) -> 
     inside = None if estimate is None or estimate.too_few else estimate.low <= truth <= estimate.high
     return {
         "holdout_share": config.holdout_share,
-        "refit_epochs": config.holdout_refit_epochs,
         "annotator_seed": seed,
         "unlabeled_accuracy": round(truth, 4),
         "test_accuracy": round(float(np.mean(probabilities.argmax(axis=1) == test_truth)), 4),
@@ -104,7 +97,6 @@ def summary(runs: list[dict], baseline: list[dict] | None) -> dict:
     accuracy = [r["unlabeled_accuracy"] for r in runs]
     record = {
         "holdout_share": runs[0]["holdout_share"],
-        "refit_epochs": runs[0]["refit_epochs"],
         "seeds": [r["annotator_seed"] for r in runs],
         "covered": f"{sum(r['inside'] is True for r in runs)} of {len(runs)}"
         if runs[0]["holdout_share"]
@@ -125,10 +117,10 @@ def summary(runs: list[dict], baseline: list[dict] | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--variants", nargs="+", default=["0", "0.3"], help="SHARE[:REFIT_EPOCHS] each")
+    parser.add_argument("--shares", type=float, nargs="+", default=[0.0, 0.25], help="held-out shares")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="3 epochs, seed 0, share 0.3: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="3 epochs, seed 0, share 0.25: a smoke run")
     args = parser.parse_args()
     from app.training.allocator import keep_freed_memory
 
@@ -142,16 +134,16 @@ def main() -> None:
         images[TRAINING_SAMPLES:],
         truth[TRAINING_SAMPLES:],
     )
-    variants, seeds, epochs = args.variants, args.seeds, args.epochs
+    shares, seeds, epochs = args.shares, args.seeds, args.epochs
     if args.quick:
-        variants, seeds, epochs = ["0.3"], [0], 3
+        shares, seeds, epochs = [0.25], [0], 3
     emit(
         {
             "benchmark": "honest_accuracy",
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "cpus": os.cpu_count(),
             "load_average_1min": os.getloadavg()[0],
-            "variants": variants,
+            "shares": shares,
             "annotator_seeds": seeds,
             "labels": PER_CLASS * 10,
             "epochs": epochs,
@@ -159,16 +151,13 @@ def main() -> None:
     )
     baseline: list[dict] | None = None
     summaries = []
-    for variant in variants:
-        share, refit = parse_variant(variant)
-        config = TrainingConfig(
-            epochs=epochs, holdout_share=share, holdout_min_labels=1, holdout_refit_epochs=refit
-        )
+    for share in shares:
+        config = TrainingConfig(epochs=epochs, holdout_share=share, holdout_min_labels=1)
         runs = []
         for seed in seeds:
             runs.append(one_run(data, config, seed))
             emit(runs[-1])
-        if share == 0 and refit == 0:
+        if share == 0:
             baseline = runs
         summaries.append(summary(runs, baseline))
         emit(summaries[-1])

@@ -73,8 +73,7 @@ class EpochResult:
     per-sample means in nats; accuracy of q(y|x) on the labeled samples it trained on
     (training accuracy; None without labels); with a held-out share in use,
     heldout_accuracy (None when none is held out yet), heldout_correct and heldout_n
-    (floats) on the labels kept out of training, and heldout_epoch, the epoch they
-    were measured at (earlier than ``epoch`` in refit epochs); seconds of training (evaluation excluded, given as
+    (floats) on the labels kept out of training; seconds of training (evaluation excluded, given as
     evaluation_seconds); samples_per_s, unlabeled samples trained per second
     (every step also trains on labeled_batch_size labeled samples).
     """
@@ -191,7 +190,7 @@ def train(
     A run that starts with at least ``config.holdout_min_labels`` labels keeps
     ``config.holdout_share`` of them out of training (``holdout.held_out``, decided per
     sample, so labels added later are held out or trained on by the same rule) and
-    scores them every epoch; the last ``holdout_refit_epochs`` epochs train on all.
+    scores them every epoch.
     A step whose loss is NaN, infinite or 100 times the first step's ends the run with
     ``runs.LossDiverged`` (checked on the losses read back anyway: no extra sync).
 
@@ -222,7 +221,6 @@ def train(
     evaluate_one: Callable[..., Any] | None = None
     last_epoch = job.epoch_offset + config.epochs
     holding_out: bool | None = None  # decided by the labels of the run's first epoch
-    scored: tuple[int, int, int] | None = None  # the last held-out (correct, n, epoch)
     first_loss: float | None = None  # the run's first step's, the scale of divergence
     for epoch in range(job.epoch_offset + 1, last_epoch + 1):
         if labels_for_epoch is not None:
@@ -234,8 +232,7 @@ def train(
                 config.holdout_share > 0 and int(np.count_nonzero(labels >= 0)) >= config.holdout_min_labels
             )
         kept_out = held_out(labels, config.holdout_share) if holding_out else None
-        refitting = kept_out is not None and epoch > last_epoch - config.holdout_refit_epochs
-        trained = labels if kept_out is None or refitting else np.where(kept_out, -1, labels)
+        trained = labels if kept_out is None else np.where(kept_out, -1, labels)
         labeled_rows = np.flatnonzero(trained >= 0)
         index = np.zeros(count, np.int32)
         index[: labeled_rows.size] = labeled_rows
@@ -313,9 +310,6 @@ def train(
         has_labels = labeled_rows.size > 0
         predicted = probabilities.argmax(axis=1)
         accuracy = float(np.mean(predicted[labeled_rows] == trained[labeled_rows])) if has_labels else None
-        if kept_out is not None and not refitting:
-            rows = np.flatnonzero(kept_out)
-            scored = (int(np.count_nonzero(predicted[rows] == labels[rows])), int(rows.size), epoch)
         metrics: dict[str, float | None] = {
             "loss": float(means[0]),
             "reconstruction": float(means[1]),
@@ -327,7 +321,10 @@ def train(
             "evaluation_seconds": time.perf_counter() - evaluated,
         }
         if kept_out is not None:
-            metrics.update(_held_out_metrics(scored))
+            rows = np.flatnonzero(kept_out)
+            metrics.update(
+                _held_out_metrics(int(np.count_nonzero(predicted[rows] == labels[rows])), rows.size)
+            )
         yield EpochResult(
             epoch,
             metrics,
@@ -351,14 +348,10 @@ def _check_steps(
             raise runs.LossDiverged(message)
 
 
-def _held_out_metrics(scored: tuple[int, int, int] | None) -> dict[str, float | None]:
-    """The held-out figures of an epoch; in refit epochs those of the last one before."""
-    if scored is None:
-        return {"heldout_accuracy": None, "heldout_correct": None, "heldout_n": None, "heldout_epoch": None}
-    correct, n, epoch = scored
+def _held_out_metrics(correct: int, n: int) -> dict[str, float | None]:
+    """An epoch's figures on the labels kept out of training (floats, as metrics are)."""
     return {
         "heldout_accuracy": correct / n if n else None,
         "heldout_correct": float(correct),
         "heldout_n": float(n),
-        "heldout_epoch": float(epoch),
     }

@@ -247,7 +247,7 @@ def test_a_run_that_held_labels_out_is_estimated_on_them_first(tmp_path, capsys)
     record_epoch(recorder, 1, TRUTH)
     for sample in range(MIN_SAMPLES + 10):  # prospective: 30 of 30 right
         project.assign_label(sample, int(TRUTH[sample]))
-    held = {"heldout_accuracy": 0.8, "heldout_correct": 24.0, "heldout_n": 30.0, "heldout_epoch": 2.0}
+    held = {"heldout_accuracy": 0.8, "heldout_correct": 24.0, "heldout_n": 30.0}
     recorder.epoch(
         EpochOutput(
             run_id=recorder.run_id,

@@ -24,7 +24,6 @@ from domain.learning.config import ConfigError, TrainingConfig
         ("holdout_share", 0.6, "holdout_share must be at least 0 and at most 0.5"),
         ("holdout_share", -0.1, "holdout_share must be at least 0"),
         ("holdout_min_labels", 0, "holdout_min_labels must be between 1 and"),
-        ("holdout_refit_epochs", -1, "holdout_refit_epochs must be between 0 and"),
         ("batch_size", 0, "batch_size must be between 1 and"),
         ("batch_size", -5, "batch_size must be between 1 and"),
         ("batch_size", 12.5, "batch_size must be a whole number"),
@@ -115,10 +114,10 @@ def test_a_config_recorded_before_warps_and_alignment_trains_without_them():
 
 def test_a_config_recorded_before_the_held_out_share_keeps_every_label_for_training():
     recorded = TrainingConfig().to_dict()
-    for added in ("holdout_share", "holdout_min_labels", "holdout_refit_epochs"):
+    for added in ("holdout_share", "holdout_min_labels"):
         del recorded[added]
     old = TrainingConfig.from_dict(recorded)
-    assert old.holdout_share == 0.0 and old.holdout_refit_epochs == 0
+    assert old.holdout_share == 0.0
     assert TrainingConfig().holdout_share > 0
 
 
@@ -137,7 +136,6 @@ def test_from_dict_fills_missing_fields_from_defaults_and_refuses_unknown_ones()
         augment_warp=0.0,
         distribution_alignment=False,
         holdout_share=0.0,
-        holdout_refit_epochs=0,
     )
     with pytest.raises(ConfigError, match="unknown training setting"):
         TrainingConfig.from_dict({"epochs": 3, "dropout": 0.5})

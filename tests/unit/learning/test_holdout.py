@@ -50,7 +50,7 @@ def _holding_out(tiny_job, **settings):
     images, truth = stripes()
     labels = np.full(SAMPLES, -1, np.int64)
     labels[:30] = truth[:30]
-    settings = {"holdout_share": 0.3, "holdout_min_labels": 20, "holdout_refit_epochs": 0, **settings}
+    settings = {"holdout_share": 0.3, "holdout_min_labels": 20, **settings}
     config = dataclasses.replace(tiny_job.config, **settings)
     return dataclasses.replace(tiny_job, labels=labels, config=config)
 
@@ -88,18 +88,6 @@ def test_below_the_threshold_nothing_is_held_out_and_the_run_is_the_plain_one(ti
     runs = [list(train(j)) for j in (plain, few)]
     assert [r.checkpoint for r in runs[0]] == [r.checkpoint for r in runs[1]]
     assert not any(key in r.metrics for r in runs[1] for key in HELD_OUT_KEYS)
-
-
-def test_refit_epochs_train_on_every_label_and_keep_the_last_honest_figures(tiny_job):
-    job = _holding_out(tiny_job, holdout_refit_epochs=1)
-    kept = np.flatnonzero(held_out(job.labels, 0.3))
-    first, refit = list(train(job))
-    assert refit.metrics["heldout_epoch"] == 1.0 and first.metrics["heldout_epoch"] == 1.0
-    assert {k: refit.metrics[k] for k in HELD_OUT_KEYS} == {k: first.metrics[k] for k in HELD_OUT_KEYS}
-    flipped = job.labels.copy()
-    flipped[kept] = (flipped[kept] + 1) % NUM_CLASSES
-    again = list(train(dataclasses.replace(job, labels=flipped)))
-    assert again[0].checkpoint == first.checkpoint and again[1].checkpoint != refit.checkpoint
 
 
 def test_a_diverging_loss_stops_the_loop_at_its_step(tiny_job):
