@@ -54,7 +54,10 @@ def test_new_reports_what_it_created(capsys, tmp_path, npz):
 
 def test_label_undo_redo_and_info(capsys, ledger):
     assert run(capsys, "label", ledger, 3, "dog", "--annotator", "alice")[1] == "sample 3: (none) -> dog\n"
-    assert run(capsys, "label", ledger, 3, "dog")[1] == "nothing changed: nothing was recorded\n"
+    # the same annotator pressing the class again changes nothing (another annotator would confirm it)
+    assert run(capsys, "label", ledger, 3, "dog", "--annotator", "alice")[1] == (
+        "nothing changed: nothing was recorded\n"
+    )
     assert run(capsys, "label", ledger, 4, 0)[1] == "sample 4: (none) -> cat\n"
     assert run(capsys, "unlabel", ledger, 4)[1] == "sample 4: cat -> (none)\n"
     code, out, _ = run(capsys, "undo", ledger)
