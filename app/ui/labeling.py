@@ -31,9 +31,15 @@ from app.ui.background import BackgroundJob
 from domain import commands as c
 from domain.errors import DomainError
 from domain.events import LabelChangeRedone, LabelChangeUndone
+from domain.model_events import RunArchived, RunChosen, RunUnarchived
 from domain.quality_events import QUALITY_EVENTS
-from domain.training_events import TERMINAL_EVENTS
+from domain.training_events import TERMINAL_EVENTS, PredictionsComputed
 from eventstore import StoreError
+
+# events after which other predictions may drive the window: a queue in use is refreshed
+PREDICTIONS_DRIVERS = frozenset(
+    e.type_name for e in (PredictionsComputed, RunChosen, RunArchived, RunUnarchived)
+)
 
 CONFIRM_ABOVE = 50  # a bulk label of more samples than this asks first
 NEXT_UNLABELED_KEY, MOST_UNCERTAIN_KEY = "N", "U"
@@ -505,7 +511,8 @@ class LabelingController(QObject):
         types = {e.type for e in change.events}
         if types & TERMINAL_EVENTS and quality.flags_due(project):
             self.request_flags()
-        elif "PredictionsComputed" in types and quality.quality_of(project).suggestions is not None:
+        elif types & PREDICTIONS_DRIVERS and quality.quality_of(project).suggestions is not None:
+            # new predictions, or another run now drives the window (Use this run, archive)
             ref = getattr(project.state.extras.get("training"), "latest_predictions", None)
             if ref is not None and ref.meaningful:
                 self.request_suggestions()

@@ -133,3 +133,22 @@ def test_the_selected_runs_model_is_exported_from_the_panel(
     assert (bundle.manifest["run_id"], bundle.manifest["epoch"]) == ("r1", 2)
     assert bundle.class_names == [str(d) for d in range(10)] and bundle.input_shape == (8, 8)
     assert "r1.llmodel" in session.window.statusBar().currentMessage()
+
+
+def test_using_another_run_refreshes_the_suggestion_queue(qtbot, make_session, project_path, application):
+    two_runs(application, project_path)
+    session = open_project(qtbot, make_session, project_path)
+    window = session.window
+    window.runs_dock.raise_()
+    panel = window.runs_panel
+    qtbot.waitUntil(lambda: len(panel.rows) == 2)
+
+    def suggestions_made() -> int:
+        return sum(e.type == "SuggestionsMade" for e in window.project.events())
+
+    window.labeling.request_suggestions()  # S on an empty queue asks for a batch
+    qtbot.waitUntil(lambda: suggestions_made() == 1, timeout=20000)
+    click_row(qtbot, panel, "r1")
+    qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    # r1's predictions now drive the window: the queue in use is asked for again
+    qtbot.waitUntil(lambda: suggestions_made() == 2, timeout=20000)
