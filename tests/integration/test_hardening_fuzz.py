@@ -196,3 +196,67 @@ def test_the_damage_finder_is_quiet_on_a_sound_project(base):
     app = bootstrap(annotator="fuzz")
     with app.projects.open_log(Path(base), read_only=True) as store:
         assert find_damage(store, app.registry, app.projects.extra_projections) is None
+
+
+# The confusions random seeds found before field and metadata types were checked where
+# events are decoded: each one now names its position in every read path.
+CONFUSIONS = [
+    (
+        "LabelAssigned",
+        {"sample": 4, "label": 1, "previous": -1},
+        {"annotator": "al", "at": [1.0]},
+        "metadata 'at'",
+    ),
+    (
+        "LabelAssigned",
+        {"sample": 4, "label": 1, "previous": -1},
+        {"annotator": "al", "at": {"t": 1}},
+        "metadata 'at'",
+    ),
+    (
+        "LabelAssigned",
+        {"sample": 4, "label": 1, "previous": -1},
+        {"annotator": {"a": 1}, "at": 1.0},
+        "annotator",
+    ),
+    (
+        "LabelAssigned",
+        {"sample": [4], "label": 1, "previous": -1},
+        {"annotator": "al", "at": 1.0},
+        "field 'sample'",
+    ),
+    ("ClassAdded", {"index": 2, "name": {"n": "bird"}}, {"annotator": "al", "at": 1.0}, "field 'name'"),
+    ("ClassRenamed", {"index": "0", "old_name": "cat", "new_name": "x"}, {"at": 1.0}, "field 'index'"),
+    (
+        "EpochCompleted",
+        {"run_id": "r", "epoch": 1, "metrics": {"loss": "low"}, "labels_position": 3, "labeled": 1},
+        {"annotator": "al", "at": 1.0},
+        "field 'metrics'",
+    ),
+    ("TrainingCompleted", {"run_id": ["r"], "epochs": 2}, {"annotator": "al", "at": 1.0}, "field 'run_id'"),
+]
+
+
+@pytest.mark.parametrize(("type_name", "data", "metadata", "field"), CONFUSIONS)
+def test_a_value_of_the_wrong_type_is_a_damaged_event_at_its_position(
+    base, tmp_path, capsys, type_name, data, metadata, field
+):
+    path = tmp_path / "p.ledger"
+    shutil.copy(base, path)
+    with open_store(path) as store:
+        store.append("project", [NewEvent(type_name, data, metadata, 1)], ANY)
+        position = store.head()
+    app = bootstrap(annotator="fuzz")
+    with app.projects.open_log(path, read_only=True) as store:
+        damage = find_damage(store, app.registry, app.projects.extra_projections)
+    assert damage is not None and damage.position == position and field in damage.problem, damage
+    capsys.readouterr()
+    assert main(["verify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"the event at position {position} is damaged" in err and field in err, err
+    for command in (["info", str(path)], ["log", str(path)]):
+        code = main(command)
+        out, err = capsys.readouterr()
+        assert code in (0, 2) and "internal error" not in err, err
+        if code == 2:
+            assert f"position {position} is damaged" in err, err
