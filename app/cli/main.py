@@ -230,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", type=_count, default=100, help="how many samples to label (default 100)")
     p.add_argument("--epochs", type=_count, default=3, help="epochs to train (default 3)")
     p.add_argument("--runner", choices=("process", "thread"), default="process")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the demo's project (printed) instead of removing it at the end",
+    )
 
     p = add(
         "gui",

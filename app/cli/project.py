@@ -225,7 +225,9 @@ def cmd_demo(args: argparse.Namespace, app: Application) -> int:
     screenshot = Path(args.screenshot).expanduser().absolute() if args.screenshot else None
     if screenshot is not None and not screenshot.parent.is_dir():
         return fail(f"{PROG}: error: the folder {screenshot.parent} does not exist; create it first")
-    return run_demo(app, screenshot=screenshot, labels=args.labels, epochs=args.epochs, runner=args.runner)
+    return run_demo(
+        app, screenshot=screenshot, labels=args.labels, epochs=args.epochs, runner=args.runner, keep=args.keep
+    )
 
 
 def cmd_gui(args: argparse.Namespace, app: Application) -> int:

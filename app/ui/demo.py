@@ -8,12 +8,14 @@ the training panel, as clicks would.
 It leaves the person's own Ledgerlab alone: its project, its window settings (size,
 recent projects, last project) and its data folder all live in a temporary folder.
 With a screenshot it saves two: at the default size (1280×860) and at the window's
-minimum size (``NAME-minimum.png`` beside it).
+minimum size (``NAME-minimum.png`` beside it). The temporary folder (about 27 MB) is
+removed when the demo ends, unless ``keep`` asks for the project to stay.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,7 +27,13 @@ DEFAULT_SIZE = (1280, 860)  # the window's first size, as a person meets it
 
 
 def run_demo(
-    app, *, screenshot: Path | None = None, labels: int = 100, epochs: int = 3, runner: str = "process"
+    app,
+    *,
+    screenshot: Path | None = None,
+    labels: int = 100,
+    epochs: int = 3,
+    runner: str = "process",
+    keep: bool = False,
 ) -> int:
     """Run the demo in a new window; with ``screenshot``, save it and exit when training ends."""
     from app.ui import qt_application, training_factory
@@ -46,9 +54,15 @@ def run_demo(
     session.window.resize(*DEFAULT_SIZE)
     session.window.show()
     demo.start()
-    print(f"demo project: {folder / 'demo.ledger'}", flush=True)
-    qt_app.exec()
-    session.shutdown()
+    if keep:
+        print(f"demo project: {folder / 'demo.ledger'}", flush=True)
+    try:
+        qt_app.exec()
+        session.shutdown()
+    finally:
+        settings.sync()  # written now, not when Qt drops it after the folder is gone
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
     return 0 if demo.outcome in ("completed", None) else 1
 
 

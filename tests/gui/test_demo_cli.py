@@ -14,7 +14,13 @@ pytestmark = pytest.mark.slow
 
 
 def run_demo(tmp_path, prefix: list[str], platform: str | None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LEDGERLAB_DATA_DIR": str(tmp_path / "data"), "LEDGERLAB_ANNOTATOR": "demo"}
+    (tmp_path / "tmp").mkdir()
+    env = {
+        **os.environ,
+        "LEDGERLAB_DATA_DIR": str(tmp_path / "data"),
+        "LEDGERLAB_ANNOTATOR": "demo",
+        "TMPDIR": str(tmp_path / "tmp"),
+    }
     env.pop("QT_QPA_PLATFORM", None)
     if platform:
         env["QT_QPA_PLATFORM"] = platform
@@ -40,6 +46,8 @@ def check(result, tmp_path) -> None:
     assert "training completed" in result.stdout
     image = QImage(str(tmp_path / "shot.png"))
     assert not image.isNull() and image.width() >= 800 and image.height() >= 600
+    # the throw-away project is gone with the demo (no 27 MB folder left in the temp folder)
+    assert not [p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("ledgerlab-demo-")]
 
 
 def test_demo_offscreen_saves_a_screenshot(tmp_path, qapp):
