@@ -55,6 +55,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="hold labels out only in a run that starts with at least N labels (default 100)",
     )
     p.add_argument(
+        "--epoch-samples",
+        type=int,
+        dest="epoch_samples",
+        metavar="N",
+        help="samples one epoch visits, drawn at random each epoch (0 = all, the default): "
+        "a shorter epoch at a million samples",
+    )
+    p.add_argument(
         "--continue",
         dest="continue_run",
         action="store_true",
@@ -79,7 +87,15 @@ def config_from(args: argparse.Namespace, project: Project) -> dict[str, Any]:
     from domain.learning.config import TrainingConfig
 
     config = dict(project.state.training.config or TrainingConfig().to_dict())
-    for name in ("learning_rate", "latent_size", "batch_size", "seed", "holdout_share", "holdout_min_labels"):
+    for name in (
+        "learning_rate",
+        "latent_size",
+        "batch_size",
+        "seed",
+        "holdout_share",
+        "holdout_min_labels",
+        "epoch_samples",
+    ):
         if getattr(args, name) is not None:
             config[name] = getattr(args, name)
     for name, flag in (("hidden_sizes", "--hidden"), ("classifier_hidden_sizes", "--classifier-hidden")):

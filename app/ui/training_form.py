@@ -38,6 +38,12 @@ EXTRA_FIELDS = {
         "float",
         "Share of the labels kept out of training to measure the accuracy honestly every epoch (0 = none)",
     ),
+    "epoch_samples": (
+        "Samples per epoch",
+        "int",
+        "How many samples one epoch visits, drawn at random each epoch (0 = all): a shorter "
+        "epoch records a checkpoint and the map sooner on a large data set",
+    ),
 }
 BEFORE = "seed"  # the extra settings go above this one, when the service lists it
 

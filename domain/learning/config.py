@@ -29,6 +29,7 @@ MAX_WARP = 0.5
 MAX_STEPS_PER_CALL = 64
 MAX_SEED = 2**32 - 1
 MAX_HOLDOUT_SHARE = 0.5
+MAX_EPOCH_SAMPLES = 10**9
 MIN_LEARNING_RATE = 1e-6
 MAX_LEARNING_RATE = 1.0
 
@@ -47,6 +48,7 @@ BEFORE_THEY_EXISTED: dict[str, Any] = {
     "distribution_alignment": False,
     "holdout_share": 0.0,
     "holdout_min_labels": 100,
+    "epoch_samples": 0,
 }
 
 
@@ -141,6 +143,10 @@ class TrainingConfig:
     seed: int = 0
     # Steps run inside one compiled call; a stop request waits for at most this many.
     steps_per_call: int = 1
+    # Samples one epoch visits, the first of the epoch's random order (0 = all of them):
+    # at a million samples an epoch is long, and a smaller one records a checkpoint, the
+    # predictions and the map sooner. The step count is this divided by the batch size.
+    epoch_samples: int = 0
 
     def __post_init__(self) -> None:
         _check_int(
@@ -217,6 +223,13 @@ class TrainingConfig:
         _check_int("holdout_min_labels", self.holdout_min_labels, 1, MAX_EPOCHS * 10)
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("steps_per_call", self.steps_per_call, 1, MAX_STEPS_PER_CALL)
+        _check_int(
+            "epoch_samples",
+            self.epoch_samples,
+            0,
+            MAX_EPOCH_SAMPLES,
+            "0 visits every sample each epoch; a number above the sample count also does",
+        )
 
     @property
     def classifier_sizes(self) -> tuple[int, ...]:

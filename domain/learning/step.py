@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -25,6 +26,12 @@ from domain.learning.model import SemiSupervisedVAE
 from domain.learning.programs import ProgramStore, compiled
 
 EVALUATION_BATCH = 500
+
+# Pixel value 0..255 -> intensity in [0, 1]: the very float32 numbers numpy's
+# ``uint8.astype(np.float32) / 255.0`` gives, so a step that reads uint8 images through
+# this table trains bit for bit as one handed the float32 copy (tests/unit/learning).
+UNIT_PIXELS = np.arange(256, dtype=np.float32) / np.float32(255.0)
+UNIT_PIXELS.flags.writeable = False
 
 # XLA's CPU backend hands dots, reductions and elementwise work to YNNPACK by
 # default. On this model that is slower: a sum over the ten class copies of a
@@ -153,6 +160,14 @@ def loss_weights(config: TrainingConfig) -> LossWeights:
     )
 
 
+def unit_pixels(images: jax.Array) -> jax.Array:
+    """Float32 intensities of a batch: uint8 images through ``UNIT_PIXELS`` (a lookup, no
+    arithmetic, so no rounding can differ), float ones as they are."""
+    if images.dtype == jnp.uint8:
+        return jnp.asarray(UNIT_PIXELS)[images.astype(jnp.int32)]
+    return images
+
+
 def _shift(images: jax.Array, shape: tuple[int, int], pixels: int, key: jax.Array) -> jax.Array:
     """Translate each flattened image by up to `pixels` in x and y (zeros fill in)."""
     height, width = shape
@@ -237,7 +252,9 @@ def _one_step(
 ) -> tuple[TrainState, jax.Array]:
     keys = jax.random.split(jax.random.fold_in(epoch_key, step), 4)
     shifting = spec.augment_shift > 0 and spec.image_shape is not None
-    unlabeled = images[jax.lax.dynamic_slice_in_dim(order, step * spec.batch_size, spec.batch_size)]
+    unlabeled = unit_pixels(
+        images[jax.lax.dynamic_slice_in_dim(order, step * spec.batch_size, spec.batch_size)]
+    )
     unlabeled_shifted = None
     # ``shifting`` implies an image shape; the repeated test is for the type checker.
     if spec.unlabeled_view and shifting and spec.image_shape is not None:
@@ -252,7 +269,7 @@ def _one_step(
         # has a fixed length, so new labels between epochs never recompile.
         pick = jax.random.randint(keys[0], (spec.labeled_batch_size,), 0, labeled_count)
         rows = labeled_index[pick]
-        x = images[rows]
+        x = unit_pixels(images[rows])
         x_for_classifier = _augmented(x, spec, keys[3]) if shifting and spec.image_shape is not None else x
         labeled = LabeledBatch(x, x_for_classifier, labels[rows])
 
@@ -281,7 +298,11 @@ def train_steps(
     *,
     spec: StepSpec,
 ) -> tuple[TrainState, jax.Array]:
-    """Run `spec.steps` steps from `first_step`; returns the state and (steps, 4) losses."""
+    """Run `spec.steps` steps from `first_step`; returns the state and (steps, 4) losses.
+
+    images: (N, D) uint8 (turned into floats per batch, so the device holds one byte a
+    pixel) or float32 in [0, 1].
+    """
     body = partial(_one_step, spec, weights, images, labels, labeled_index, labeled_count, order, epoch_key)
     return jax.lax.scan(body, state, first_step + jnp.arange(spec.steps))
 

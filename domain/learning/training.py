@@ -25,6 +25,7 @@ from domain.learning.map_layout import class_map
 from domain.learning.programs import ProgramStore, compiled
 from domain.learning.step import (
     EVALUATION_BATCH,
+    UNIT_PIXELS,
     ModelSpec,
     StepSpec,
     TrainState,
@@ -43,7 +44,8 @@ Progress = Callable[[int, int], None]
 class TrainingJob:
     """Everything one call of `train` needs.
 
-    images: (N, D) or (N, H, W), uint8 (0-255) or float (scaled to [0, 1] here).
+    images: (N, D) or (N, H, W), uint8 (0-255: kept so, and turned into floats per
+        batch) or float (scaled to [0, 1] here).
     labels: (N,) ints, a class in 0..num_classes-1 or -1 for unlabeled.
     seed: overrides config.seed when given (the run's seed as recorded).
     checkpoint / epoch_offset: continue a run; epochs are numbered from
@@ -107,6 +109,27 @@ def training_images(images: Any) -> tuple[np.ndarray, tuple[int, int] | None]:
     return flat, shape
 
 
+def job_images(images: Any) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """(N, D) images as training keeps them, and the (H, W) shape when they have one.
+
+    uint8 images stay uint8 (a view, no copy): the step and the evaluation turn each batch
+    into the float32 numbers `training_images` would give, so memory holds one byte a pixel
+    instead of four. Other dtypes become float32 in [0, 1] as `training_images` makes them.
+    """
+    array = np.asarray(images)
+    if array.dtype != np.uint8:
+        return training_images(array)
+    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.size == 0:
+        return training_images(array)  # its message
+    shape = (array.shape[1], array.shape[2]) if array.ndim == 3 else None
+    return array.reshape(array.shape[0], -1), shape
+
+
+def _as_floats(chunk: np.ndarray) -> np.ndarray:
+    """A host batch as float32 intensities (uint8 through the step's own table)."""
+    return UNIT_PIXELS[chunk] if chunk.dtype == np.uint8 else chunk
+
+
 def checked_labels(labels: Any, count: int, num_classes: int) -> np.ndarray:
     array = np.asarray(labels)
     if array.shape != (count,):
@@ -122,32 +145,50 @@ def checked_labels(labels: Any, count: int, num_classes: int) -> np.ndarray:
     return array.astype(np.int32)
 
 
-def _evaluation_batches(images: jax.Array) -> tuple[jax.Array, int]:
-    """The images padded to whole batches of one shape (so one compilation), and the batch."""
-    count = images.shape[0]
-    batch = min(EVALUATION_BATCH, count)
-    padded = -(-count // batch) * batch
-    if padded != count:
-        images = jnp.concatenate([images, jnp.zeros((padded - count, images.shape[1]), images.dtype)])
-    return images, batch
+# Evaluation batches queued on the device at once: enough to keep it busy, few enough
+# that their float32 inputs stay a few megabytes whatever the number of samples.
+EVALUATION_QUEUE = 4
+
+
+def _evaluation_batch(images: np.ndarray, start: int, batch: int) -> jax.Array:
+    """Batch `start` of the host images as float32, padded with zeros to `batch` rows (one
+    shape for every batch, so one compilation)."""
+    chunk = _as_floats(images[start : start + batch])
+    if chunk.shape[0] < batch:
+        chunk = np.concatenate([chunk, np.zeros((batch - chunk.shape[0], chunk.shape[1]), chunk.dtype)])
+    return jnp.asarray(chunk)
 
 
 def _evaluator(
-    model: ModelSpec, params: Any, images: jax.Array, programs: ProgramStore | None
+    model: ModelSpec, params: Any, images: np.ndarray, programs: ProgramStore | None
 ) -> Callable[..., Any]:
-    padded, batch = _evaluation_batches(images)
-    return compiled(evaluate_batch, programs, (params, padded[:batch]), spec=model)
+    example = _evaluation_batch(images, 0, min(EVALUATION_BATCH, images.shape[0]))
+    return compiled(evaluate_batch, programs, (params, example), spec=model)
 
 
 def _probabilities_and_z(
-    evaluate_one: Callable[..., Any], params: Any, images: jax.Array
+    evaluate_one: Callable[..., Any], params: Any, images: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    """q(y|x) and the mean of z for every sample, a batch at a time from the host images:
+    memory beyond the two results stays a few batches, whatever the number of samples."""
     count = images.shape[0]
-    padded, batch = _evaluation_batches(images)
-    parts = [evaluate_one(params, padded[i : i + batch]) for i in range(0, padded.shape[0], batch)]
-    probabilities = np.concatenate([np.asarray(p) for p, _ in parts])[:count]
-    z_means = np.concatenate([np.asarray(z) for _, z in parts])[:count]
-    return probabilities.astype(np.float32), z_means.astype(np.float32)
+    batch = min(EVALUATION_BATCH, count)
+    probabilities: np.ndarray | None = None
+    z_means: np.ndarray | None = None
+    queued: list[tuple[int, Any]] = []
+    for start in [*range(0, count, batch), None]:
+        if start is not None:
+            queued.append((start, evaluate_one(params, _evaluation_batch(images, start, batch))))
+        while queued and (start is None or len(queued) > EVALUATION_QUEUE):
+            at, (p, z) = queued.pop(0)
+            p, z = np.asarray(p, np.float32), np.asarray(z, np.float32)
+            if probabilities is None or z_means is None:
+                probabilities = np.empty((count, p.shape[1]), np.float32)
+                z_means = np.empty((count, z.shape[1]), np.float32)
+            rows = min(batch, count - at)
+            probabilities[at : at + rows], z_means[at : at + rows] = p[:rows], z[:rows]
+    assert probabilities is not None and z_means is not None
+    return probabilities, z_means
 
 
 def _model_for(
@@ -169,10 +210,9 @@ def evaluate(
     checkpoint: bytes, images: Any, config: TrainingConfig, num_classes: int = 10
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (N, C) and posterior means of z (N, latent) for `images`."""
-    x, _ = training_images(images)
+    x, _ = job_images(images)
     model, state, _ = _model_for(config, x.shape[1], num_classes, config.seed, checkpoint)
-    images = jnp.asarray(x)
-    return _probabilities_and_z(_evaluator(model, state.params, images, None), state.params, images)
+    return _probabilities_and_z(_evaluator(model, state.params, x, None), state.params, x)
 
 
 def train(
@@ -205,7 +245,7 @@ def train(
         raise ConfigError(f"num_classes must be between 2 and 1,000, got {job.num_classes!r}")
     if not isinstance(job.epoch_offset, int) or job.epoch_offset < 0:
         raise ConfigError(f"epoch_offset must be 0 or more, got {job.epoch_offset!r}")
-    x, image_shape = training_images(job.images)
+    x, image_shape = job_images(job.images)
     count, input_size = x.shape
     labels = checked_labels(job.labels, count, job.num_classes)
     seed = config.seed if job.seed is None else job.seed
@@ -214,8 +254,10 @@ def train(
     )
     images = jnp.asarray(x)
     weights = loss_weights(config)
-    batch = min(config.batch_size, count)
-    steps_per_epoch = count // batch
+    # An epoch visits the first `visited` samples of its random order (all by default).
+    visited = min(config.epoch_samples, count) if config.epoch_samples else count
+    batch = min(config.batch_size, visited)
+    steps_per_epoch = visited // batch
     previous = job.previous_map
     steppers: dict[StepSpec, Callable[..., Any]] = {}  # the compiled step of each program shape
     evaluate_one: Callable[..., Any] | None = None
@@ -302,8 +344,8 @@ def train(
         seconds = time.perf_counter() - started
         evaluated = time.perf_counter()
         if evaluate_one is None:
-            evaluate_one = _evaluator(model, state.params, images, job.programs)
-        probabilities, z_means = _probabilities_and_z(evaluate_one, state.params, images)
+            evaluate_one = _evaluator(model, state.params, x, job.programs)
+        probabilities, z_means = _probabilities_and_z(evaluate_one, state.params, x)
         current_map = class_map(probabilities, z_means, previous)
         previous = current_map
         means = sums / steps_per_epoch
