@@ -16,12 +16,15 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from domain.errors import DatasetError
 from domain.images import Dataset, DatasetStream, check_shape, validate_images
+
+if TYPE_CHECKING:
+    from domain.image_folder import Mapper
 
 MNIST_FILE = "mnist10k.npz"
 
@@ -64,15 +67,16 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
     return load_npz(p)
 
 
-def open_dataset(path: str | os.PathLike[str]) -> DatasetStream:
+def open_dataset(path: str | os.PathLike[str], mapper: Mapper | None = None) -> DatasetStream:
     """``load_dataset`` read in batches: a ``.npz`` file or a folder of images, never held
     whole in memory (an uncompressed array is read at its offset in the file, a compressed
-    one decompressed batch by batch, a folder decoded batch by batch)."""
+    one decompressed batch by batch, a folder decoded batch by batch). A folder's images
+    are read through ``mapper`` (``domain.image_folder.Mapper``; default: here, in order)."""
     p = Path(path).expanduser()
     if p.is_dir():
         from domain.image_folder import stream_folder  # Pillow only when a folder is used
 
-        return stream_folder(p)
+        return stream_folder(p, mapper or map)
     if not p.exists():
         raise DatasetError(f"{p} does not exist: give the path of a .npz file or an image folder")
     if p.suffix.lower() != ".npz":

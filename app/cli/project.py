@@ -29,21 +29,28 @@ if TYPE_CHECKING:
 
 
 def cmd_new(args: argparse.Namespace, app: Application) -> int:
+    from app.project.decode_workers import DecodeWorkers
     from domain.dataset import load_mnist, open_dataset
     from domain.images import DatasetStream
 
-    # A dataset file or folder is read batch by batch (bounded memory), never whole.
-    dataset = open_dataset(args.dataset) if args.dataset else load_mnist(app.settings.resources_dir)
     classes = None
     if args.classes is not None:
         classes = tuple(name.strip() for name in args.classes.split(","))
-    bar = _ProgressBar() if isinstance(dataset, DatasetStream) and sys.stderr.isatty() else None
-    try:
-        project = app.projects.create(args.path, dataset, name=args.name, class_names=classes, progress=bar)
-    except KeyboardInterrupt:
-        if bar is not None:
-            bar.end()
-        return fail(f"{PROG}: new: interrupted; nothing was created", 130)
+    # A dataset file or folder is read batch by batch (bounded memory), never whole; a
+    # folder's images are decoded by worker processes, which end with this block.
+    with DecodeWorkers() as workers:
+        dataset = (
+            open_dataset(args.dataset, workers) if args.dataset else load_mnist(app.settings.resources_dir)
+        )
+        bar = _ProgressBar() if isinstance(dataset, DatasetStream) and sys.stderr.isatty() else None
+        try:
+            project = app.projects.create(
+                args.path, dataset, name=args.name, class_names=classes, progress=bar
+            )
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.end()
+            return fail(f"{PROG}: new: interrupted; nothing was created", 130)
     if bar is not None:
         bar.end()
     with project:
