@@ -176,6 +176,7 @@ def train(session, epochs: int) -> dict:
     run = session.project.state.training.latest
     return {
         "run_status": None if run is None else run.status,
+        "run_message": None if run is None else run.message,
         "epochs_recorded": None if run is None else len(run.epochs),
         "run_seconds": round(time.perf_counter() - start, 1),
     }
