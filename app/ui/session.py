@@ -74,18 +74,13 @@ class Session(QObject):
     def create(self, target: Path, kind: str, source: Path | None = None) -> BackgroundJob:
         """Create ``target`` from the embedded MNIST set ("mnist"), a .npz file ("npz") or
         an image folder ("folder"), with a progress dialog that can cancel it."""
-        from domain.dataset import load_dataset, load_mnist
+        from app.ui.new_project_job import new_project_job, show_progress
 
-        service = self.app.projects
-        resources = self.app.settings.resources_dir
-
-        def create_project(cancelled):
-            yield "Reading the images…"
-            dataset = load_mnist(resources) if kind == "mnist" else load_dataset(source)
-            if cancelled():
-                return None
-            yield f"Recording {len(dataset):,} samples in {target.name}…"
-            return service.create(target, dataset)
+        # Streamed as `ledgerlab new` does: a folder decoded by worker processes, the
+        # dataset stored chunk by chunk; progress in the dialog, Cancel leaves no file.
+        create_project = new_project_job(
+            self.app.projects, target, kind, source, self.app.settings.resources_dir
+        )
 
         dialog = QProgressDialog(f"Creating {target.name}…", "Cancel", 0, 0, self.window)
         dialog.setObjectName("importProgress")
@@ -102,7 +97,7 @@ class Session(QObject):
             self._cancelled(f"Cancelled; {target} was already complete and is kept")
 
         job = self._run(create_project, f"Cannot create {target.name}", created)
-        job.progressed.connect(dialog.setLabelText)
+        job.progressed.connect(lambda item: show_progress(dialog, item))
         dialog.canceled.connect(job.cancel)
         job.finished.connect(dialog.reset)
         job.finished.connect(lambda: job.is_cancelled() and self._cancelled("Cancelled"))
