@@ -252,7 +252,9 @@ def train(
     model, state, run_key = _model_for(
         config, input_size, job.num_classes, seed, job.checkpoint, job.programs
     )
-    images = jnp.asarray(x)
+    # device_put makes the one device copy; jnp.asarray made a second, passing one
+    # (+1.5 GB instead of +0.8 GB for a million 28x28 uint8 images, measured).
+    images = jax.device_put(x)
     weights = loss_weights(config)
     # An epoch visits the first `visited` samples of its random order (all by default).
     visited = min(config.epoch_samples, count) if config.epoch_samples else count
