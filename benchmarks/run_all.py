@@ -21,6 +21,7 @@ ORDER = [
     "history",
     "live_sync",
     "dataset_import",
+    "folder_decode",
     "soak",
 ]
 
