@@ -1,6 +1,11 @@
 """Window benchmarks on 10,000 (embedded MNIST) and 100,000 (synthetic) samples.
 
     .venv/bin/python benchmarks/gui.py [--quick]
+    .venv/bin/python benchmarks/gui.py --large [--quick]   # 300,000 and 1,000,000 samples
+
+``--large`` measures the map at 300 k and 1 M points (pan and zoom frames, a key press
+until the point is recoloured, a full recolour, the window's RSS) on projects made once
+with ``ledgerlab new`` from a synthetic .npz and kept in /tmp/ledgerlab-gui-large.
 
 Prints one JSON object per line and records a "GUI" section in docs/benchmarks.md.
 Runs offscreen (QT_QPA_PLATFORM=offscreen unless set). Measured:
@@ -127,6 +132,7 @@ def bench_label(session, presses: int) -> tuple[list[float], list[float]]:
     for i in range(presses):
         unlabeled = np.flatnonzero(session.project.labels.labels < 0)
         window.selection.select_one(int(rng.choice(unlabeled)))
+        QApplication.processEvents()  # the sample is shown (its image read) before the key
         viewport.repaint()
         before = session.project.event_count
         painted = map_view.points.paints
@@ -241,13 +247,109 @@ def bench_launch(path: Path, folder: Path, repeats: int) -> tuple[list[float], l
     return shown, ready, jax_loaded
 
 
+LARGE_FOLDER = Path(tempfile.gettempdir()) / "ledgerlab-gui-large"
+
+
+def large_project(samples: int) -> Path:
+    """A synthetic project of ``samples`` made by ``ledgerlab new`` (kept between runs)."""
+    LARGE_FOLDER.mkdir(exist_ok=True)
+    target = LARGE_FOLDER / f"synthetic{samples}.ledger"
+    if not target.exists():
+        npz = make_synthetic(LARGE_FOLDER, samples)
+        command = [str(Path(sys.executable).parent / "ledgerlab"), "new", "--dataset", str(npz)]
+        subprocess.run([*command, "--annotator", "bench", str(target)], check=True, capture_output=True)
+        npz.unlink()
+    return target
+
+
+def bench_view_frames(session, frames: int, zoom: bool) -> tuple[list[float], float]:
+    """Per frame of a drag (or wheel zoom): the view moved a step and the map repainted.
+    Then the time for the redraw the map does once the view rests."""
+    from PySide6.QtWidgets import QApplication
+
+    map_view = session.window.map_view
+    view_box, viewport = map_view.view_box, map_view.plot.viewport()
+    points = map_view.points
+    viewport.repaint()
+    times = []
+    for i in range(frames):
+        start = time.perf_counter()
+        if zoom:
+            factor = 0.97 if (i // 10) % 2 == 0 else 1 / 0.97
+            view_box.scaleBy((factor, factor))
+        else:
+            rect = view_box.viewRect()
+            step = rect.width() * (0.01 if (i // 20) % 2 == 0 else -0.007)
+            view_box.translateBy(x=step, y=step / 2)
+        viewport.repaint()
+        times.append((time.perf_counter() - start) * 1000)
+    renders = points.full_renders
+    start = time.perf_counter()
+    while points.full_renders == renders and time.perf_counter() - start < 2.0:
+        QApplication.processEvents()
+    settled = (time.perf_counter() - start) * 1000
+    return times, settled
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main_large(quick: bool) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from app.project.bootstrap import bootstrap
+
+    qt = QApplication.instance() or QApplication(["bench"])  # noqa: F841 -- must outlive the windows
+    presses, frames, repeats = (20, 40, 3) if quick else (100, 120, 6)
+    with tempfile.TemporaryDirectory(prefix="ledgerlab-gui-bench-") as tmp:
+        folder = Path(tmp)
+        app = bootstrap(annotator="bench", data_dir=folder)
+        for samples in (300_000, 1_000_000):
+            path = large_project(samples)
+            session = open_window(app, path, folder / f"{samples}.ini")
+            pan, pan_settle = bench_view_frames(session, frames, zoom=False)
+            zoom, zoom_settle = bench_view_frames(session, frames, zoom=True)
+            label, appends = bench_label(session, presses)
+            window = [t - a for t, a in zip(label, appends)]
+            recolour = bench_full_recolour(session, repeats)
+            rss = rss_mb()
+            session.window.close()
+            session.shutdown()
+            emit(
+                bench="gui_large",
+                samples=samples,
+                pan_p50_ms=round(percentile(pan, 50), 1),
+                pan_p99_ms=round(percentile(pan, 99), 1),
+                pan_settle_ms=round(pan_settle, 1),
+                zoom_p50_ms=round(percentile(zoom, 50), 1),
+                zoom_p99_ms=round(percentile(zoom, 99), 1),
+                zoom_settle_ms=round(zoom_settle, 1),
+                label_p50_ms=round(percentile(label, 50), 2),
+                label_p99_ms=round(percentile(label, 99), 2),
+                window_p99_ms=round(percentile(window, 99), 2),
+                append_p99_ms=round(percentile(appends, 99), 2),
+                full_recolour_median_ms=round(median(recolour), 1),
+                rss_mb=round(rss),
+                load_average=round(os.getloadavg()[0], 1),
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    parser.add_argument("--large", action="store_true", help="300,000 and 1,000,000 points (records nothing)")
     parser.add_argument(
         "--history-only", action="store_true", help="only the history panel (records nothing)"
     )
     args = parser.parse_args()
+    if args.large:
+        main_large(args.quick)
+        return
     presses, repeats, launches = (40, 4, 1) if args.quick else (600, 10, 5)
     history_sizes, moves = ((20_000, 100_000), 40) if args.quick else ((100_000, 1_000_000), 200)
 

@@ -11,10 +11,12 @@ map moves, or a point loses its colour (a smaller dot cannot cover a larger one)
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QImage, QPainter, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QImage, QPainter, QPen, QTransform
 
 from app.ui import palette
 
@@ -26,6 +28,11 @@ _MARGIN = 3  # pixels of padding round the image so footprints never need clippi
 _RING_LIMIT = 2_000  # above this many selected samples, mark them with dots instead of rings
 _PARTIAL_LIMIT = 64  # up to this many changed points, repaint only the pixels round them
 _RING_PX = 10.0  # the current sample's ring (radius 7 + pen) fits in this
+# Above this many points a view change (pan, zoom) first shows the kept raster moved and
+# scaled to the new view, and redraws it once the view has held still for _SETTLE_MS:
+# a full redraw costs ~35 ms at 1 M points, too much for every frame of a drag.
+DEFER_ABOVE = 200_000
+_SETTLE_MS = 120
 
 
 class PointCloud(pg.GraphicsObject):
@@ -41,18 +48,25 @@ class PointCloud(pg.GraphicsObject):
         self._colours = np.zeros(1, dtype=np.uint32)
         self._solid_count = 0
         self._bounds = QRectF()
+        self._extent: tuple = ((None, None), (None, None))  # (min, max) per axis, for dataBounds
         self._selected = np.zeros(0, dtype=np.int64)
         self._current: int | None = None
         # The cached raster and what it was drawn for.
         self._image: QImage | None = None
-        self._buffer: np.ndarray | None = None
+        self._buffer: Any = None  # a uint32 numpy view of the image's pixels
         self._stride = 0
         self._ratio = 1.0
-        self._key = None
+        self._key: Any = None  # (width, height, m11, m12, m21, m22, dx, dy) in device pixels
         self._device_xy: np.ndarray | None = None
         self._dirty: set[int] | None = None  # samples to stamp into the cached raster
         self.full_renders = 0  # how often the whole raster was redrawn (for tests/benchmarks)
         self.paints = 0
+        self.defer_above = DEFER_ABOVE
+        self._settle = QTimer()
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(_SETTLE_MS)
+        self._settle.timeout.connect(self.update)
+        self._stale = False  # the last paint showed the raster of another view, moved
 
     # --- data ---------------------------------------------------------------------
 
@@ -63,8 +77,10 @@ class PointCloud(pg.GraphicsObject):
         if len(xy):
             lo, hi = xy.min(axis=0), xy.max(axis=0)
             self._bounds = QRectF(lo[0], lo[1], max(hi[0] - lo[0], 1e-9), max(hi[1] - lo[1], 1e-9))
+            self._extent = ((float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])))
         else:
             self._bounds = QRectF()
+            self._extent = ((None, None), (None, None))
         self.informViewBoundsChanged()  # a view that auto-ranges follows the new map
         self._invalidate()
 
@@ -101,7 +117,7 @@ class PointCloud(pg.GraphicsObject):
 
     def _update_around(self, samples: np.ndarray) -> None:
         """Schedule a repaint of just the pixels round ``samples`` (all, when many)."""
-        if self._device_xy is None or len(samples) > _PARTIAL_LIMIT or self._key is None:
+        if self._device_xy is None or len(samples) > _PARTIAL_LIMIT or self._key is None or self._stale:
             self.update()
             return
         if not len(samples):
@@ -125,6 +141,7 @@ class PointCloud(pg.GraphicsObject):
     def _invalidate(self) -> None:
         self._key = None
         self._dirty = None
+        self._image = None
         self.update()
 
     # --- geometry for pyqtgraph's ViewBox -----------------------------------------
@@ -133,10 +150,7 @@ class PointCloud(pg.GraphicsObject):
         return QRectF(self._bounds)
 
     def dataBounds(self, ax, frac=1.0, orthoRange=None):  # noqa: N802, N803 (pyqtgraph's names)
-        if not len(self._xy):
-            return None, None
-        column = self._xy[:, ax]
-        return float(column.min()), float(column.max())
+        return self._extent[ax]  # kept: the ViewBox asks on every change of a point
 
     def pixelPadding(self) -> float:  # noqa: N802
         return 4.0
@@ -151,25 +165,54 @@ class PointCloud(pg.GraphicsObject):
         # add the widget's offset inside a window's backing store.
         t = painter.worldTransform()
         key = (width, height, *(ratio * v for v in (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy())))
+        moved = None
         if key != self._key:
-            self._ratio = ratio
-            self._render(key, width, height)
-        elif self._dirty:
+            # Mid-drag (or the first frame of one) on many points: move the kept raster.
+            deferring = self._settle.isActive() or not self._stale
+            if self._image is not None and len(self._xy) > self.defer_above and deferring:
+                moved = self._moved(key)
+            if moved is None:
+                self._ratio = ratio
+                self._render(key, width, height)
+        if self._dirty:  # stamped into the kept raster, whichever view it was drawn for
             self._stamp(np.fromiter(self._dirty, dtype=np.int64, count=len(self._dirty)))
         self._dirty = set()
         self.paints += 1
+        assert self._image is not None  # drawn above when there was none
         painter.save()
         painter.resetTransform()
-        painter.drawImage(
-            QRectF(0, 0, width / ratio, height / ratio), self._image, QRectF(_MARGIN, _MARGIN, width, height)
-        )
-        self._paint_selection(painter, ratio)
+        if moved is None:
+            self._stale = False
+            painter.drawImage(
+                QRectF(0, 0, width / ratio, height / ratio),
+                self._image,
+                QRectF(_MARGIN, _MARGIN, width, height),
+            )
+        else:
+            # The kept raster, moved to where its points now are; redrawn when the view rests.
+            self._stale = True
+            self._settle.start()
+            painter.fillRect(QRectF(0, 0, width / ratio, height / ratio), palette.BACKGROUND)
+            painter.setTransform(moved * QTransform.fromScale(1 / ratio, 1 / ratio))
+            painter.drawImage(QPointF(-_MARGIN, -_MARGIN), self._image)
+            painter.resetTransform()
+        self._paint_selection(painter, ratio, key)
         painter.restore()
 
-    def _render(self, key, width: int, height: int) -> None:
+    def _moved(self, key) -> QTransform | None:
+        """The transform taking the kept raster's pixels to the view ``key`` describes."""
+        old, new = (QTransform(k[2], k[3], k[4], k[5], k[6], k[7]) for k in (self._key, key))
+        inverse, invertible = old.inverted()
+        return inverse * new if invertible else None
+
+    def _on_device(self, samples: np.ndarray | slice, key) -> np.ndarray:
+        """Device pixel positions of ``samples`` in the view ``key`` describes."""
         m11, m12, m21, m22, dx, dy = key[2:]
-        x, y = self._xy[:, 0], self._xy[:, 1]
-        self._device_xy = np.column_stack((m11 * x + m21 * y + dx, m12 * x + m22 * y + dy))
+        x, y = self._xy[samples, 0], self._xy[samples, 1]
+        return np.column_stack((m11 * x + m21 * y + dx, m12 * x + m22 * y + dy))
+
+    def _render(self, key, width: int, height: int) -> None:
+        self._device_xy = self._on_device(slice(None), key)
         # The image owns the pixels and numpy writes into them through a view (a QImage
         # built over a numpy buffer trips a reference-count bug in PySide6 6.12).
         # RGB32: opaque pixels blit without alpha blending.
@@ -178,14 +221,22 @@ class PointCloud(pg.GraphicsObject):
         self._buffer = np.frombuffer(self._image.bits(), dtype=np.uint32)
         self._stride = self._image.bytesPerLine() // 4
         self._key = key
-        faint = np.flatnonzero(self._index >= self._solid_count)
-        solid = np.flatnonzero(self._index < self._solid_count)
-        self._stamp(faint)  # faint first: coloured points lie on top
-        self._stamp(solid)
+        self._dirty = set()
+        # All points at once, in whole-array steps (no gathers): faint first, so coloured
+        # points lie on top; within each, in sample order (a later sample covers an earlier).
+        pixel = np.rint(self._device_xy).astype(np.int32)
+        ix, iy = pixel[:, 0], pixel[:, 1]
+        inside = (ix >= 0) & (ix < width) & (iy >= 0) & (iy < height)
+        base = (iy + _MARGIN) * self._stride + (ix + _MARGIN)
+        solid = self._index < self._solid_count
+        for chosen, footprint in ((inside & ~solid, _FAINT), (inside & solid, _SOLID)):
+            where = base[chosen]
+            if where.size:
+                self._write(where, self._colours[self._index[chosen]], footprint)
         self.full_renders += 1
 
     def _stamp(self, samples: np.ndarray) -> None:
-        if not samples.size or self._buffer is None:
+        if not samples.size or self._buffer is None or self._device_xy is None:
             return
         width, height = self._key[0], self._key[1]
         stride = self._stride
@@ -197,14 +248,41 @@ class PointCloud(pg.GraphicsObject):
         for footprint, chosen in ((_FAINT, index >= self._solid_count), (_SOLID, index < self._solid_count)):
             if not chosen.any():
                 continue
-            where, colours = base[chosen], self._colours[index[chosen]]
-            for ox, oy in footprint:
-                self._buffer[where + (oy * stride + ox)] = colours
+            self._write(base[chosen], self._colours[index[chosen]], footprint)
 
-    def _paint_selection(self, painter: QPainter, ratio: float) -> None:
-        if self._device_xy is None or not len(self._selected):
+    def _write(self, where: np.ndarray, colours: np.ndarray, footprint) -> None:
+        """Write ``colours`` at buffer offsets ``where`` + each offset of ``footprint``."""
+        if where.size * 4 < self._buffer.size:
+            for ox, oy in footprint:
+                self._buffer[where + (oy * self._stride + ox)] = colours
+        else:
+            self._stamp_dense(where, colours, footprint)
+
+    def _stamp_dense(self, where: np.ndarray, colours: np.ndarray, footprint) -> None:
+        """The same pixels as writing ``colours`` at ``where`` + each offset in turn (the
+        last point written wins), for many points: the points are written once into a
+        raster of their own, which is then copied over the image at each offset."""
+        buffer, stride = self._buffer, self._stride
+        dots = np.zeros(buffer.size, dtype=np.uint32)
+        dots[where] = colours
+        mask = np.zeros(buffer.size, dtype=bool)
+        mask[where] = True
+        rows = slice(int(where.min()) - _MARGIN * (stride + 1), int(where.max()) + _MARGIN * (stride + 1) + 1)
+        rows = slice(max(rows.start, 0), min(rows.stop, buffer.size))
+        dots, mask, target = dots[rows], mask[rows], buffer[rows]
+        for ox, oy in footprint:
+            k = oy * stride + ox
+            if k > 0:
+                np.copyto(target[k:], dots[:-k], where=mask[:-k])
+            elif k < 0:
+                np.copyto(target[:k], dots[-k:], where=mask[-k:])
+            else:
+                np.copyto(target, dots, where=mask)
+
+    def _paint_selection(self, painter: QPainter, ratio: float, key) -> None:
+        if not len(self._selected):
             return
-        points = self._device_xy[self._selected] / ratio
+        points = self._on_device(self._selected[self._selected < len(self._xy)], key) / ratio
         pen = QPen(palette.SELECTED)
         pen.setCosmetic(True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -217,8 +295,8 @@ class PointCloud(pg.GraphicsObject):
             painter.setPen(pen)
             for px, py in points:
                 painter.drawEllipse(QPointF(px, py), 4.5, 4.5)
-        if self._current is not None and 0 <= self._current < len(self._device_xy):
-            px, py = self._device_xy[self._current] / ratio
+        if self._current is not None and 0 <= self._current < len(self._xy):
+            px, py = self._on_device(np.array([self._current]), key)[0] / ratio
             pen.setWidthF(2.5)
             painter.setPen(pen)
             painter.drawEllipse(QPointF(px, py), 7.0, 7.0)
