@@ -9,6 +9,7 @@ Jobs never touch widgets; the window reacts to the signals.
 from __future__ import annotations
 
 import traceback
+import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -36,6 +37,20 @@ class BackgroundJob(QObject):
         # loop, which is not running when the window shuts down and waits for its jobs.
         self._runner.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self.finished)
+        self._thread.finished.connect(self._release)  # queued after every result signal
+
+    def _release(self) -> None:
+        """A finished job lets go of its function and of the slots given its results (their
+        closures hold what the job was for: a project since closed, its history). Its
+        parent keeps the job itself; without this, every job of a session kept its project."""
+        self._job = _nothing_more
+        for signal in (self.progressed, self.succeeded, self.failed):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # nothing was connected
+                try:
+                    signal.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
 
     def start(self) -> BackgroundJob:
         self._thread.start()
@@ -53,6 +68,10 @@ class BackgroundJob(QObject):
     def wait(self, ms: int = 30_000) -> bool:
         """Block until the job's thread ended (for shutdown and tests)."""
         return self._thread.wait(ms)
+
+
+def _nothing_more(cancelled: Callable[[], bool]) -> Generator[Any, None, Any]:
+    yield from ()
 
 
 class _Runner(QObject):
