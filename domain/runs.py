@@ -271,3 +271,24 @@ def resume_point_usable(run: TrainingRun, epoch: int, position: int) -> bool:
 def latest_run(training: TrainingRuns) -> TrainingRun | None:
     """The most recently started run, the one a resume point may continue."""
     return next(reversed(training.runs.values()), None)
+
+
+def honest_holdout_share(training: TrainingRuns, continues: str | None, share: float) -> float:
+    """The held-out share a run may keep out when it starts from ``continues``' weights.
+
+    Held-out sets are nested (a sample is held out at share s when its hash is below s),
+    so weights that never saw the samples below s' can be scored honestly at any share
+    up to s'. A run that held out nothing (the share off, or too few labels at its start)
+    trained on every label, and a run continued from it can hold out nothing honestly.
+    The answer is the smallest share along the chain of runs the weights come from.
+    """
+    seen: set[str] = set()
+    while continues is not None and continues not in seen and share > 0:
+        seen.add(continues)
+        run = training.runs.get(continues)
+        if run is None:
+            break
+        held = any(m.get("heldout_n") is not None for m in run.metrics)
+        share = min(share, float(run.config.get("holdout_share", 0.0) or 0.0) if held else 0.0)
+        continues = run.continues
+    return share

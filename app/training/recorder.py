@@ -8,6 +8,7 @@ the domain's rules (``domain.runs``) decide. Qt-free and JAX-free.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -224,6 +225,9 @@ class RunRecorder:
         elif source is not None and source.checkpoint is not None:
             checkpoint = project.get_blob(source.checkpoint)
             offset, continues = source.checkpoint_epoch or 0, source.run_id
+        share = runs.honest_holdout_share(training, continues, cfg.holdout_share)
+        if share != cfg.holdout_share:  # its weights trained on labels it would score itself on
+            cfg = dataclasses.replace(cfg, holdout_share=share)
         spec = RunSpec(
             run_id=secrets.token_hex(4),
             images=project.images().array(),

@@ -16,6 +16,7 @@ from app.cli.training import _progress_line
 from app.quality.accuracy import ProspectiveAccuracy, prospective_accuracy
 from app.training.recorder import RunRecorder
 from app.training.spec import EpochOutput
+from domain import commands
 from domain.accuracy import MIN_SAMPLES, AccuracyEstimate
 
 from .training_fixtures import SAMPLES, TINY, make_project, stripes
@@ -313,3 +314,36 @@ def test_train_with_a_held_out_share_records_and_shows_it(tmp_path, capsys):
     assert metrics["heldout_accuracy"] == pytest.approx(metrics["heldout_correct"] / metrics["heldout_n"])
     assert main(["train", str(path), "--epochs", "1", "--holdout", "0.7"]) == 2
     assert "holdout_share must be at least 0 and at most 0.5, got 0.7" in capsys.readouterr().err
+
+
+def test_a_run_continued_from_weights_that_saw_every_label_holds_nothing_out(tmp_path, capsys):
+    app, project = make_project(tmp_path, labeled=20)
+    path = project.path
+    project.close()
+    flags = [
+        "--hidden",
+        "16",
+        "--latent",
+        "2",
+        "--batch",
+        "16",
+        "--holdout",
+        "0.5",
+        "--holdout-min-labels",
+        "40",
+    ]
+    assert main(["train", str(path), "--epochs", "1", *flags]) == 0  # 20 labels: all trained on
+    _, truth = stripes()
+    with app.projects.open(path) as labeling:
+        for sample in range(20, 48):
+            labeling.execute(commands.AssignLabel(sample=sample, label=int(truth[sample])))
+    assert main(["train", str(path), "--epochs", "1", "--continue", *flags]) == 0
+    assert main(["train", str(path), "--epochs", "1", *flags]) == 0  # a fresh run may hold out
+    with app.projects.open(path) as done:
+        first, continued, fresh = done.state.training.runs.values()
+    # The continued run's weights trained on the labels a held-out share would score it on:
+    # it records a share of 0 and no held-out figure, so nothing flatters the model.
+    assert continued.continues == first.run_id
+    assert continued.config["holdout_share"] == 0.0 and "heldout_n" not in continued.last_metrics
+    assert fresh.config["holdout_share"] == 0.5 and fresh.last_metrics["heldout_n"] >= 10
+    assert "heldout_n" not in first.last_metrics

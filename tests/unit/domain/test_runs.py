@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -129,3 +130,25 @@ def test_only_runs_whose_trainer_is_gone_are_interrupted():
     assert runs.interrupted(training, someone_trains=True) == []
     assert runs.interrupted(training, someone_trains=False) == [TrainingInterrupted("a", 1)]
     assert runs.interrupted(TrainingRuns(), someone_trains=False) == []
+
+
+def test_a_continued_run_holds_out_no_more_than_its_weights_never_saw():
+    def started(run_id, share, continues=None):
+        return dataclasses.replace(
+            _started(run_id, {"epochs": 3, "holdout_share": share}), continues=continues
+        )
+
+    held = {"heldout_accuracy": 0.9, "heldout_correct": 18.0, "heldout_n": 20.0}
+    training = _runs(
+        started("all", 0.25),  # too few labels at its start: it held out nothing
+        EpochCompleted("all", 1, {"loss": 1.0}, 1, 50),
+        started("quarter", 0.25),
+        EpochCompleted("quarter", 1, {"loss": 1.0, **held}, 1, 150),
+        started("tenth", 0.1, continues="quarter"),
+        EpochCompleted("tenth", 2, {"loss": 1.0, **held}, 1, 150),
+    )
+    assert runs.honest_holdout_share(training, None, 0.25) == 0.25  # a fresh run
+    assert runs.honest_holdout_share(training, "all", 0.25) == 0.0  # its weights saw every label
+    assert runs.honest_holdout_share(training, "quarter", 0.25) == 0.25
+    assert runs.honest_holdout_share(training, "quarter", 0.3) == 0.25  # nested sets: the smaller share
+    assert runs.honest_holdout_share(training, "tenth", 0.25) == 0.1  # the chain's smallest
