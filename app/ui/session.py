@@ -88,6 +88,7 @@ class Session(QObject):
         dialog.setMinimumDuration(PROGRESS_AFTER_MS)
 
         def created(project) -> None:
+            dialog.hide()  # gone before the project opens (it does not close itself): keys reach the window
             if not job.is_cancelled():
                 self._opened(project)
                 return

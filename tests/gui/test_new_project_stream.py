@@ -26,11 +26,15 @@ def image_folder(root, count, side=16):
 def test_a_new_project_from_an_image_folder_shows_its_progress(qtbot, make_session, tmp_path):
     folder = image_folder(tmp_path / "pictures", 90)
     session = make_session()
-    seen = []
+    seen, modal_when_opened = [], []
+    session.window.project_opened.connect(lambda _: modal_when_opened.append(dialog.isVisible()))
     with qtbot.waitSignal(session.window.project_opened, timeout=30_000):
         job = session.create(tmp_path / "pictures.ledger", "folder", folder)
         job.progressed.connect(seen.append)
         dialog = session.progress_dialog
+        dialog.show()  # as after its minimum duration on a slow import
+    # the window that opens takes the keys: the (window-modal) dialog is gone by then
+    assert modal_when_opened == [False]
     stages = [stage for stage, _, _ in seen]
     assert stages[0] == "reading" and "storing" in stages and stages[-1] == "mapping"
     assert ("storing", 90, 90) in seen and ("mapping", 90, 90) in seen
