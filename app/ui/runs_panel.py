@@ -103,7 +103,7 @@ class RunsPanel(QWidget):
         self.loss_plot = pg.PlotWidget(background="w")
         self.loss_plot.setTitle("total loss", color="#202020", size="9pt")
         self.accuracy_plot = pg.PlotWidget(background="w")
-        self.accuracy_plot.setTitle("accuracy (held-out where measured, else training)", size="9pt")
+        self.accuracy_plot.setTitle("accuracy (held-out, else training)", size="9pt")
         for plot in (self.loss_plot, self.accuracy_plot):
             plot.setMenuEnabled(False)
             plot.hideButtons()
@@ -121,9 +121,12 @@ class RunsPanel(QWidget):
         plots = QSplitter(Qt.Orientation.Horizontal)
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.accuracy_plot)
-        split = QSplitter(Qt.Orientation.Vertical)
+        # Side by side: the dock is short at 1280×860 (about 190 px), and stacked the
+        # table showed one run and the plots a sliver.
+        split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(plots)
+        split.setSizes([3000, 2000])  # in proportion: the table 3/5 of the width
         column = QVBoxLayout(self)
         column.setContentsMargins(4, 4, 4, 4)
         column.addLayout(buttons)
