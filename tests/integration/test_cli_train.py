@@ -190,3 +190,30 @@ def test_two_learning_rates_in_turn_keep_training_with_every_runner(tmp_path):
         assert len(list((tmp_path / runner / "cache-programs").iterdir())) == 5
         expected = [fresh[0] if rate == "0.001" else fresh[1] for rate in rates]
         assert _checkpoints(path) == expected, runner
+
+
+def test_train_on_a_project_without_classes_says_what_to_do_and_records_nothing(tmp_path, capsys):
+    import numpy as np
+
+    data = tmp_path / "d.npz"
+    np.savez(data, images=np.zeros((20, 8, 8), np.uint8))
+    path = tmp_path / "p.ledger"
+    assert main(["new", str(path), "--dataset", str(data)]) == 0
+    events = json.loads(_info(capsys, path))["events"]
+    capsys.readouterr()
+    assert main(["train", str(path), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ledgerlab: error: ") and "has no classes" in err and "ledgerlab add-class" in err
+    assert "ConfigError" not in err
+    after = json.loads(_info(capsys, path))
+    assert after["events"] == events and after["runs"] == []  # no run started and failed
+    assert main(["add-class", str(path), "cat"]) == 0
+    capsys.readouterr()
+    assert main(["train", str(path), "--epochs", "1"]) == 2
+    assert "has one class (cat)" in capsys.readouterr().err
+
+
+def _info(capsys, path) -> str:
+    capsys.readouterr()
+    assert main(["info", str(path), "--json"]) == 0
+    return capsys.readouterr().out
