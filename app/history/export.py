@@ -21,7 +21,7 @@ import orjson
 from app.project.errors import ProjectError
 from app.project.live import Project
 from domain.events import class_name
-from domain.training_events import PredictionsComputed
+from domain.projections.training import ModelOutput
 from eventstore import RecordedEvent
 from eventstore.codec import GENESIS, chain_hash, encode
 
@@ -90,7 +90,7 @@ def export_predictions(
     if target.suffix.lower() != ".csv":
         raise ProjectError(f"{target}: export predictions to a .csv file")
     found = _latest_predictions(project, run_id)
-    probabilities = np.load(io.BytesIO(project.get_blob(found.predictions_sha256)), allow_pickle=False)
+    probabilities = np.load(io.BytesIO(project.get_blob(found.sha256)), allow_pickle=False)
     names = project.info.class_names
     classes = probabilities.shape[1]
     fixed = ["sample", "predicted", "confidence", "label"]
@@ -118,20 +118,17 @@ def export_predictions(
     return ExportedPredictions(found.run_id, found.epoch, int(probabilities.shape[0]))
 
 
-def _latest_predictions(project: Project, run_id: str | None) -> PredictionsComputed:
+def _latest_predictions(project: Project, run_id: str | None) -> ModelOutput:
     """The last predictions of ``run_id`` (default: of the latest run that made any); a
     ``ProjectError`` when there are none. Predictions of a model that had seen no label
-    are clusters, not the person's classes: they are not exported."""
+    are clusters, not the person's classes: they are not exported. Read from the training
+    projection (each run's latest, in the order runs last predicted), which the log's
+    checked decoding built."""
     training = project.state.training
     if run_id is not None and training.get(run_id) is None:
         known = ", ".join(training.runs) or "none yet"
         raise ProjectError(f"there is no run {run_id!r} in {project.path} (runs: {known})")
-    latest: dict[str, PredictionsComputed] = {}
-    for e in project.events():
-        if e.type == PredictionsComputed.type_name:
-            event = PredictionsComputed.from_data(e.data)
-            latest.pop(event.run_id, None)  # re-inserted: the dict stays in the order runs last predicted
-            latest[event.run_id] = event
+    latest = training.run_predictions
     if run_id is None:
         found = next((p for p in reversed(latest.values()) if p.meaningful), None)
         if found is None:
