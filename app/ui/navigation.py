@@ -7,15 +7,26 @@ import numpy as np
 
 from domain.projections.labels import NO_LABEL
 
+# The first stretch read after the current sample; each further one is four times longer.
+_FIRST_STRETCH = 4096
+
 
 def next_unlabeled(labels: np.ndarray, after: int | None) -> int | None:
-    """The first unlabeled sample after ``after`` (wrapping round), or None when all are labeled."""
-    unlabeled = np.flatnonzero(labels == NO_LABEL)
-    if unlabeled.size == 0:
-        return None
-    start = -1 if after is None else after
-    later = unlabeled[unlabeled > start]
-    return int(later[0] if later.size else unlabeled[0])
+    """The first unlabeled sample after ``after`` (wrapping round), or None when all are labeled.
+
+    Reads forward from ``after`` in growing stretches, so a key press at a million samples
+    reads the few thousand labels up to the next gap rather than all of them."""
+    count = len(labels)
+    start = 0 if after is None else min(max(after + 1, 0), count)
+    for low, high in ((start, count), (0, start)):
+        stretch = _FIRST_STRETCH
+        while low < high:
+            found = np.flatnonzero(labels[low : min(low + stretch, high)] == NO_LABEL)
+            if found.size:
+                return low + int(found[0])
+            low += stretch
+            stretch *= 4
+    return None
 
 
 def entropy(predictions: np.ndarray) -> np.ndarray:

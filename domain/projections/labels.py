@@ -5,9 +5,17 @@ Replay of a big log is the hot path (a million label events per second), so
 runs of ``LabelAssigned`` are folded in bulk from columns (see ``batch.py``);
 single events -- one click in the window -- take the per-event handlers.
 Annotator names are interned to small ints.
+
+Readers get read-only views of the arrays, not copies: a key press in the window at a
+million samples must not copy megabytes. A view someone still holds must not change under
+it, so the arrays are copy-on-write: before folding an event, an array that a view still
+references (its reference count says so, the check ``ndarray.resize`` makes) is replaced
+by a copy, and the holders keep the old one. An array nobody holds is written in place.
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -27,6 +35,26 @@ from domain.projections.recorded import Recorded
 NO_LABEL = -1
 
 
+def _references(holder: object, name: str) -> int:
+    return sys.getrefcount(getattr(holder, name))
+
+
+class _Probe:
+    def __init__(self) -> None:
+        self.array = np.zeros(1)
+
+
+# How many references an attribute's array counts when nothing else holds it (measured
+# once, the same way ``_unshare`` counts, so it holds whatever the interpreter).
+_ALONE = _references(_Probe(), "array")
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 class LabelSet:
     name = "labels"
 
@@ -38,7 +66,6 @@ class LabelSet:
         self._counts = np.zeros(0, dtype=np.int64)
         self._annotators: list[str] = []
         self._annotator_ids: dict[str, int] = {}
-        self._frozen: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._pending: np.ndarray | None = None  # latest unread event per sample
         self.handlers = {
             ProjectCreated: self._on_created,
@@ -58,18 +85,18 @@ class LabelSet:
 
     @property
     def labels(self) -> np.ndarray:
-        """int32 label per sample, -1 for none (a read-only copy)."""
-        return self._copies()[0]
+        """int32 label per sample, -1 for none (a read-only view that later events leave as it is)."""
+        return self._read("_labels")
 
     @property
     def annotator_ids(self) -> np.ndarray:
         """int32 index into ``annotators`` of who changed each sample last, -1 if nobody."""
-        return self._copies()[1]
+        return self._read("_who")
 
     @property
     def changed_at(self) -> np.ndarray:
         """float64 unix time each sample was last changed, 0 if never."""
-        return self._copies()[2]
+        return self._read("_when")
 
     @property
     def annotators(self) -> tuple[str, ...]:
@@ -97,16 +124,21 @@ class LabelSet:
         who = int(self._who[sample])
         return self._annotators[who] if who >= 0 else None
 
-    def _copies(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # Readers get copies, so an array a view kept cannot change under it.
+    def _read(self, name: str) -> np.ndarray:
         if self._pending is not None:
             self._settle()
-        if self._frozen is None:
-            arrays = (self._labels.copy(), self._who.copy(), self._when.copy())
-            for a in arrays:
-                a.flags.writeable = False
-            self._frozen = arrays
-        return self._frozen
+        return _read_only(getattr(self, name))
+
+    def _writable(self) -> None:
+        """Before folding: settle what is pending, and copy each array a reader still holds."""
+        if self._pending is not None:
+            self._settle()
+        self._unshare()
+
+    def _unshare(self) -> None:
+        for name in ("_labels", "_who", "_when"):
+            if _references(self, name) > _ALONE:
+                setattr(self, name, getattr(self, name).copy())
 
     # --- folding, one event at a time ----------------------------------------------
 
@@ -117,7 +149,6 @@ class LabelSet:
         self._who = np.full(n, NO_LABEL, dtype=np.int32)
         self._when = np.zeros(n, dtype=np.float64)
         self._counts = np.zeros(len(e.data["class_names"]), dtype=np.int64)
-        self._frozen = None
 
     def _on_class_added(self, e: Recorded) -> None:
         if self._pending is not None:
@@ -132,8 +163,7 @@ class LabelSet:
         return aid
 
     def _set(self, sample: int, label: int, aid: int, at: float) -> None:
-        if self._pending is not None:
-            self._settle()
+        # Callers made the arrays writable (``_writable``) once per event.
         old = self._labels[sample]
         if old >= 0:
             self._counts[old] -= 1
@@ -148,25 +178,25 @@ class LabelSet:
         return self._annotator_id(m.get("annotator", "")), m.get("at") or e.recorded_at
 
     def _on_assigned(self, e: Recorded) -> None:
+        self._writable()
         self._set(e.data["sample"], e.data["label"], *self._stamp(e))
-        self._frozen = None
 
     def _on_removed(self, e: Recorded) -> None:
+        self._writable()
         self._set(e.data["sample"], NO_LABEL, *self._stamp(e))
-        self._frozen = None
 
     def _on_many_assigned(self, e: Recorded) -> None:
         aid, at = self._stamp(e)
         label = e.data["label"]
+        self._writable()
         for s in e.data["samples"]:
             self._set(s, label, aid, at)
-        self._frozen = None
 
     def _on_reverted(self, e: Recorded) -> None:
         aid, at = self._stamp(e)
+        self._writable()
         for s, label in zip(e.data["samples"], e.data["labels"]):
             self._set(s, label, aid, at)
-        self._frozen = None
 
     # --- folding a run of LabelAssigned in bulk --------------------------------------
 
@@ -180,11 +210,11 @@ class LabelSet:
             self._pending = np.full(len(self._labels), None, dtype=object)
         samples, last = run.last_of_each_sample(len(self._labels))
         self._pending[samples] = run.events_at(last)
-        self._frozen = None
 
     def _settle(self) -> None:
         pending, self._pending = self._pending, None
         assert pending is not None  # callers settle only when something is pending
+        self._unshare()
         samples = np.flatnonzero(pending != None)  # noqa: E711 (elementwise, not identity)
         events = pending[samples].tolist()
         ids = self._annotator_ids
