@@ -79,6 +79,7 @@ class LatentMapView(QWidget):
             self.plot.addItem(marks)
         self.marked_flags = np.zeros(0, dtype=np.int64)
         self.marked_queue = np.zeros(0, dtype=np.int64)
+        self._marks_shown: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per marks item: (xy, samples)
         # The legend is a row of widgets under the plot, not a pyqtgraph item: items
         # inside the plot are repainted with the points on every label.
         self.legend = QWidget()
@@ -197,6 +198,10 @@ class LatentMapView(QWidget):
         self.marked_queue = np.array([s.sample for s in quality.queue(project)], dtype=np.int64)
         for marks, samples in ((self.flag_marks, self.marked_flags), (self.queue_marks, self.marked_queue)):
             samples = samples[samples < len(xy)]
+            shown = self._marks_shown.get(id(marks))
+            if shown is not None and shown[0] is xy and np.array_equal(shown[1], samples):
+                continue  # unchanged (most key presses): setData would repaint the whole map
+            self._marks_shown[id(marks)] = (xy, samples)
             marks.setData(pos=xy[samples], data=samples)
 
     # --- a map that holds still ---------------------------------------------------------
