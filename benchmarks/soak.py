@@ -68,10 +68,21 @@ def census(tmp: Path) -> dict:
     gc.collect()
     me = psutil.Process()
     print(f"census after {time.perf_counter() - waited:.0f} s: jobs {running}", file=sys.stderr, flush=True)
+    rss = me.memory_info().rss
+    trimmed = None
+    if os.environ.get("LEDGERLAB_SOAK_TRIM"):
+        # glibc keeps freed heap pages (threads' arenas, large blocks once the mmap
+        # threshold has grown) resident; malloc_trim(0) hands them back, so RSS after it
+        # is what live objects hold. (It lowers the RSS the next phases start from.)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        trimmed = round(me.memory_info().rss / 2**20, 1)
     return {
         "jobs_running": running,
         "waited_for_jobs_s": round(time.perf_counter() - waited - 1.0, 1),
-        "rss_mb": round(me.memory_info().rss / 2**20, 1),
+        "rss_mb": round(rss / 2**20, 1),
+        "rss_trimmed_mb": trimmed,
         "python_threads": threading.active_count(),
         "os_threads": me.num_threads(),
         "children": len(me.children(recursive=True)),
@@ -268,6 +279,11 @@ def main() -> None:
     parser.add_argument("--presses", type=int)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--cycles", type=int)
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="also measure RSS after glibc's malloc_trim(0) at each census (freed but resident heap)",
+    )
     parser.add_argument("--one", metavar="WORK", help=argparse.SUPPRESS)
     args = parser.parse_args()
     presses = args.presses or (1_000 if args.quick else 10_000)
@@ -304,7 +320,7 @@ def main() -> None:
             ],
             stdout=subprocess.PIPE,  # its progress goes to stderr as it happens
             text=True,
-            env={**os.environ, "TMPDIR": str(tmp)},
+            env={**os.environ, "TMPDIR": str(tmp), **({"LEDGERLAB_SOAK_TRIM": "1"} if args.trim else {})},
         )
         left = sorted(p.name for p in tmp.iterdir())
     finally:

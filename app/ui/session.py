@@ -89,6 +89,7 @@ class Session(QObject):
         dialog.setMinimumDuration(PROGRESS_AFTER_MS)
 
         def created(project) -> None:
+            dialog.reset()  # stops its show-after-a-while timer
             dialog.hide()  # gone before the project opens (it does not close itself): keys reach the window
             if not job.is_cancelled():
                 self._opened(project)
@@ -294,7 +295,7 @@ class Session(QObject):
         if self.training is not None:
             training, self.training = self.training, None
             training.shutdown()
-            release_runner(training.runner)
+            release_runner(getattr(training, "runner", None))  # (a stand-in service may have none)
         if self.project is not None:
             self.window.release_project()
             self.project.close()
