@@ -94,11 +94,26 @@ class Demo(QObject):
         truth = load_mnist(self.session.app.settings.resources_dir).true_labels
         classes = len(project.info.class_names)
         window = self.session.window
-        window.raise_()
-        window.activateWindow()
-        # Shortcuts reach only the active window; a real display activates it a moment
-        # after it is mapped, so wait for that as a person would.
-        if not QTest.qWaitForWindowActive(window, 10_000):
+        from PySide6.QtWidgets import QApplication
+
+        for _ in range(100):  # a dialog still up (the new project's progress) takes the keys
+            if QApplication.activeModalWidget() is None:
+                break
+            QTest.qWait(100)
+        else:
+            blocking = QApplication.activeModalWidget()
+            self._finish(f"a dialog ({blocking.objectName() or type(blocking).__name__}) keeps the keys")
+            return
+        # Shortcuts reach only the active window. A real display activates it a moment after
+        # it is mapped, and the platform may take activation away again a moment later (a
+        # dialog that just closed hands it back asynchronously): ask until it is ours.
+        for _ in range(100):
+            QTest.qWait(50)
+            if QApplication.activeWindow() is window:
+                break
+            window.raise_()
+            window.activateWindow()
+        else:
             self._finish("the window never became active, so key presses cannot reach it")
             return
         # A simulated annotator at the real window: select a sample, press its digit.
@@ -107,7 +122,11 @@ class Demo(QObject):
                 window.selection.select_one(int(sample))
                 QTest.keyClick(window, Qt.Key(int(Qt.Key.Key_0) + digit))
         if project.labels.labeled == 0:
-            self._finish("the key presses recorded no label")
+            focus = QApplication.focusWidget()
+            self._finish(
+                "the key presses recorded no label (keys went to "
+                f"{type(focus).__name__ if focus is not None else 'no widget'})"
+            )
             return
         panel = self.session.window.training
         if panel.service is None or "epochs" not in panel.fields:

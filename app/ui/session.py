@@ -91,6 +91,7 @@ class Session(QObject):
         def created(project) -> None:
             dialog.reset()  # stops its show-after-a-while timer
             dialog.hide()  # gone before the project opens (it does not close itself): keys reach the window
+            self.window.activateWindow()  # the keys come back to the window
             if not job.is_cancelled():
                 self._opened(project)
                 return

@@ -42,7 +42,7 @@ def run_demo(tmp_path, prefix: list[str], platform: str | None) -> subprocess.Co
 
 
 def check(result, tmp_path) -> None:
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "training completed" in result.stdout
     image = QImage(str(tmp_path / "shot.png"))
     assert not image.isNull() and image.width() >= 800 and image.height() >= 600

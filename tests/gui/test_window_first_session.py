@@ -249,7 +249,7 @@ def test_the_demo_leaves_the_persons_settings_and_data_alone(tmp_path, qapp):
         env=env,
         timeout=300,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert shot.exists() and (tmp_path / "shot-minimum.png").exists()
     assert not (home / ".config" / "Ledgerlab").exists()  # no settings, no recent projects
     assert not (home / ".local" / "share" / "ledgerlab").exists()  # no data folder
