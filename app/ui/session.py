@@ -5,7 +5,6 @@ every error to one place that shows the person a message."""
 from __future__ import annotations
 
 import contextlib
-import warnings
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt
@@ -294,9 +293,8 @@ class Session(QObject):
         self._project_jobs.clear()
         self._stop_following()
         if self.training is not None:
-            training, self.training = self.training, None
-            training.shutdown()
-            release_runner(getattr(training, "runner", None))  # (a stand-in service may have none)
+            self.training.shutdown()
+            self.training = None
         if self.project is not None:
             self.window.release_project()
             self.project.close()
@@ -308,22 +306,6 @@ class Session(QObject):
             job.cancel()
             job.wait()
         self._close_project()
-
-
-def release_runner(runner) -> None:
-    """A run's runner lets go of its reports once the project closes: its signals' slots
-    (lambdas in Qt's connection lists, which the garbage collector cannot see through)
-    held the reports, their service and with it the closed project."""
-    if not isinstance(runner, QObject):
-        return
-    for name in ("started", "progressed", "epoch_finished", "finished", "stopped", "failed", "log_line"):
-        signal = getattr(runner, name, None)
-        if signal is None:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # nothing was connected
-            with contextlib.suppress(RuntimeError, TypeError):
-                signal.disconnect()
 
 
 def shown(where) -> str:
