@@ -12,6 +12,7 @@ registered at import time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -386,10 +387,11 @@ class EventRegistry:
         sha256 or a list of them (e.g. "dataset chunk 2 of 9")."""
         cls = self._by_name.get(type_name)
         if cls is not None and schema_version is not None and schema_version != cls.schema_version:
-            try:
+            # A damaged event that cannot be brought up names what it names as it is.
+            with contextlib.suppress(
+                DomainError, KeyError, TypeError, IndexError, ValueError, AttributeError
+            ):
                 data = self.upcast(type_name, schema_version, data)
-            except (DomainError, KeyError, TypeError, IndexError, ValueError, AttributeError):
-                pass  # a damaged event: what it names as it is
         for field_name, kind in cls.blob_fields.items() if cls is not None else ():
             value = data.get(field_name)
             if isinstance(value, list | tuple):

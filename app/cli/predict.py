@@ -48,7 +48,8 @@ def add_commands(add: AddCommand) -> None:
 
 
 def cmd_predict(args: argparse.Namespace, app: Application) -> int:
-    from app.history.bundle import _write_atomically, read_bundle
+    from app.history.bundle import read_bundle
+    from app.history.export import write_atomically
     from domain.dataset import load_dataset
 
     out = Path(args.out).expanduser() if args.out else None
@@ -66,7 +67,7 @@ def cmd_predict(args: argparse.Namespace, app: Application) -> int:
     samples = sample_names(Path(args.data).expanduser(), len(dataset))
     rows = prediction_rows(samples, probabilities, bundle.class_names)
     if out is not None:
-        _write_atomically(out, csv_text(rows, bundle.class_names).encode())
+        write_atomically(out, [csv_text(rows, bundle.class_names).encode()])
     if args.json:
         document: dict[str, Any] = {
             "model": {"run_id": bundle.manifest.get("run_id"), "epoch": bundle.manifest.get("epoch")},

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from app.history.export import write_atomically
 from app.project.errors import ProjectError
 from app.project.live import Project
 from app.quality.accuracy import run_accuracy
@@ -134,7 +134,7 @@ def export_model(
         z.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
         z.writestr("weights.npz", arrays.getvalue())
     data = buffer.getvalue()
-    _write_atomically(target, data)
+    write_atomically(target, [data])
     return ExportedModel(run_id, epoch, len(data))
 
 
@@ -190,27 +190,6 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "unknown"
     return out
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    folder = target.parent
-    if not folder.is_dir():
-        raise ProjectError(f"cannot write {target}: the folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
-    except OSError as exc:
-        raise ProjectError(f"cannot write in {folder} ({exc.strerror}); choose another place") from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ProjectError(f"cannot write {target} ({exc.strerror}); choose another place") from exc
-        raise
 
 
 # --- reading ----------------------------------------------------------------------------------

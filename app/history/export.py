@@ -69,7 +69,7 @@ def export_labels(project: Project, out: str | os.PathLike[str]) -> int:
         data = orjson.dumps(document, option=orjson.OPT_INDENT_2)
     else:
         raise ProjectError(f"{target}: export labels to a .csv or .json file")
-    _write(target, [data])
+    write_atomically(target, [data])
     return len(rows)
 
 
@@ -114,7 +114,7 @@ def export_predictions(
                 *(f"{p:.6f}" for p in probabilities[sample]),
             ]
         )
-    _write(target, [text.getvalue().encode()])
+    write_atomically(target, [text.getvalue().encode()])
     return ExportedPredictions(found.run_id, found.epoch, int(probabilities.shape[0]))
 
 
@@ -174,7 +174,7 @@ def export_events(
                 f"{project.path}` to find the first damaged event"
             )
 
-    _write(target, lines())
+    write_atomically(target, lines())
     return count
 
 
@@ -194,7 +194,9 @@ def event_hash(previous: bytes, e: RecordedEvent) -> bytes:
     )
 
 
-def _write(target: Path, chunks: Iterable[bytes]) -> None:
+def write_atomically(target: Path, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to ``target`` whole or not at all (beside it, synced, then moved into
+    place); a ``ProjectError`` saying what to do when the folder is missing or not writable."""
     folder = target.parent
     if not folder.is_dir():
         raise ProjectError(f"cannot write {target}: the folder {folder} does not exist")
@@ -206,6 +208,8 @@ def _write(target: Path, chunks: Iterable[bytes]) -> None:
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

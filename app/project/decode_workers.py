@@ -139,13 +139,12 @@ class DecodeWorkers:
 
 def _widen(pipe: IO[bytes] | None) -> None:
     """A pipe that holds a whole group of images (where Linux allows it)."""
-    try:
+    # Where it cannot be widened, the default pipe serves: the worker waits for us a little more.
+    with contextlib.suppress(ImportError, OSError):
         import fcntl
 
         if pipe is not None:
             fcntl.fcntl(pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
-    except (ImportError, OSError):
-        pass  # the default pipe: the worker waits for us a little more
 
 
 def _write(worker: subprocess.Popen[bytes], data: bytes) -> None:
