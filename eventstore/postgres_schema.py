@@ -1,4 +1,4 @@
-"""The layout of a project in PostgreSQL: one schema per project, in one place.
+"""The layout of a project in PostgreSQL: one schema per project, and every statement on it, in one place.
 
 Bodies are ``bytea`` holding the exact JSON bytes that were hashed: ``jsonb`` would
 reorder keys and normalise numbers, and the chain could no longer be recomputed.
@@ -75,3 +75,59 @@ def create_statements(schema: str) -> list[sql.Composed]:
 def channel(schema: str) -> str:
     """The LISTEN/NOTIFY channel of a project (a wake-up hint, never a data path)."""
     return f"ledgerlab_{schema}"[:63]
+
+
+class Statements:
+    """Every statement of one project, composed once with its schema name quoted."""
+
+    def __init__(self, s: sql.Identifier) -> None:
+        f = sql.SQL
+        cols = f(COLUMNS)
+        self.layout_version = f("SELECT value FROM {}.ledger_meta WHERE key = 'schema_version'").format(s)
+        self.lock = f("LOCK TABLE {}.events IN EXCLUSIVE MODE").format(s)
+        self.versions = f(
+            "SELECT stream_id, MAX(version) FROM {}.events WHERE stream_id = ANY(%s) GROUP BY stream_id"
+        ).format(s)
+        self.last_row = f("SELECT position, hash FROM {}.events ORDER BY position DESC LIMIT 1").format(s)
+        self.insert = f(
+            "INSERT INTO {}.events ({}, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        ).format(s, cols)
+        self.copy = f("COPY {}.events ({}, hash) FROM STDIN (FORMAT BINARY)").format(s, cols)
+        self.notify = f("SELECT pg_notify(%s, %s)").format()
+        self.stream_version = f("SELECT MAX(version) FROM {}.events WHERE stream_id = %s").format(s)
+        self.stream_forwards = f(
+            "SELECT {} FROM {}.events WHERE stream_id = %s AND version > %s ORDER BY version LIMIT %s"
+        ).format(cols, s)
+        self.stream_backwards = f(
+            "SELECT {} FROM {}.events WHERE stream_id = %s AND version > %s AND version < %s"
+            " ORDER BY version DESC LIMIT %s"
+        ).format(cols, s)
+        self.all_after = f("SELECT {} FROM {}.events WHERE position > %s ORDER BY position LIMIT %s").format(
+            cols, s
+        )
+        self.all_between = f(
+            "SELECT {} FROM {}.events WHERE position > %s AND position <= %s ORDER BY position LIMIT %s"
+        ).format(cols, s)
+        self.head = f("SELECT MAX(position) FROM {}.events").format(s)
+        self.save_snapshot = f(
+            "INSERT INTO {}.snapshots (name, position, payload, saved_at) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET position = excluded.position,"
+            " payload = excluded.payload, saved_at = excluded.saved_at"
+        ).format(s)
+        self.load_snapshot = f(
+            "SELECT name, position, payload, saved_at FROM {}.snapshots WHERE name = %s"
+        ).format(s)
+        self.delete_snapshot = f("DELETE FROM {}.snapshots WHERE name = %s").format(s)
+        self.snapshot_names = f("SELECT name FROM {}.snapshots ORDER BY name").format(s)
+        self.put_blob = f(
+            "INSERT INTO {}.blobs (sha256, size, data) VALUES (%s, %s, %s) ON CONFLICT (sha256) DO NOTHING"
+        ).format(s)
+        self.get_blob = f("SELECT data FROM {}.blobs WHERE sha256 = %s").format(s)
+        self.has_blob = f("SELECT 1 FROM {}.blobs WHERE sha256 = %s").format(s)
+        self.hash_at = f("SELECT hash FROM {}.events WHERE position = %s").format(s)
+        self.stored_page = f(
+            "SELECT {}, hash FROM {}.events WHERE position > %s ORDER BY position LIMIT %s"
+        ).format(cols, s)
+        self.position_summary = f("SELECT COUNT(*), MIN(position), MAX(position) FROM {}.events").format(s)
+        self.scan_blobs = f("SELECT COUNT(*), SUM(length(data)) FROM {}.blobs").format(s)
+        self.scan_snapshots = f("SELECT COUNT(*), SUM(length(payload)) FROM {}.snapshots").format(s)
