@@ -46,8 +46,9 @@ from pathlib import Path
 import numpy as np
 from _report import ROOT, emit  # noqa: I001  (puts the repository on sys.path)
 
+from domain.clustering import pixel_features
 from domain.label_quality import find_label_issues
-from domain.suggestions import pixel_features, suggest
+from domain.suggestions import suggest
 
 DATA = [ROOT / "resources" / "mnist10k.npz", Path("/work/shared/data/mnist10k.npz")]
 LABELS = 500

@@ -43,7 +43,7 @@ beyond noise. All folds spread together, as the columns of one matrix: 0.6-0.9 s
 all for 500 labels among 10,000 samples on the shared machine, most of it the graph.
 
 Features: what the caller has that no model fitted to the labels under judgement —
-the principal components of the pixels (`domain.suggestions.pixel_features`) or an
+the principal components of the pixels (`domain.clustering.pixel_features`) or an
 unsupervised embedding. Not a run's class probabilities: a 20-epoch run on 500
 labels with 25 flipped agreed with 13 of the 25 wrong labels (42 of 50 at 10 %), and
 its probabilities as features flagged none of the 25 (1 of 50); appended to the

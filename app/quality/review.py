@@ -216,8 +216,8 @@ def flag_inputs(project: ProjectView) -> FlagInputs:
 
 def compute_flags(inputs: FlagInputs) -> tuple[LabelIssue, ...]:
     """Likely wrong labels, most likely first (scikit-learn and cleanlab load here)."""
+    from domain.clustering import pixel_features
     from domain.label_quality import MIN_LABELS, find_label_issues
-    from domain.suggestions import pixel_features
 
     labeled = inputs.labels[inputs.labels >= 0]
     if inputs.num_classes < 2 or labeled.size < MIN_LABELS or np.unique(labeled).size < 2:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from domain.suggestions import Suggestions, kmeans, pixel_features, suggest
+from domain.clustering import kmeans, pixel_features
+from domain.suggestions import Suggestions, suggest
 
 CLUSTERS = 10
 PER_CLUSTER = 60
