@@ -10,7 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = [
     "eventstore",
-    "domain",
+    "domain_replay",
     "train_speed",
     "predict_speed",
     "label_efficiency",

@@ -1,7 +1,7 @@
 """Domain benchmarks: projection replay rate, label command latency, opening a
 project whose log holds a million label events (with and without a snapshot).
 
-    .venv/bin/python benchmarks/domain.py [--quick]
+    .venv/bin/python benchmarks/domain_replay.py [--quick]
 
 Prints one JSON object per line. Targets: replay >= 1,000,000 events/s; label
 command p99 <= 1 ms plus the store's durable append; open with snapshot <= 0.3 s.
