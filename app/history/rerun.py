@@ -55,7 +55,7 @@ def rerun(
     on_epoch: Callable[[int, int], None] | None = None,
 ) -> RerunReport:
     from app.training.execution import LiveLabels, execute
-    from app.training.recorder import library_versions
+    from app.training.recorder import library_versions, training_images
     from app.training.spec import RunSpec
 
     started, epochs, checkpoints = _recorded(store, registry, extra_parts, run_id)
@@ -70,12 +70,13 @@ def rerun(
         )
     state = build_projections(store, registry, until=started.labels_position, extra_parts=())
     latent = state.latent_map.current
+    config = TrainingConfig.from_dict(started.config)
     spec = RunSpec(
         run_id=run_id,
-        images=DatasetImages(store.get_blob, created_event(store, registry)).array(),
+        images=training_images(DatasetImages(store.get_blob, created_event(store, registry)), config),
         labels=state.labels.labels.copy(),
         labels_position=state.position,
-        config=TrainingConfig.from_dict(started.config),
+        config=config,
         seed=started.seed,
         num_classes=len(state.info.class_names),
         epoch_offset=started.epoch_offset,

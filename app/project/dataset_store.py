@@ -208,6 +208,13 @@ class DatasetImages:
         if cached is not None:
             self._cache.move_to_end(number)
             return cached
+        chunk = self._read(number)
+        self._cache[number] = chunk
+        while len(self._cache) > self._cache_chunks:
+            self._cache.popitem(last=False)
+        return chunk
+
+    def _read(self, number: int) -> np.ndarray:
         chunk = decode_chunk(self._read_blob(self.chunks[number]))
         expected = min(self.chunk_samples, len(self) - number * self.chunk_samples)
         if chunk.shape != (expected, *self.shape[1:]) or chunk.dtype != np.uint8:
@@ -215,10 +222,18 @@ class DatasetImages:
                 f"dataset chunk {number + 1} of {len(self.chunks)} holds {chunk.dtype} {chunk.shape} "
                 f"where uint8 {(expected, *self.shape[1:])} was recorded; run `ledgerlab verify`"
             )
-        self._cache[number] = chunk
-        while len(self._cache) > self._cache_chunks:
-            self._cache.popitem(last=False)
         return chunk
+
+    def iter_chunks(self) -> Iterator[np.ndarray]:
+        """Every chunk in order (read-only), one at a time: a pass over the dataset that
+        holds one chunk, not the whole (the cache is used but not filled)."""
+        if self._whole is not None:
+            for start in range(0, len(self), self.chunk_samples):
+                yield self._whole[start : start + self.chunk_samples]
+            return
+        for number in range(len(self.chunks)):
+            cached = self._cache.get(number)
+            yield cached if cached is not None else self._read(number)
 
     def array(self) -> np.ndarray:
         """Every image in one array (read once, then kept)."""
@@ -231,7 +246,7 @@ class DatasetImages:
                     start = number * self.chunk_samples
                     part = self._cache.get(number)
                     whole[start : start + self.chunk_samples] = (
-                        part if part is not None else decode_chunk(self._read_blob(self.chunks[number]))
+                        part if part is not None else self._read(number)
                     )
                 self._whole = whole
             self._cache.clear()

@@ -137,6 +137,14 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def training_images(images: Any, cfg: TrainingConfig) -> np.ndarray:
+    """The dataset (an array or ``DatasetImages``) at the run's training size
+    (``domain.resample``): the stored array itself when the images already fit."""
+    from domain.resample import to_training_size
+
+    return to_training_size(images, int(getattr(cfg, "training_size", 0)))
+
+
 def checked_config(config: dict[str, Any], epochs: int | None = None) -> TrainingConfig:
     """A validated config (with ``epochs`` overriding), or a ProjectError saying what to fix."""
     # Settings not given (a form shows only some; a config recorded by an older release
@@ -236,7 +244,7 @@ class RunRecorder:
             cfg = dataclasses.replace(cfg, holdout_share=share)
         spec = RunSpec(
             run_id=secrets.token_hex(4),
-            images=project.images().array(),
+            images=training_images(project.images(), cfg),
             labels=np.asarray(project.labels.labels, dtype=np.int32).copy(),
             labels_position=project.position,
             config=cfg,

@@ -1,0 +1,55 @@
+"""A project of images larger than the training size trains (at the training size),
+and reruns bit for bit."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from app.cli.main import main
+from app.project.bootstrap import bootstrap
+from app.training.recorder import training_images
+from domain import commands
+from domain.images import Dataset
+from domain.learning.config import TrainingConfig
+from domain.resample import output_shape
+
+from .training_fixtures import stripes
+
+pytestmark = pytest.mark.slow
+
+TINY_FLAGS = ["--hidden", "16", "--latent", "2", "--batch", "16", "--seed", "5"]
+
+
+def _project(tmp_path, images: np.ndarray, truth: np.ndarray):
+    app = bootstrap(annotator="tester", data_dir=tmp_path / "data")
+    dataset = Dataset(images=images, class_names=("h", "v", "d"), source="test stripes, enlarged")
+    project = app.projects.create(tmp_path / "large.ledger", dataset, name="large")
+    for sample in range(6):
+        project.execute(commands.AssignLabel(sample=sample, label=int(truth[sample])))
+    path = project.path
+    project.close()
+    return app, path
+
+
+def test_a_project_of_64x64_grey_images_trains_at_the_training_size(tmp_path, capsys):
+    small, truth = stripes()
+    images = np.repeat(np.repeat(small, 8, axis=1), 8, axis=2)  # 64 images of 64×64
+    app, path = _project(tmp_path, images, truth)
+
+    assert main(["train", str(path), "--epochs", "1", *TINY_FLAGS]) == 0
+    assert "completed" in capsys.readouterr().out
+    assert main(["info", str(path), "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    assert run["status"] == "completed"
+
+    size = int(getattr(TrainingConfig(), "training_size", 0))
+    with app.projects.open(path) as project:
+        trained_on = training_images(project.images(), TrainingConfig())
+        assert trained_on.shape == output_shape(images.shape, size)
+        if size and size < 64:  # the stripes survive the shrinking: 8×8 blocks averaged
+            assert trained_on.shape[1:] == (size, size)
+    # The rerun reads the images at the recorded training size: the same numbers.
+    assert main(["verify", str(path), "--rerun", run["run_id"]]) == 0
