@@ -160,11 +160,11 @@ class LabelingController(ReviewWalk, QObject):
             if len(samples) > CONFIRM_ABOVE:
                 self._confirm_bulk(samples, class_index)
             else:
-                self._execute(c.AssignLabelToMany(samples, class_index))
+                self.execute(c.AssignLabelToMany(samples, class_index))
             return
         sample = self.selection.current
         queued = [s.sample for s in quality.queue(self.project)]
-        if self._execute(c.AssignLabel(sample, class_index)) is not None:
+        if self.execute(c.AssignLabel(sample, class_index)) is not None:
             following = self._after(queued, sample) if sample in queued else None
             if following is not None and self.project.labels.label_of(following) < 0:
                 self.selection.move_current(following)  # working through the suggestions
@@ -186,7 +186,7 @@ class LabelingController(ReviewWalk, QObject):
         def answered(button: int) -> None:
             self.pending_confirmation = None
             if button == QMessageBox.StandardButton.Yes:
-                self._execute(c.AssignLabelToMany(samples, class_index))
+                self.execute(c.AssignLabelToMany(samples, class_index))
 
         box.finished.connect(answered)
         self.pending_confirmation = box
@@ -194,15 +194,15 @@ class LabelingController(ReviewWalk, QObject):
 
     def remove_label(self) -> None:
         if self.project is not None and self.selection.current is not None:
-            self._execute(c.RemoveLabel(self.selection.current))
+            self.execute(c.RemoveLabel(self.selection.current))
 
     def undo(self) -> None:
         if self.project is not None:
-            self._show_changed(self._execute(c.Undo(self.project.annotator)))
+            self._show_changed(self.execute(c.Undo(self.project.annotator)))
 
     def redo(self) -> None:
         if self.project is not None:
-            self._show_changed(self._execute(c.Redo(self.project.annotator)))
+            self._show_changed(self.execute(c.Redo(self.project.annotator)))
 
     def _show_changed(self, events) -> None:
         """After an undo or redo, look at what changed: the person sees what came back."""
@@ -229,7 +229,7 @@ class LabelingController(ReviewWalk, QObject):
         )
         return True
 
-    def _execute(self, command):
+    def execute(self, command):
         if self._refused_in_past() or self._refused_offline("That change was not recorded"):
             return None
         try:

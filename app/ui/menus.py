@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMenu
 
 from app.project.address import ProjectAddress
 from app.project.errors import ProjectError
+from app.ui.class_editor import ClassEditor
 
 RECENT_KEY = "recentProjects"
 RECENT_LIMIT = 8
@@ -113,6 +114,10 @@ class Menus:
             labeling.clear_action,
         ):
             label.addAction(action)
+        label.addSeparator()
+        self.classes = ClassEditor(window, labeling)
+        label.addAction(self.classes.add_action)
+        label.addAction(self.classes.rename_action)
         history = bar.addMenu("&History")
         self._add(history, "&Back to now", window.travel.back_to_now, QKeySequence("Ctrl+End"))
         self._add(
