@@ -21,6 +21,10 @@ class CreateProject:
     # The dataset's blobs, ``chunk_samples`` images each; none: the one blob ``dataset_sha256``.
     dataset_chunks: tuple[str, ...] = ()
     chunk_samples: int = 0
+    # Display thumbnails of images larger than one (none: the images are shown).
+    thumbnail_chunks: tuple[str, ...] = ()
+    thumbnail_samples: int = 0
+    thumbnail_shape: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

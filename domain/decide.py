@@ -64,6 +64,9 @@ def _(cmd: c.CreateProject, state: DecisionState) -> list[ev.Event]:
             cmd.source,
             tuple(cmd.dataset_chunks),
             cmd.chunk_samples,
+            tuple(cmd.thumbnail_chunks),
+            cmd.thumbnail_samples,
+            tuple(cmd.thumbnail_shape),
         ),
         ev.LatentMapComputed(cmd.map_sha256, cmd.shape[0], 2, cmd.map_method),
     ]

@@ -104,14 +104,20 @@ class ProjectCreated(Event):
     """A project was created over a dataset (uint8, ``shape``) whose content, as one
     .npy array, has the sha256 ``dataset_sha256``. It is stored as the blobs
     ``dataset_chunks``: .npy arrays of ``chunk_samples`` consecutive images each (the
-    last may hold fewer). Before version 3 the one chunk was the whole dataset."""
+    last may hold fewer). Before version 3 the one chunk was the whole dataset.
+    Images larger than a thumbnail have thumbnails (uint8, ``thumbnail_shape``, longest
+    side 128 px, for display) stored as ``thumbnail_chunks`` of ``thumbnail_samples``
+    images each; none (the default, and every project made before them): the viewer
+    shows the images themselves."""
 
     type_name: ClassVar[str] = "ProjectCreated"
     schema_version: ClassVar[int] = 3
     upcasters: ClassVar[Mapping[int, Upcaster]] = MappingProxyType(
         {1: _project_created_v1_to_v2, 2: _project_created_v2_to_v3}
     )
-    blob_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"dataset_chunks": "dataset"})
+    blob_fields: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"dataset_chunks": "dataset", "thumbnail_chunks": "thumbnail"}
+    )
 
     name: str
     dataset_sha256: str
@@ -120,6 +126,9 @@ class ProjectCreated(Event):
     source: str
     dataset_chunks: tuple[str, ...] = ()
     chunk_samples: int = 0
+    thumbnail_chunks: tuple[str, ...] = ()
+    thumbnail_samples: int = 0
+    thumbnail_shape: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.dataset_chunks:  # made without chunks: the dataset is one blob

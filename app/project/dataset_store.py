@@ -25,9 +25,16 @@ from app.project.projections import PROJECT_STREAM
 from domain.events import EventRegistry, ProjectCreated
 from domain.images import DatasetStream, rows_per_chunk
 from domain.initial_map import encode_map
+from domain.resample import output_shape, shrink
 from domain.streaming_map import StreamingMap
 from eventstore import EventStore
 
+THUMBNAIL_PX = 128
+"""Images with a side longer than this get a thumbnail (longest side this) for display."""
+THUMBNAIL_CHUNK_BYTES = 4 * 1024 * 1024
+"""Thumbnail chunks are smaller than dataset chunks: reading the one a hovered sample is
+in (and checking its hash) takes a few milliseconds."""
+THUMBNAIL_CACHE_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 16 * 1024 * 1024
 """Pixels per chunk at most: far below SQLite's 1 GB per blob; small enough that reading
 (and hash-checking) the chunk of one image takes well under 0.1 s, large enough that a
@@ -40,14 +47,51 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
+class StoredThumbnails:
+    """Display thumbnails as ``store_dataset`` wrote them."""
+
+    shape: tuple[int, ...]
+    chunks: tuple[str, ...]
+    chunk_samples: int
+
+
+@dataclass(frozen=True)
 class StoredDataset:
-    """What ``store_dataset`` wrote: the content hash, the chunks, and the first map."""
+    """What ``store_dataset`` wrote: the content hash, the chunks, the first map, and
+    the thumbnails (None: the images are small enough to show themselves)."""
 
     sha256: str
     shape: tuple[int, ...]
     chunks: tuple[str, ...]
     chunk_samples: int
     map_blob: bytes
+    thumbnails: StoredThumbnails | None = None
+
+
+class _ChunkWriter:
+    """Images gathered into chunks of ``rows`` and stored as blobs as they fill."""
+
+    def __init__(self, store: EventStore, rows: int) -> None:
+        self.store, self.rows = store, rows
+        self.chunks: list[str] = []
+        self._pending: list[np.ndarray] = []
+        self._held = 0
+
+    def add(self, images: np.ndarray) -> None:
+        while len(images):
+            take = images[: self.rows - self._held]
+            self._pending.append(take)
+            self._held += len(take)
+            images = images[len(take) :]
+            if self._held == self.rows:
+                self.flush()
+
+    def flush(self) -> None:
+        if self._held:
+            pending = self._pending
+            data = pending[0] if len(pending) == 1 else np.concatenate(pending)
+            self.chunks.append(self.store.put_blob(_npy(np.ascontiguousarray(data))))
+            self._pending, self._held = [], 0
 
 
 def store_dataset(
@@ -67,6 +111,12 @@ def store_dataset(
     whole = hashlib.sha256(_npy_header(shape))
     mapping = StreamingMap(count, stream.sample_bytes)
     chunks: list[str] = []
+    thumbnail_shape = output_shape(shape, THUMBNAIL_PX) if max(shape[1:3]) > THUMBNAIL_PX else None
+    thumbnails = None
+    if thumbnail_shape is not None:
+        thumbnails = _ChunkWriter(
+            store, rows_per_chunk(math.prod(thumbnail_shape[1:]), THUMBNAIL_CHUNK_BYTES)
+        )
     done = 0
     for chunk in _rechunked(stream.batches(rows), rows):
         if chunk.ndim == 4 and chunk.shape[3] == 1 and len(shape) == 3:
@@ -79,6 +129,8 @@ def store_dataset(
         data = np.ascontiguousarray(chunk, dtype=np.uint8)
         whole.update(data.data)
         chunks.append(store.put_blob(_npy(data)))
+        if thumbnails is not None:
+            thumbnails.add(shrink(data, THUMBNAIL_PX))
         mapping.add(done, data)
         done += len(data)
         if progress is not None:
@@ -94,8 +146,19 @@ def store_dataset(
         done += len(chunk)
         if progress is not None:
             progress("mapping", done, count)
+    stored_thumbnails = None
+    if thumbnails is not None and thumbnail_shape is not None:
+        thumbnails.flush()
+        stored_thumbnails = StoredThumbnails(
+            thumbnail_shape, tuple(thumbnails.chunks), min(thumbnails.rows, count)
+        )
     return StoredDataset(
-        whole.hexdigest(), shape, tuple(chunks), min(rows, count), encode_map(mapping.coordinates())
+        whole.hexdigest(),
+        shape,
+        tuple(chunks),
+        min(rows, count),
+        encode_map(mapping.coordinates()),
+        stored_thumbnails,
     )
 
 
@@ -181,6 +244,12 @@ class DatasetImages:
         self._cache_chunks = max(1, cache_bytes // max(1, chunk_bytes))
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._whole: np.ndarray | None = None
+        self.thumbnail_chunks = tuple(created.thumbnail_chunks)
+        self.thumbnail_shape = tuple(int(d) for d in created.thumbnail_shape)
+        self.thumbnail_samples = max(1, int(created.thumbnail_samples))
+        self._thumbnails: OrderedDict[int, np.ndarray] = OrderedDict()
+        thumbnail_bytes = self.thumbnail_samples * math.prod(self.thumbnail_shape[1:])
+        self._thumbnail_chunks_kept = max(1, THUMBNAIL_CACHE_BYTES // max(1, thumbnail_bytes))
 
     @property
     def ndim(self) -> int:
@@ -213,6 +282,35 @@ class DatasetImages:
         while len(self._cache) > self._cache_chunks:
             self._cache.popitem(last=False)
         return chunk
+
+    def display(self, index: int) -> np.ndarray:
+        """Image ``index`` as the window shows it: its stored thumbnail (longest side
+        ``THUMBNAIL_PX``), or the image itself when it is small enough to have none.
+        Reads at most one thumbnail chunk (a few MB); recently read ones stay cached."""
+        index = int(index)
+        if not self.thumbnail_chunks:
+            return self[index]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"image {index} is out of range: the dataset holds {len(self)}")
+        number, offset = divmod(index, self.thumbnail_samples)
+        chunk = self._thumbnails.get(number)
+        if chunk is None:
+            chunk = decode_chunk(self._read_blob(self.thumbnail_chunks[number]))
+            expected = min(self.thumbnail_samples, len(self) - number * self.thumbnail_samples)
+            if chunk.shape != (expected, *self.thumbnail_shape[1:]) or chunk.dtype != np.uint8:
+                raise ProjectError(
+                    f"thumbnail chunk {number + 1} of {len(self.thumbnail_chunks)} holds {chunk.dtype} "
+                    f"{chunk.shape} where uint8 {(expected, *self.thumbnail_shape[1:])} was recorded; "
+                    "run `ledgerlab verify`"
+                )
+            self._thumbnails[number] = chunk
+            while len(self._thumbnails) > self._thumbnail_chunks_kept:
+                self._thumbnails.popitem(last=False)
+        else:
+            self._thumbnails.move_to_end(number)
+        return chunk[offset]
 
     def _read(self, number: int) -> np.ndarray:
         chunk = decode_chunk(self._read_blob(self.chunks[number]))

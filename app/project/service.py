@@ -262,6 +262,9 @@ def _command(
         map_sha256=map_sha or "0" * 64,
         dataset_chunks=stored.chunks if stored else (),
         chunk_samples=stored.chunk_samples if stored else 0,
+        thumbnail_chunks=stored.thumbnails.chunks if stored and stored.thumbnails else (),
+        thumbnail_samples=stored.thumbnails.chunk_samples if stored and stored.thumbnails else 0,
+        thumbnail_shape=stored.thumbnails.shape if stored and stored.thumbnails else (),
     )
 
 

@@ -1,4 +1,5 @@
-"""Dataset images (numpy uint8) as Qt pixmaps, scaled without blurring the pixels."""
+"""Dataset images (numpy uint8) as Qt pixmaps, scaled to display size: small images
+(digits) keep sharp pixel edges, larger ones (photographs, thumbnails) are scaled smoothly."""
 
 from __future__ import annotations
 
@@ -28,9 +29,16 @@ def to_qimage(image: np.ndarray) -> QImage:
     return image
 
 
+SHARP_FROM = 3.0
+"""Images enlarged this many times or more keep sharp pixel edges (a 28×28 digit shown at
+180 px); below (a 64×64 photograph at 180 px, a 128 px thumbnail at 96 px) they are
+scaled smoothly, as a photograph viewer does."""
+
+
 def to_pixmap(image: np.ndarray, size: int) -> QPixmap:
-    """The image scaled to fit ``size``×``size`` pixels, keeping sharp pixel edges."""
+    """The image scaled to fit ``size``×``size`` pixels, keeping its aspect and colour."""
     pixmap = QPixmap.fromImage(to_qimage(image))
-    return pixmap.scaled(
-        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
-    )
+    height, width = image.shape[:2]
+    sharp = min(size / max(1, width), size / max(1, height)) >= SHARP_FROM
+    mode = Qt.TransformationMode.FastTransformation if sharp else Qt.TransformationMode.SmoothTransformation
+    return pixmap.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode)

@@ -319,7 +319,7 @@ class LatentMapView(QWidget):
             return
         label = int(project.labels.labels[sample])
         name = project.info.class_names[label] if label >= 0 else "unlabeled"
-        self.hover.setPixmap(to_pixmap(project.images()[sample], THUMBNAIL_PX))
+        self.hover.setPixmap(to_pixmap(project.images().display(sample), THUMBNAIL_PX))
         self.hover.setToolTip(f"sample {sample:,} · {name}")
         self.hover.adjustSize()
         where = self.plot.mapFromScene(scene_pos) + QPoint(14, 14)

@@ -151,7 +151,7 @@ class SampleViewer(QWidget):
         names = project.info.class_names
         prefix = f"{len(self.selection):,} selected · " if many else ""
         self.title.setText(f"{prefix}Sample {sample:,} of {project.info.sample_count:,}")
-        self.image.setPixmap(to_pixmap(project.images()[sample], IMAGE_PX))
+        self.image.setPixmap(to_pixmap(project.images().display(sample), IMAGE_PX))
         self.label.setText(f"Label: {names[label]}" if label >= 0 else "Label: none")
         who = labels.annotator_of(sample)
         if who is None:

@@ -77,7 +77,7 @@ class SelectionGallery(QListWidget):
             self.clear()
             images = project.images()
             for s in samples.tolist():
-                item = QListWidgetItem(QIcon(to_pixmap(images[s], ICON_PX)), "")
+                item = QListWidgetItem(QIcon(to_pixmap(images.display(s), ICON_PX)), "")
                 item.setData(Qt.ItemDataRole.UserRole, s)
                 self.addItem(item)
         for row in range(self.count()):
