@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal  # QtCore loads without a display
 from PySide6.QtTest import QTest
 
@@ -102,14 +103,15 @@ class Demo(QObject):
             QTest.qWait(100)
         else:
             blocking = QApplication.activeModalWidget()
-            self._finish(f"a dialog ({blocking.objectName() or type(blocking).__name__}) keeps the keys")
+            name = "" if blocking is None else blocking.objectName() or type(blocking).__name__
+            self._finish(f"a dialog ({name}) keeps the keys")
             return
         # Shortcuts reach only the active window. A real display activates it a moment after
         # it is mapped, and the platform may take activation away again a moment later (a
         # dialog that just closed hands it back asynchronously): ask until it is ours.
         for _ in range(100):
             QTest.qWait(50)
-            if QApplication.activeWindow() is window:
+            if _is_active(window):
                 break
             window.raise_()
             window.activateWindow()
@@ -118,7 +120,7 @@ class Demo(QObject):
             return
         # A simulated annotator at the real window: select a sample, press its digit.
         for digit in range(min(classes, 10)):
-            for sample in (truth == digit).nonzero()[0][: max(1, self.labels // classes)]:
+            for sample in np.flatnonzero(truth == digit)[: max(1, self.labels // classes)]:
                 window.selection.select_one(int(sample))
                 QTest.keyClick(window, Qt.Key(int(Qt.Key.Key_0) + digit))
         if project.labels.labeled == 0:
@@ -161,7 +163,15 @@ class Demo(QObject):
 
     def _save_minimum(self) -> None:
         window = self.session.window
+        if self.screenshot is None:
+            return
         path = self.screenshot.with_name(f"{self.screenshot.stem}-minimum{self.screenshot.suffix}")
         window.grab().save(str(path))
         print(f"screenshot: {path} ({window.width()}×{window.height()}, the minimum size)", flush=True)
         self.done.emit()
+
+
+def _is_active(window: QObject) -> bool:
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.activeWindow() is window

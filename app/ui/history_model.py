@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
@@ -22,7 +23,7 @@ COLUMNS = ("Position", "Time", "Annotator", "Type", "Summary")
 class HistoryTableModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._history = None
+        self._history: Any = None  # an app.history.timeline.History once a project is shown
         self._type: str | None = None
         self._annotator: str | None = None
         self._count = 0
@@ -99,7 +100,8 @@ class HistoryTableModel(QAbstractTableModel):
         low, high = 0, self._count - 1  # rows are in position order: bisect on them
         while low < high:
             middle = (low + high + 1) // 2
-            if self.position_at(middle) <= position:
+            at = self.position_at(middle)
+            if at is not None and at <= position:
                 low = middle
             else:
                 high = middle - 1

@@ -14,6 +14,7 @@ from collections import OrderedDict
 import numpy as np
 
 from app.history.timeline import History
+from app.project.dataset_store import DatasetImages
 from app.project.live import Project, ProjectChange
 from app.project.view import ProjectView
 from domain.initial_map import decode_map
@@ -97,7 +98,7 @@ class PastProject(ProjectView):
     def labels(self) -> LabelSet:
         return self._as_of.labels
 
-    def images(self) -> np.ndarray:
+    def images(self) -> DatasetImages:
         return self._live.images()  # a project's dataset never changes
 
     def latent_map(self) -> np.ndarray | None:

@@ -4,6 +4,8 @@ lasso selects many, the wheel zooms, a drag pans, hovering shows the image."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint
@@ -37,7 +39,7 @@ class LatentMapView(QWidget):
         super().__init__(parent)
         self.selection = selection
         self.predictions = predictions
-        self.project = None
+        self.project: Any = None  # the project shown (live, or as of a position)
         self.colour_mode = BY_LABEL
         self._class_count = 0
         self.hover_sample: int | None = None
@@ -264,8 +266,9 @@ class LatentMapView(QWidget):
     def _rebuild_legend(self) -> None:
         while self.legend_row.count():
             item = self.legend_row.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         names = self.project.info.class_names
         entries = [*zip(names, palette.class_colours(len(names))), ("unlabeled", palette.UNLABELED)]
         for name, colour in entries:

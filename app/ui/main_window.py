@@ -4,6 +4,8 @@ show. It never opens a store itself."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QSettings, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
@@ -55,8 +57,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Ledgerlab")
         self._settings = settings
-        self.project = None
-        self.shown = None  # the project every view shows: the live one, or one as of a position
+        self.project: Any = None
+        self.shown: Any = None  # the project every view shows: the live one, or one as of a position
         self.last_error: QMessageBox | None = None
         self.close_question: QMessageBox | None = None
         self.close_choice: str | None = None  # what the person chose when closing during a run
@@ -145,7 +147,10 @@ class MainWindow(QMainWindow):
     def _fit_minimum_size(self) -> None:
         """Never smaller than the panels need to show every control in full (class buttons
         and their keys depend on the project)."""
-        needed = MINIMUM_SIZE.expandedTo(self.layout().totalMinimumSize())
+        layout = self.layout()
+        if layout is None:
+            return
+        needed = MINIMUM_SIZE.expandedTo(layout.totalMinimumSize())
         if needed != self.minimumSize():
             self.setMinimumSize(needed)
 
@@ -363,12 +368,13 @@ class MainWindow(QMainWindow):
             event.ignore()  # the person decides what happens to the run first
             self._ask_about_the_run()
             return
-        if self.close_choice == KEEP_TRAINING and self.training.is_training():
+        signals = self.training.signals
+        if self.close_choice == KEEP_TRAINING and self.training.is_training() and signals is not None:
             # The run goes on in its worker; the window goes away and the application
             # ends (recording every epoch) when the run does.
             event.ignore()
             self.hide()
-            self.training.signals.run_ended.connect(self._run_ended_after_close)
+            signals.run_ended.connect(self._run_ended_after_close)
             return
         self.travel.stop()
         self.save_layout()
@@ -382,7 +388,7 @@ class MainWindow(QMainWindow):
         # A hidden window's close does not end the application by itself.
         app = QApplication.instance()
         if (
-            app is not None
+            isinstance(app, QApplication)
             and app.quitOnLastWindowClosed()
             and not any(w.isVisible() for w in app.topLevelWidgets() if w.isWindow())
         ):

@@ -156,7 +156,7 @@ class Menus:
         return str(self.session.app.settings.data_dir)
 
     def _new(self, kind: str) -> None:
-        source = None
+        source = ""
         if kind == "npz":
             source, _ = QFileDialog.getOpenFileName(
                 self.window, "Images to label", self._folder(), "NumPy archives (*.npz)"

@@ -16,6 +16,11 @@ window, selection, predictions, project, ``report`` and ``jobs``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
+from PySide6.QtCore import QObject
+
 from app.project.errors import ProjectError
 from app.quality import review as quality
 from app.ui import navigation
@@ -35,6 +40,16 @@ QUALITY_TYPES = frozenset(e.type_name for e in QUALITY_EVENTS)
 
 class ReviewWalk:
     """S, U, F and K: suggestions and flags, computed off the GUI thread."""
+
+    # What the controller it is mixed into provides (set in its __init__).
+    window: Any
+    selection: Any
+    predictions: Any
+    project: Any
+    jobs: dict[str, BackgroundJob]
+    report: Callable[[str, BaseException], None]
+    offline: str | None
+    _refused_in_past: Callable[[], bool]
 
     def next_most_uncertain(self) -> None:
         """The most uncertain unlabeled samples by the predictions shown, recorded as
@@ -210,7 +225,11 @@ class ReviewWalk:
             issues, disagreements = result
             self.disagreements = {d.sample: d for d in disagreements}
             self._disagreements_at = at
-            if issues is not None and not self._record(quality.issues_flagged(issues, inputs)):
+            if (
+                issues is not None
+                and inputs is not None
+                and not self._record(quality.issues_flagged(issues, inputs))
+            ):
                 return
             order = self.review_order()
             self._refresh_viewer()
@@ -238,10 +257,15 @@ class ReviewWalk:
             self._jump(self.review_order())
 
     def _start(self, name: str, job_function, on_success, failure_title: str) -> BackgroundJob:
-        job = BackgroundJob(job_function, self)
+        job = BackgroundJob(job_function, cast(QObject, self))  # the controller is the QObject
         project = self.project
+
+        def failed(exc: BaseException) -> None:
+            if project is self.project:
+                self.report(failure_title, exc)
+
         job.succeeded.connect(on_success)
-        job.failed.connect(lambda exc: project is self.project and self.report(failure_title, exc))
+        job.failed.connect(failed)
         job.finished.connect(lambda: self.jobs.pop(name, None))
         self.jobs[name] = job
         return job.start()

@@ -14,6 +14,7 @@ recorded there too. The panel computes no rule of its own.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
@@ -62,8 +63,8 @@ REFRESH_MS = 300  # a run's epochs arrive in bursts: the table is read again at 
 class RunsPanel(QWidget):
     def __init__(self, window) -> None:
         super().__init__()
-        self.window = window
-        self.project = None
+        self.main_window = window  # not `window`: QWidget.window() is a method
+        self.project: Any = None
         self._log: model_runs.RunLog | None = None  # the log folded so far (read once)
         self._stale = False  # changed while hidden: read again when shown
         self.rows: list[model_runs.RunRow] = []
@@ -116,8 +117,13 @@ class RunsPanel(QWidget):
         for widget in (self.use_button, self.archive_button, self.export_button, self.show_archived):
             buttons.addWidget(widget)
         buttons.addStretch(1)
-        for widget in (self.presets, self.apply_preset_button, self.preset_name, self.save_preset_button):
-            buttons.addWidget(widget)
+        for preset_widget in (
+            self.presets,
+            self.apply_preset_button,
+            self.preset_name,
+            self.save_preset_button,
+        ):
+            buttons.addWidget(preset_widget)
         plots = QSplitter(Qt.Orientation.Horizontal)
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.accuracy_plot)
@@ -201,7 +207,9 @@ class RunsPanel(QWidget):
 
     def _fill_presets(self) -> None:
         current = self.presets.currentText()
-        names = [] if self.project is None else list(model_runs.training_of(self.project).choices.presets)
+        names: list[str] = (
+            [] if self.project is None else list(model_runs.training_of(self.project).choices.presets)
+        )
         self.presets.blockSignals(True)
         self.presets.clear()
         self.presets.addItems(names)
@@ -258,7 +266,7 @@ class RunsPanel(QWidget):
 
     # -- decisions ----------------------------------------------------------------------------
     def _record(self, make) -> bool:
-        project = self.window.project
+        project = self.main_window.project
         if project is None:
             return False
         try:
@@ -266,17 +274,19 @@ class RunsPanel(QWidget):
             if event is not None:
                 model_runs.record(project, event)
         except (DomainError, ProjectError) as exc:
-            self.window.show_error("That was not recorded", str(exc))
+            self.main_window.show_error("That was not recorded", str(exc))
             return False
         except StoreError as exc:
-            self.window.show_error("That was not recorded", f"{exc}; nothing was recorded")
+            self.main_window.show_error("That was not recorded", f"{exc}; nothing was recorded")
             return False
         return True
 
     def use_selected(self) -> None:
         chosen = self.selected_ids()
         if len(chosen) == 1 and self._record(lambda p: model_runs.choice(p, chosen[0])):
-            self.window.statusBar().showMessage(f"Run {chosen[0]} drives the map and the suggestions", 4000)
+            self.main_window.statusBar().showMessage(
+                f"Run {chosen[0]} drives the map and the suggestions", 4000
+            )
 
     def toggle_archived(self) -> None:
         chosen = self.selected_ids()
@@ -286,10 +296,13 @@ class RunsPanel(QWidget):
 
     def export_model(self) -> None:
         """File → Export → Model…: the selected run's (else the driving run's) classifier."""
-        if self.window.project is None:
+        if self.main_window.project is None:
             return
         path, _ = QFileDialog.getSaveFileName(
-            self.window, "Export the model", str(Path.home() / "model.llmodel"), "Ledgerlab model (*.llmodel)"
+            self.main_window,
+            "Export the model",
+            str(Path.home() / "model.llmodel"),
+            "Ledgerlab model (*.llmodel)",
         )
         if path:
             self.export_to(Path(path if path.endswith(".llmodel") else path + ".llmodel"))
@@ -299,19 +312,21 @@ class RunsPanel(QWidget):
 
         chosen = self.selected_ids()
         try:
-            log = self._log if self.project is self.window.project else None
-            made = export_model(self.window.project, path, chosen[0] if len(chosen) == 1 else None, log=log)
+            log = self._log if self.project is self.main_window.project else None
+            made = export_model(
+                self.main_window.project, path, chosen[0] if len(chosen) == 1 else None, log=log
+            )
         except ProjectError as exc:
-            self.window.show_error("The model was not exported", str(exc))
+            self.main_window.show_error("The model was not exported", str(exc))
             return False
-        self.window.statusBar().showMessage(
+        self.main_window.statusBar().showMessage(
             f"Wrote run {made.run_id}'s classifier (epoch {made.epoch}) to {path}", 6000
         )
         return True
 
     # -- presets ---------------------------------------------------------------------------------
     def _form(self):
-        return getattr(getattr(self.window, "training", None), "settings_form", None)
+        return getattr(getattr(self.main_window, "training", None), "settings_form", None)
 
     def save_preset(self) -> None:
         name, form = self.preset_name.text().strip(), self._form()
@@ -320,7 +335,7 @@ class RunsPanel(QWidget):
         values, problems = form.values()
         if not name or problems:
             why = "give the preset a name" if not name else "fix the training settings marked in red first"
-            self.window.show_error("The settings were not saved", f"To save the settings, {why}.")
+            self.main_window.show_error("The settings were not saved", f"To save the settings, {why}.")
             return
         if self._record(lambda _p: PresetSaved(name, _json_safe(values))):
             self.preset_name.clear()

@@ -141,7 +141,7 @@ def test_using_another_run_refreshes_the_suggestion_queue(qtbot, make_session, p
     window = session.window
     window.runs_dock.raise_()
     panel = window.runs_panel
-    qtbot.waitUntil(lambda: len(panel.rows) == 2)
+    qtbot.waitUntil(lambda: len(panel.rows) == 2, timeout=20_000)
 
     def suggestions_made() -> int:
         return sum(e.type == "SuggestionsMade" for e in window.project.events())
