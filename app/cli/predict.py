@@ -63,7 +63,7 @@ def cmd_predict(args: argparse.Namespace, app: Application) -> int:
             f"{args.data}: the images are {_shape(found)} but the model takes {_shape(expected)} images: "
             "resize them (or use a model trained on images of that size)"
         )
-    probabilities = classify(bundle, dataset.images)
+    probabilities = classify(bundle, at_training_size(bundle, dataset.images))
     samples = sample_names(Path(args.data).expanduser(), len(dataset))
     rows = prediction_rows(samples, probabilities, bundle.class_names)
     if out is not None:
@@ -86,6 +86,15 @@ def cmd_predict(args: argparse.Namespace, app: Application) -> int:
     for note in dataset.notes:
         print(f"note: {note}", file=sys.stderr)
     return 0
+
+
+def at_training_size(bundle: Bundle, images: np.ndarray) -> np.ndarray:
+    """``images`` as the run trained on them: shrunk to its recorded training size
+    (``domain.resample``; 0 or a run recorded before the setting: as they are)."""
+    from domain.resample import to_training_size
+
+    size = bundle.manifest.get("config", {}).get("training_size", 0)
+    return to_training_size(images, int(size) if isinstance(size, int) else 0)
 
 
 def classify(bundle: Bundle, images: np.ndarray, stream: TextIO | None = None) -> np.ndarray:

@@ -53,3 +53,12 @@ def test_a_project_of_64x64_grey_images_trains_at_the_training_size(tmp_path, ca
             assert trained_on.shape[1:] == (size, size)
     # The rerun reads the images at the recorded training size: the same numbers.
     assert main(["verify", str(path), "--rerun", run["run_id"]]) == 0
+
+    # The exported classifier takes the person's own 64×64 images, as the project holds them.
+    bundle = tmp_path / "large.llmodel"
+    assert main(["export", str(path), "--model", str(bundle)]) == 0
+    np.savez(tmp_path / "own.npz", images=images[:5])
+    capsys.readouterr()
+    assert main(["predict", str(bundle), str(tmp_path / "own.npz"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["predictions"]
+    assert [row["sample"] for row in rows] == list(range(5))

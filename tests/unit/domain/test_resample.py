@@ -71,6 +71,16 @@ def test_shrinking_averages_and_keeps_colour() -> None:
     assert grey.shape == (1, 32, 21) and (grey == 77).all()
 
 
+def test_whole_factors_average_blocks_with_pillow_reduce() -> None:
+    from PIL import Image
+
+    images = _images((6, 96, 64, 3), seed=9)
+    assert to_training_size(images, 32).shape == (6, 32, 21, 3)  # 64/3 is not whole: Pillow's BOX
+    whole = to_training_size(_images((6, 96, 96, 3), seed=9), 32)  # factor 3
+    pillow = np.stack([np.asarray(Image.fromarray(i).reduce(3)) for i in _images((6, 96, 96, 3), seed=9)])
+    np.testing.assert_array_equal(whole, pillow)
+
+
 def test_same_bytes_every_time() -> None:
     images = _images((20, 300, 200, 3), seed=3)
     first = to_training_size(images, 32)
