@@ -13,7 +13,8 @@ import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 
 JobFunction = Callable[[Callable[[], bool]], Generator[Any, None, Any]]
 
@@ -30,7 +31,7 @@ class BackgroundJob(QObject):
         self._cancelled = False
         self._thread = QThread()
         self._thread.setObjectName(f"ll-{getattr(job, '__name__', 'job')}")
-        self._runner = _Runner(self)
+        self._runner: _Runner | None = _Runner(self)
         self._runner.moveToThread(self._thread)
         self._thread.started.connect(self._runner.run)
         # Direct: quit() is thread-safe, and a queued call would wait for the GUI's event
@@ -44,6 +45,12 @@ class BackgroundJob(QObject):
         closures hold what the job was for: a project since closed, its history). Its
         parent keeps the job itself; without this, every job of a session kept its project."""
         self._job = _nothing_more
+        # Its Qt objects are never left to the garbage collector, which may run on any
+        # thread: the runner (it let go of the job as its run ended) is freed now, here on
+        # the GUI thread, and the ended thread becomes a child, destroyed with the job.
+        self._runner = None
+        if shiboken6.isValid(self):  # (a parentless job may be gone before this queued call)
+            self._thread.setParent(self)
         for signal in (self.progressed, self.succeeded, self.failed):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # nothing was connected
@@ -79,10 +86,13 @@ class _Runner(QObject):
 
     def __init__(self, owner: BackgroundJob) -> None:
         super().__init__()
-        self._owner = owner
+        self._owner: BackgroundJob | None = owner
 
     def run(self) -> None:
         owner = self._owner
+        if owner is None:  # ran once already
+            self.done.emit()
+            return
         try:
             generator = owner._job(owner.is_cancelled)
             while True:
@@ -100,4 +110,10 @@ class _Runner(QObject):
             exc.__traceback_text__ = traceback.format_exc()
             owner.failed.emit(exc)
         finally:
+            # Hand this object to the GUI thread and let go of the job: whoever frees it
+            # then does so by reference count, where the job is released (see _release).
+            self._owner = None
+            app = QCoreApplication.instance()
+            if app is not None:
+                self.moveToThread(app.thread())
             self.done.emit()

@@ -293,8 +293,14 @@ class Session(QObject):
         self._project_jobs.clear()
         self._stop_following()
         if self.training is not None:
-            self.training.shutdown()
-            self.training = None
+            training, self.training = self.training, None
+            training.shutdown()
+            # The run's Qt objects are destroyed here, on the GUI thread (deleteLater), not
+            # by the garbage collector on whichever thread it runs: then the closed project
+            # they held is plain Python memory the collector may free anywhere.
+            release = getattr(getattr(training, "runner", None), "release", None)
+            if release is not None:
+                release()
         if self.project is not None:
             self.window.release_project()
             self.project.close()

@@ -12,6 +12,7 @@ the ``TrainingService`` records.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import queue
@@ -19,6 +20,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,7 @@ from app.ui.background import BackgroundJob
 
 STDERR_TAIL = 20
 STOP_GRACE_MS = 5_000  # after a stop request, how long before the worker is killed
+RELEASE_WAIT_MS = 5_000  # on release, how long a blob write or the worker may take to end
 FOLDER_PREFIX = "ledgerlab-run-"  # + "<owner pid>-<run id>-": the owner's pid lets a sweep find orphans
 
 
@@ -168,6 +171,50 @@ class QtRunner(QObject):
     def deliver_pending(self) -> None:
         # What the run's thread or process queued before it ended (its last epoch, its end).
         QCoreApplication.sendPostedEvents()
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        raise NotImplementedError
+
+    def wait(self, ms: int) -> bool:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """The project closes (its service has shut down): destroy this runner and its Qt
+        children (process, jobs, blob writer) on this, the GUI thread, at the event loop's
+        next turn. Its signals' slots held the run's reports, and through them the service
+        and the closed project, in Qt's connection lists the garbage collector cannot see;
+        the collector must not be the one to free them either: it may run on any thread,
+        and a QProcess or QTimer destroyed there crashes the window."""
+        for name in ("started", "progressed", "epoch_finished", "finished", "stopped", "failed", "log_line"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # nothing was connected
+                with contextlib.suppress(RuntimeError, TypeError):
+                    getattr(self, name).disconnect()
+        # Owned by Qt from now on (a parent, on the GUI thread): the collector can free
+        # only the Python side, never the C++ objects.
+        self.setParent(QCoreApplication.instance())
+        self.stop()
+        for writer in self.findChildren(BackgroundBlobWriter):
+            writer.close()  # its thread ends once what was submitted is written
+        busy = [job for job in self.findChildren(BackgroundJob) if not job.wait(RELEASE_WAIT_MS)]
+        if not self.wait(RELEASE_WAIT_MS):
+            self.kill()
+            self.wait(RELEASE_WAIT_MS)
+        if busy:  # a thread still writing: destroyed once it has ended, never under it
+            pending = set(busy)
+
+            def ended(job=None) -> None:
+                pending.discard(job)
+                if not pending:
+                    self.deleteLater()
+
+            for job in busy:
+                job.finished.connect(lambda job=job: ended(job))
+            return
+        self.deleteLater()
 
 
 class ThreadRunner(QtRunner):
