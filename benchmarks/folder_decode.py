@@ -1,16 +1,19 @@
 """Decoding a folder of images (issue 18): Ledgerlab's reader with worker processes
-against a plain one-process Pillow loop, on 20,000 colour 64×64 images (half PNG, half
-JPEG, in ten class folders) generated once under /tmp.
+against a plain one-process Pillow loop, on two folders generated once under /tmp:
+20,000 colour 64×64 images and 20,000 grey 28×28 (MNIST-size) images, each half PNG,
+half JPEG, in ten class folders.
 
     .venv/bin/python benchmarks/folder_decode.py [--quick] [--rounds N] [--workers N]
 
 The plain loop lists the files, then opens, converts and copies each image into one
-array (``np.asarray(Image.open(p).convert("RGB"))``). Ledgerlab's side is what ``new``
-does before storing: list the folder, read every header, decode batch by batch in
-worker processes (started in each round, so their start-up counts), and fill one array.
-Rounds alternate the two sides; both arrays are compared bit for bit. The ratio is the
-plain loop's time over ours: target ≥ 1.8× on 2 cores. The load average is printed with
-every round: on a shared machine the other processes take cores from the workers.
+array (``np.asarray(Image.open(p).convert(mode))``). Ledgerlab's side is what ``new``
+does before storing: list the folder, read every header, decode batch by batch (chunk
+by chunk, as ``new`` stores them) and fill one array; with N worker processes (started
+in each round, so their start-up counts) and, to show what the parallelism adds, in
+this one process alone. Rounds rotate the order of the three; the arrays are compared
+bit for bit. The ratio is the plain loop's time over ours: target ≥ 1.8× on 2 cores.
+The load average is printed with every round: on a shared machine the other processes
+take cores from the workers.
 """
 
 from __future__ import annotations
@@ -19,28 +22,31 @@ import argparse
 import os
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from _report import emit, machine, median, record_section
 
 FOLDER = Path("/tmp/ledgerlab-bench-folder-decode")
-SIDE = 64
+KINDS = {"colour": (64, "RGB"), "grey": (28, "L")}  # side, Pillow mode
 
 
-def make_folder(root: Path, count: int) -> Path:
-    """``count`` smooth colour images with texture (a coarse random field enlarged, plus
-    noise), alternately PNG and JPEG (quality 90); kept for later runs."""
+def make_folder(root: Path, count: int, kind: str = "colour") -> Path:
+    """``count`` smooth images with texture (a coarse random field enlarged, plus noise),
+    alternately PNG and JPEG (quality 90); kept for later runs."""
     from PIL import Image
 
-    folder = root / f"{count}"
+    side, mode = KINDS[kind]
+    folder = root / (f"{count}" if kind == "colour" else f"{kind}-{count}")
     marker = folder / ".complete"
     if marker.exists():
         return folder
     rng = np.random.default_rng(0)
+    channels = (3,) if mode == "RGB" else ()
     for i in range(count):
-        coarse = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
-        smooth = np.asarray(coarse.resize((SIDE, SIDE), Image.Resampling.BICUBIC), np.float32)
+        coarse = Image.fromarray(rng.integers(0, 256, (8, 8, *channels), dtype=np.uint8))
+        smooth = np.asarray(coarse.resize((side, side), Image.Resampling.BICUBIC), np.float32)
         pixels = np.clip(smooth + rng.normal(0, 12, smooth.shape), 0, 255).astype(np.uint8)
         target = folder / f"class{i % 10}" / f"{i:06d}.{'png' if i % 2 == 0 else 'jpg'}"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -49,20 +55,20 @@ def make_folder(root: Path, count: int) -> Path:
     return folder
 
 
-def plain_loop(folder: Path) -> np.ndarray:
+def plain_loop(folder: Path, kind: str = "colour") -> np.ndarray:
     from PIL import Image
 
+    side, mode = KINDS[kind]
     files = sorted(folder.glob("*/*.*"))
-    out = np.empty((len(files), SIDE, SIDE, 3), np.uint8)
+    out = np.empty((len(files), side, side) + ((3,) if mode == "RGB" else ()), np.uint8)
     for i, path in enumerate(files):
         with Image.open(path) as img:
-            out[i] = np.asarray(img.convert("RGB"))
+            out[i] = np.asarray(img.convert(mode))
     return out
 
 
 def ledgerlab(folder: Path, workers: int) -> np.ndarray:
-    # Imported here: the worker processes start from a server that imports this script,
-    # which should cost them no more than ``ledgerlab new``'s own entry point does.
+    # Imported here, as ``ledgerlab new`` imports them: the workers import none of them.
     from app.project.dataset_store import CHUNK_BYTES
     from app.project.decode_workers import DecodeWorkers
     from domain.dataset import open_dataset
@@ -84,94 +90,100 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def measure(folder: Path, kind: str, rounds: int, workers: int) -> list[dict]:
+    sides: list[tuple[str, Callable[[], np.ndarray]]] = [
+        ("plain", lambda: plain_loop(folder, kind)),
+        ("one", lambda: ledgerlab(folder, 1)),
+        ("ours", lambda: ledgerlab(folder, workers)),
+    ]
+    rows = []
+    for number in range(1, rounds + 1):
+        # Rotate which side goes first, so a change of load hits all alike.
+        shift = (number - 1) % len(sides)
+        order = sides[shift:] + sides[:shift]
+        row: dict = {"kind": kind, "round": number, "load_start": round(os.getloadavg()[0], 2)}
+        arrays = {}
+        for name, run in order:
+            t, c, w = time.perf_counter(), time.process_time(), _children_cpu()
+            arrays[name] = run()
+            row[f"{name}_s"] = round(time.perf_counter() - t, 3)
+            row[f"{name}_cpu_s"] = round(time.process_time() - c, 2)
+            row[f"{name}_workers_cpu_s"] = round(_children_cpu() - w, 2)
+        if not (
+            np.array_equal(arrays["plain"], arrays["ours"]) and np.array_equal(arrays["plain"], arrays["one"])
+        ):
+            raise SystemExit(f"{kind}: the sides decoded different pixels")
+        row["ratio"] = round(row["plain_s"] / row["ours_s"], 2)
+        row["one_ratio"] = round(row["plain_s"] / row["one_s"], 2)
+        row["load_end"] = round(os.getloadavg()[0], 2)
+        rows.append(emit(**row))
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    quiet = min(rows, key=lambda r: r["load_start"] + r["load_end"])
+    return {
+        "images": 0,
+        "plain_best_s": min(r["plain_s"] for r in rows),
+        "ours_best_s": min(r["ours_s"] for r in rows),
+        "one_best_s": min(r["one_s"] for r in rows),
+        "best_ratio": round(min(r["plain_s"] for r in rows) / min(r["ours_s"] for r in rows), 2),
+        "median_ratio": round(median([r["ratio"] for r in rows]), 2),
+        "lowest_ratio": min(r["ratio"] for r in rows),
+        "quietest_round": quiet["round"],
+        "quietest_ratio": quiet["ratio"],
+        "quietest_load": quiet["load_start"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 images, 2 rounds (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="2,000 images a kind, 2 rounds (a smoke run)")
     parser.add_argument("--images", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--kinds", default="colour,grey", help="which folders: colour, grey or both")
     parser.add_argument("--no-record", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args()
     count, rounds = (2_000, 2) if args.quick else (args.images, args.rounds)
-    started = time.perf_counter()
-    folder = make_folder(FOLDER, count)
-    emit(stage="folder", images=count, seconds=round(time.perf_counter() - started, 1), path=str(folder))
-
-    plain_s, ours_s, ratios, loads = [], [], [], []
-    cpu_rows: list[tuple[float, float, float]] = []
-    for number in range(1, rounds + 1):
-        # Alternate which side goes first, so a change of load hits both alike.
-        sides = [("plain", lambda: plain_loop(folder)), ("ours", lambda: ledgerlab(folder, args.workers))]
-        if number % 2 == 0:
-            sides.reverse()
-        timed, cpu, arrays = {}, {}, {}
-        for name, run in sides:
-            t, c, w = time.perf_counter(), time.process_time(), _children_cpu()
-            arrays[name] = run()
-            timed[name] = time.perf_counter() - t
-            cpu[name] = (time.process_time() - c, _children_cpu() - w)
-        if not np.array_equal(arrays["plain"], arrays["ours"]):
-            raise SystemExit("the two sides decoded different pixels")
-        plain_s.append(timed["plain"])
-        ours_s.append(timed["ours"])
-        ratios.append(timed["plain"] / timed["ours"])
-        loads.append(os.getloadavg()[0])
-        emit(
-            round=number,
-            plain_s=round(timed["plain"], 3),
-            ours_s=round(timed["ours"], 3),
-            ratio=round(ratios[-1], 2),
-            plain_cpu_s=round(sum(cpu["plain"]), 2),
-            ours_cpu_s=round(cpu["ours"][0], 2),
-            workers_cpu_s=round(cpu["ours"][1], 2),
-            load_1min=round(os.getloadavg()[0], 2),
-        )
-        cpu_rows.append((sum(cpu["plain"]), cpu["ours"][0], cpu["ours"][1]))
-    summary = emit(
-        images=count,
-        workers=args.workers,
-        plain_best_s=round(min(plain_s), 3),
-        ours_best_s=round(min(ours_s), 3),
-        best_ratio=round(min(plain_s) / min(ours_s), 2),
-        median_ratio=round(median(ratios), 2),
-        lowest_ratio=round(min(ratios), 2),
-    )
+    table, summaries = [], {}
+    for kind in args.kinds.split(","):
+        started = time.perf_counter()
+        folder = make_folder(FOLDER, count, kind)
+        emit(stage="folder", kind=kind, images=count, seconds=round(time.perf_counter() - started, 1))
+        rows = measure(folder, kind, rounds, args.workers)
+        summaries[kind] = emit(kind=kind, workers=args.workers, **{**summarise(rows), "images": count})
+        table += rows
     if args.quick or args.no_record:
         return
-    plain_cpu = median([c[0] for c in cpu_rows])
-    main_cpu = median([c[1] for c in cpu_rows])
-    workers_cpu = median([c[2] for c in cpu_rows])
-    bound_s = max(main_cpu, workers_cpu / args.workers)
-    bound = plain_cpu / bound_s
-    rows = "\n".join(
-        f"| {i} | {p:.2f} | {o:.2f} | {r:.2f}× | {c[0]:.2f} | {c[1]:.2f} + {c[2]:.2f} | {load:.1f} |"
-        for i, (p, o, r, c, load) in enumerate(zip(plain_s, ours_s, ratios, cpu_rows, loads), 1)
+    lines = "\n".join(
+        f"| {r['kind']} | {r['round']} | {r['load_start']:.1f}–{r['load_end']:.1f} | {r['plain_s']:.2f} | "
+        f"{r['one_s']:.2f} | {r['ours_s']:.2f} | **{r['ratio']:.2f}×** | {r['one_ratio']:.2f}× | "
+        f"{r['plain_cpu_s']:.2f} | {r['ours_cpu_s']:.2f} + {r['ours_workers_cpu_s']:.2f} |"
+        for r in table
+    )
+    verdicts = "\n".join(
+        f"- {kind}: best {s['plain_best_s']:.2f} s against {s['ours_best_s']:.2f} s (**{s['best_ratio']:.2f}×**); "
+        f"median ratio {s['median_ratio']:.2f}×, lowest {s['lowest_ratio']:.2f}×; in the quietest round "
+        f"(load {s['quietest_load']:.1f}) {s['quietest_ratio']:.2f}×. One process alone: best {s['one_best_s']:.2f} s."
+        for kind, s in summaries.items()
     )
     record_section(
         "folder-decode",
         f"""## Decoding an image folder in parallel (issue 18)
 
-`benchmarks/folder_decode.py`: {count:,} colour {SIDE}×{SIDE} images (half PNG, half JPEG q90,
-ten class folders). Plain loop: list, `Image.open(p).convert("RGB")`, `np.asarray` into one
-array, in one process. Ledgerlab: `open_dataset(folder, DecodeWorkers({args.workers}))` read
-batch by batch into one array (listing, headers, worker start-up included). Same pixels, bit
-for bit. Target ≥ 1.8× on 2 cores.
+`benchmarks/folder_decode.py`: {count:,} colour 64×64 images and {count:,} grey 28×28 images
+(each half PNG, half JPEG q90, ten class folders). Plain loop: list, `Image.open(p).convert(mode)`,
+`np.asarray` into one array, in one process. Ledgerlab: `open_dataset(folder, DecodeWorkers(N))`
+read chunk by chunk into one array (listing, headers, worker start-up included), with N =
+{args.workers} workers ("ours") and in one process ("one", N = 1). Same pixels, bit for bit.
+Rounds rotate the order of the three. Target ≥ 1.8× on 2 cores.
 
-| round | plain s | Ledgerlab s | ratio | plain CPU s | Ledgerlab CPU s (main + workers) | load (1 min) |
-|---|---|---|---|---|---|---|
-{rows}
+| folder | round | load (1 min) | plain s | one process s | {args.workers} workers s | ratio | one-process ratio | plain CPU s | workers' side CPU s (main + workers) |
+|---|---|---|---|---|---|---|---|---|---|
+{lines}
 
-Best of each: {summary["plain_best_s"]:.2f} s against {summary["ours_best_s"]:.2f} s
-(**{summary["best_ratio"]:.2f}×**); median ratio {summary["median_ratio"]:.2f}×, lowest
-{summary["lowest_ratio"]:.2f}×.
-
-CPU time (median of the rounds): plain loop {plain_cpu:.2f} s; Ledgerlab {main_cpu:.2f} s in this
-process and {workers_cpu:.2f} s in the {args.workers} workers (start-up included). Wall time can
-beat the plain loop only by the cores the machine leaves free: with {args.workers} free cores the
-workers' share would take about {bound_s:.2f} s (≈ {bound:.2f}×), an estimate from CPU time, not a
-measurement. Linux shares the CPU between sessions (autogroups): while other sessions keep
-both cores busy, this session's processes together get one session's share, so workers then
-add no CPU and the wall time follows the CPU time.
+{verdicts}
 
 Machine: {machine()}.""",
     )

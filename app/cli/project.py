@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.cli.output import PROG, fail, say
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 def cmd_new(args: argparse.Namespace, app: Application) -> int:
     from app.project.decode_workers import DecodeWorkers
     from domain.dataset import load_mnist, open_dataset
-    from domain.images import DatasetStream
+    from domain.images import Dataset, DatasetStream
 
     classes = None
     if args.classes is not None:
@@ -39,11 +41,21 @@ def cmd_new(args: argparse.Namespace, app: Application) -> int:
     # A dataset file or folder is read batch by batch (bounded memory), never whole; a
     # folder's images are decoded by worker processes, which end with this block.
     with DecodeWorkers() as workers:
-        dataset = (
-            open_dataset(args.dataset, workers) if args.dataset else load_mnist(app.settings.resources_dir)
-        )
-        bar = _ProgressBar() if isinstance(dataset, DatasetStream) and sys.stderr.isatty() else None
+        bar = _ProgressBar() if sys.stderr.isatty() else None
         try:
+            dataset: Dataset | DatasetStream
+            if not args.dataset:
+                dataset = load_mnist(app.settings.resources_dir)
+            elif bar is not None and Path(args.dataset).expanduser().is_dir():
+                from domain.image_folder import stream_folder  # its progress: per class folder
+
+                dataset = stream_folder(Path(args.dataset), workers, progress=bar.decoded)
+            else:
+                dataset = open_dataset(args.dataset, workers)
+            if not isinstance(dataset, DatasetStream):
+                bar = None
+            elif bar is not None:
+                bar.folders = dataset.class_names
             project = app.projects.create(
                 args.path, dataset, name=args.name, class_names=classes, progress=bar
             )
@@ -63,17 +75,41 @@ def cmd_new(args: argparse.Namespace, app: Application) -> int:
 
 
 class _ProgressBar:
-    """``new``'s progress on one terminal line of stderr: stage, bar, images done."""
+    """``new``'s progress on one terminal line of stderr: stage, bar, images done. While
+    a folder's images are decoded (``decoded``, every group of files), the line counts
+    them and names the class folder reached; storing, a chunk behind, is not shown then."""
+
+    EVERY_S = 0.05  # the line is redrawn at most this often (and at the end of a stage)
 
     def __init__(self) -> None:
         self._shown = ""
+        self._decoding = False
+        self._drawn = 0.0
+        self.folders: tuple[str, ...] = ()  # the class folders, in the order they are read
+
+    def decoded(self, done: int, total: int, folder: str) -> None:
+        self._decoding = done < total
+        where = ""
+        if folder:
+            where = f" · {folder}"
+            if folder in self.folders:
+                where += f" ({self.folders.index(folder) + 1} of {len(self.folders)})"
+        self._draw("reading", done, total, where)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if not (stage == "storing" and self._decoding):
+            self._draw(stage, done, total, "")
+
+    def _draw(self, stage: str, done: int, total: int, where: str) -> None:
+        now = time.monotonic()
+        if done < total and now - self._drawn < self.EVERY_S:
+            return
         filled = 30 * done // max(1, total)
-        line = f"{stage} images [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}"
+        line = f"{stage} images [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}{where}"
         if line != self._shown:
-            print(f"\r{line}", end="", file=sys.stderr, flush=True)
-            self._shown = line
+            pad = " " * max(0, len(self._shown) - len(line))  # wipe a longer line before
+            print(f"\r{line}{pad}", end="", file=sys.stderr, flush=True)
+            self._shown, self._drawn = line, now
 
     def end(self) -> None:
         if self._shown:

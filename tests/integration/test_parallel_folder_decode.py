@@ -1,10 +1,13 @@
 """Issue 18.2: an image folder is decoded by worker processes (``DecodeWorkers``) into the
-same pixels, in the same order, as one process reads them; a broken image is named in one
-line; a cancellation or Ctrl+C leaves no worker and no file."""
+same pixels, in the same order, as one process reads them (and as Pillow reads them, for
+every kind of PNG and JPEG); the workers load no heavy modules; a broken image is named in
+one line; a cancellation or Ctrl+C leaves no worker and no file; ``new`` on a terminal
+counts the images decoded and names the class folder it is reading."""
 
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -128,3 +131,99 @@ def test_ctrl_c_during_new_from_a_folder_leaves_no_file_and_no_worker(tmp_path):
     assert [
         pid for pid in workers if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
     ] == []
+
+
+def kinds_folder(root, grey):
+    """Every kind of PNG and JPEG a person may have, of one channel count: the plain ones
+    (decoded by the C decoder straight) and the others (read through ``Image.open``)."""
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    base = Image.fromarray(rgb[..., 0] if grey else rgb)
+    exif = Image.Exif()
+    exif[0x010E] = "a long description " * 300  # the frame header lies past the first bytes
+    if grey:
+        kinds = {
+            "plain.png": (base, {}),
+            "plain.jpg": (base, {"quality": 90}),
+            "sixteen.png": (Image.fromarray(rgb[..., 0].astype(np.uint16) * 250), {}),
+            "alpha.png": (base.convert("LA"), {}),
+            "exif.jpg": (base, {"exif": exif.tobytes()}),
+        }
+    else:
+        kinds = {
+            "plain.png": (base, {}),
+            "plain.jpg": (base, {"quality": 90}),
+            "alpha.png": (base.convert("RGBA"), {}),
+            "palette.png": (base.convert("P"), {}),
+            "progressive.jpg": (base, {"progressive": True}),
+            "cmyk.jpg": (base.convert("CMYK"), {}),
+            "exif.jpg": (base, {"exif": exif.tobytes()}),
+            "small.png": (base.resize((12, 10)), {}),  # resized to the others' size
+        }
+    for copy in range(3):
+        for name, (image, options) in kinds.items():
+            target = root / f"c{copy}" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            image.save(target, **options)
+    return root
+
+
+@pytest.mark.parametrize("grey", [False, True], ids=["colour", "grey"])
+def test_every_kind_of_png_and_jpeg_decodes_as_pillow_reads_it(tmp_path, grey):
+    folder = kinds_folder(tmp_path / "kinds", grey)
+    mode = "L" if grey else "RGB"
+    files = sorted(folder.glob("*/*"))
+    expected = []
+    for path in files:
+        with Image.open(path) as img:
+            converted = img.convert(mode)
+            expected.append(
+                np.asarray(converted if converted.size == (24, 20) else converted.resize((24, 20)))
+            )
+    with DecodeWorkers(2) as workers:
+        stream = open_dataset(folder, workers)
+        images = np.concatenate(list(stream.batches(4)))  # groups of 4: every worker has some
+        assert workers.started
+    assert images.shape == (len(files), 20, 24) + (() if grey else (3,))
+    assert np.array_equal(images, np.stack(expected))  # bit for bit
+    assert np.array_equal(read_folder(folder).images, images)  # the same read in this process
+
+
+def test_the_workers_load_neither_numpy_nor_jax_nor_qt_nor_the_application(tmp_path):
+    folder = numbered_folder(tmp_path / "pictures", 3 * GROUP)
+    with DecodeWorkers(2) as workers:
+        list(open_dataset(folder, workers).batches(GROUP))
+        loaded = list(workers(eval, ["sorted(__import__('sys').modules)"] * 2))
+    for modules in loaded:
+        assert "PIL.Image" in modules and "domain.image_decode" in modules  # they did decode
+        heavy = [m for m in modules if m.split(".")[0] in {"numpy", "jax", "flax", "PySide6", "eventstore"}]
+        assert heavy == [] and "domain.images" not in modules and "app.project.service" not in modules
+
+
+def test_new_on_a_terminal_counts_the_images_and_names_the_class_folder(tmp_path):
+    folder = numbered_folder(tmp_path / "pictures", 300)  # class folders k0, k1, k2
+    terminal, child_side = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "new", str(tmp_path / "p.ledger"), "--dataset", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=child_side,
+        env={**os.environ, "LEDGERLAB_ANNOTATOR": "tester"},
+    )
+    os.close(child_side)
+    shown = b""
+    while True:
+        try:
+            data = os.read(terminal, 4096)
+        except OSError:  # the child's side closed
+            break
+        if not data:
+            break
+        shown += data
+    os.close(terminal)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, shown
+    lines = [line.strip() for line in shown.decode().replace("\r", "\n").splitlines() if line.strip()]
+    reading = [line for line in lines if line.startswith("reading images [")]
+    assert reading and reading[-1] == f"reading images [{'#' * 30}] 300/300 · k2 (3 of 3)", lines
+    assert any(line.startswith("mapping images [") for line in lines), lines
+    assert out.decode().startswith(f"created {tmp_path / 'p.ledger'}")
