@@ -62,3 +62,24 @@ def test_a_project_of_64x64_grey_images_trains_at_the_training_size(tmp_path, ca
     assert main(["predict", str(bundle), str(tmp_path / "own.npz"), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["predictions"]
     assert [row["sample"] for row in rows] == list(range(5))
+
+
+def test_the_process_runner_job_carries_colour_images_at_training_size(tmp_path):
+    from app.training.protocol import read_job, write_job
+    from app.training.spec import RunSpec
+    from domain.resample import to_training_size
+
+    images = to_training_size(np.random.default_rng(2).integers(0, 256, (9, 300, 200, 3), dtype=np.uint8), 32)
+    spec = RunSpec(
+        run_id="r",
+        images=images,
+        labels=np.full(9, -1, np.int32),
+        labels_position=1,
+        config=TrainingConfig(),
+        seed=0,
+        num_classes=2,
+    )
+    write_job(tmp_path, spec)
+    again = read_job(tmp_path)
+    assert again.images.dtype == np.uint8 and again.images.shape == (9, 32, 21, 3)
+    np.testing.assert_array_equal(again.images, images)
