@@ -30,12 +30,14 @@ MAX_STEPS_PER_CALL = 64
 MAX_SEED = 2**32 - 1
 MAX_HOLDOUT_SHARE = 0.5
 MAX_EPOCH_SAMPLES = 10**9
+MAX_TRAINING_SIZE = 4096
+MODELS = ("auto", "mlp", "conv")
 MIN_LEARNING_RATE = 1e-6
 MAX_LEARNING_RATE = 1.0
 
 # The words the training form shows a setting under, used in the messages a person
 # reads there (the panel's label, not the internal field name).
-FORM_LABELS = {"learning_rate": "Learning rate"}
+FORM_LABELS = {"learning_rate": "Learning rate", "model": "Model", "training_size": "Training size"}
 
 # Settings added after configs were first recorded, with the value that reproduces
 # a run recorded before they existed (which may differ from today's default): a
@@ -49,6 +51,8 @@ BEFORE_THEY_EXISTED: dict[str, Any] = {
     "holdout_share": 0.0,
     "holdout_min_labels": 100,
     "epoch_samples": 0,
+    "model": "mlp",
+    "training_size": 0,
 }
 
 
@@ -147,6 +151,15 @@ class TrainingConfig:
     # at a million samples an epoch is long, and a smaller one records a checkpoint, the
     # predictions and the map sooner. The step count is this divided by the batch size.
     epoch_samples: int = 0
+    # Which networks: "mlp" (dense layers, Bernoulli pixels: `model.py`), "conv"
+    # (convolutions; Gaussian pixels for colour: `conv_model.py`) or "auto": conv for
+    # colour images, the MLP for grey ones, on which it is as accurate and much faster
+    # (docs/benchmarks.md, "Convolutional model").
+    model: str = "auto"
+    # The longest side, in pixels, images are trained at: larger ones are shrunk to it
+    # keeping their aspect, never enlarged (0 = the images' own size). 32 keeps a
+    # 32 x 32 x 3 step of the conv model near a tenth of a second on 2 cores.
+    training_size: int = 32
 
     def __post_init__(self) -> None:
         _check_int(
@@ -223,6 +236,23 @@ class TrainingConfig:
         _check_int("holdout_min_labels", self.holdout_min_labels, 1, MAX_EPOCHS * 10)
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("steps_per_call", self.steps_per_call, 1, MAX_STEPS_PER_CALL)
+        if self.model not in MODELS:
+            raise ConfigError(
+                f"{FORM_LABELS['model']} must be one of {', '.join(MODELS)}, got {self.model!r}; "
+                "auto trains the convolutional model on colour images and the MLP on grey ones"
+            )
+        _check_int(
+            "training_size",
+            self.training_size,
+            0,
+            MAX_TRAINING_SIZE,
+            "the longest side images are shrunk to for training; 0 keeps their own size",
+        )
+        if 0 < self.training_size < 8:
+            raise ConfigError(
+                f"training_size must be 0 or at least 8 pixels, got {self.training_size}; "
+                "32 suits most images, 0 trains at the images' own size"
+            )
         _check_int(
             "epoch_samples",
             self.epoch_samples,
@@ -230,6 +260,12 @@ class TrainingConfig:
             MAX_EPOCH_SAMPLES,
             "0 visits every sample each epoch; a number above the sample count also does",
         )
+
+    def model_for(self, channels: int) -> str:
+        """The networks trained on images of `channels` channels: "mlp" or "conv"."""
+        if self.model == "auto":
+            return "conv" if channels > 1 else "mlp"
+        return self.model
 
     @property
     def classifier_sizes(self) -> tuple[int, ...]:

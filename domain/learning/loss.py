@@ -8,12 +8,15 @@ a few large matrix products run much closer to peak than many small ones.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from domain.learning.model import SemiSupervisedVAE
+# The MLP (model.SemiSupervisedVAE) or the conv model (conv_model.ConvSemiSupervisedVAE):
+# both have the attributes used here.
+Model = Any
 
 
 class LossWeights(NamedTuple):
@@ -44,13 +47,44 @@ class LabeledBatch(NamedTuple):
     classes: jax.Array  # (B,) int
 
 
-def bernoulli_nll(logits: jax.Array, x: jax.Array) -> jax.Array:
-    """-log p(x|logits) summed over pixels, x in [0, 1].
+def bernoulli_nll(logits: jax.Array, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """-log p(x|logits) summed over pixels, x in [0, 1] (where ``mask`` is 1, when given).
 
     softplus(l) - x·l written as max(l, 0) + log1p(exp(-|l|)) - x·l: stable, and
     its gradient compiles to a third of the time of jax.nn.softplus's on CPU.
     """
-    return jnp.sum(jnp.maximum(logits, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(logits))) - x * logits, axis=-1)
+    terms = jnp.maximum(logits, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(logits))) - x * logits
+    return jnp.sum(terms if mask is None else terms * mask, axis=-1)
+
+
+# The Gaussian's scale is kept at least one 1/255 step of a pixel: below it the density
+# at the mean would exceed 1 / bin width, i.e. more than certainty about the pixel's byte.
+MIN_LOG_SCALE = -math.log(255.0)
+# -log(density x bin width) = -log density + log 255: nats of the pixel's byte.
+_GAUSSIAN_CONSTANT = 0.5 * math.log(2.0 * math.pi) + math.log(255.0)
+
+
+def gaussian_pixel_nll(out: jax.Array, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """-log p(x) of a Gaussian per sub-pixel, as the nats of its 1/255-wide bin, summed.
+
+    out (..., 2·D): a mean and a log-scale per sub-pixel, interleaved (sub-pixel major);
+    x (..., D) in [0, 1]. The log-scale is bounded below by ``MIN_LOG_SCALE``, so the
+    density times the bin width stays a probability (at most 0.4): a continuous density
+    cannot then run off to infinity on the discrete data. conv_model's docstring says why
+    a Gaussian rather than a discretised logistic.
+    """
+    pairs = out.reshape(*out.shape[:-1], out.shape[-1] // 2, 2)
+    mean, log_scale = pairs[..., 0], jnp.maximum(pairs[..., 1], MIN_LOG_SCALE)
+    scaled = (x - mean) * jnp.exp(-log_scale)
+    terms = 0.5 * scaled * scaled + log_scale + _GAUSSIAN_CONSTANT
+    return jnp.sum(terms if mask is None else terms * mask, axis=-1)
+
+
+def pixel_nll(likelihood: str, out: jax.Array, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """-log p(x|decoder outputs) under the model's pixel likelihood, summed over pixels."""
+    if likelihood == "gaussian":
+        return gaussian_pixel_nll(out, x, mask)
+    return bernoulli_nll(out, x, mask)
 
 
 def gaussian_kl(mu: jax.Array, log_var: jax.Array) -> jax.Array:
@@ -95,7 +129,7 @@ def pseudo_label(
 
 
 def _negative_elbos(
-    model: SemiSupervisedVAE, unlabeled: jax.Array, labeled: LabeledBatch | None, key: jax.Array
+    model: Model, unlabeled: jax.Array, labeled: LabeledBatch | None, key: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
     """Reconstruction and KL of every (sample, class) pair the loss needs.
 
@@ -103,7 +137,7 @@ def _negative_elbos(
     """
     classes, batch = model.num_classes, unlabeled.shape[0]
     images = unlabeled if labeled is None else jnp.concatenate([unlabeled, labeled.images])
-    pixels = model.encoder.pixels(images)  # W_x·x once per sample, whatever its class
+    pixels = model.encoder.first_layer(images)  # W_x·x once per sample, whatever its class
     encoder_rows = model.encoder.classes[...]
     first = [(pixels[:batch][None] + encoder_rows[:, None, :]).reshape(classes * batch, -1)]
     row_classes = [jnp.repeat(jnp.arange(classes), batch)]
@@ -114,19 +148,23 @@ def _negative_elbos(
     z = mu + jnp.exp(0.5 * log_var) * jax.random.normal(key, mu.shape, mu.dtype)
     row_class = jnp.concatenate(row_classes)
     logits = model.decoder.from_first_layer(model.decoder.latent(z) + model.decoder.classes[...][row_class])
-    rec_unlabeled = bernoulli_nll(
-        logits[: classes * batch].reshape(classes, batch, -1), unlabeled[None]
+    likelihood = model.likelihood
+    targets, mask = model.decoder.targets(unlabeled)  # in the decoder's output order
+    rec_unlabeled = pixel_nll(
+        likelihood, logits[: classes * batch].reshape(classes, batch, -1), targets[None], mask
     ).reshape(-1)
-    rec = (
-        rec_unlabeled
-        if labeled is None
-        else jnp.concatenate([rec_unlabeled, bernoulli_nll(logits[classes * batch :], labeled.images)])
-    )
+    if labeled is None:
+        rec = rec_unlabeled
+    else:
+        labeled_targets, _ = model.decoder.targets(labeled.images)
+        rec = jnp.concatenate(
+            [rec_unlabeled, pixel_nll(likelihood, logits[classes * batch :], labeled_targets, mask)]
+        )
     return rec, gaussian_kl(mu, log_var)
 
 
 def semi_supervised_loss(
-    model: SemiSupervisedVAE,
+    model: Model,
     unlabeled: jax.Array,
     unlabeled_shifted: jax.Array | None,
     labeled: LabeledBatch | None,

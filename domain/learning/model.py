@@ -66,6 +66,10 @@ class Encoder(nnx.Module):
         self.hidden = _stack(rngs, hidden_sizes)
         self.gaussian = nnx.Linear(hidden_sizes[-1], 2 * latent_size, rngs=rngs)
 
+    def first_layer(self, x: jax.Array) -> jax.Array:
+        """W_x·x + b, once per sample: (B, D) -> (B, hidden_sizes[0])."""
+        return self.pixels(x)
+
     def from_first_layer(self, first: jax.Array) -> tuple[jax.Array, jax.Array]:
         """mu, log_var from the first layer's pre-activations W_x·x + W_y[y] + b."""
         rows, lead = _as_rows(first)
@@ -106,6 +110,10 @@ class Decoder(nnx.Module):
         out = self.pixels(_relu_through(self.hidden, nnx.relu(rows)))
         return out.reshape(*lead, out.shape[-1])
 
+    def targets(self, x: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+        """The images in the order of the decoder's outputs (pixel order here), and no mask."""
+        return x, None
+
     def for_classes(self, z: jax.Array, y: jax.Array) -> jax.Array:
         """z (B, L), y (B,) int -> logits (B, D)."""
         return self.from_first_layer(self.latent(z) + self.classes[...][y])
@@ -119,6 +127,8 @@ class Decoder(nnx.Module):
 
 class SemiSupervisedVAE(nnx.Module):
     """The M2 model: a classifier, and an encoder and decoder of mirrored sizes."""
+
+    likelihood = "bernoulli"  # of the pixels (a class attribute: not part of the graph)
 
     def __init__(
         self,

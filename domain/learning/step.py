@@ -10,7 +10,7 @@ hashable: equal specs share one compilation); the loss weights are traced values
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -20,7 +20,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from domain.learning.config import TrainingConfig
+from domain.learning.config import ConfigError, TrainingConfig
+from domain.learning.conv_model import ConvSemiSupervisedVAE
 from domain.learning.loss import LabeledBatch, LossParts, LossWeights, semi_supervised_loss
 from domain.learning.model import SemiSupervisedVAE
 from domain.learning.programs import ProgramStore, compiled
@@ -52,10 +53,13 @@ class TrainState(NamedTuple):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The model's structure, which these sizes determine completely.
+    """The model's structure, which these fields determine completely.
 
     Equality and hash use only them: hashing the graphdef itself on every call
-    of a compiled function cost more than a small step's arithmetic.
+    of a compiled function cost more than a small step's arithmetic. kind "mlp" is
+    `model.SemiSupervisedVAE` (image_shape unused); "conv" is
+    `conv_model.ConvSemiSupervisedVAE` on images of image_shape (H, W, C), whose
+    pixels follow `likelihood` ("bernoulli" or "gaussian").
     """
 
     input_size: int
@@ -63,7 +67,10 @@ class ModelSpec:
     latent_size: int
     hidden_sizes: tuple[int, ...]
     classifier_sizes: tuple[int, ...]
-    graphdef: Any = field(compare=False, hash=False, repr=False)
+    graphdef: Any = field(default=None, compare=False, hash=False, repr=False)
+    kind: str = "mlp"
+    image_shape: tuple[int, ...] | None = None
+    likelihood: str = "bernoulli"
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ class StepSpec:
     steps_per_epoch: int
     batch_size: int
     labeled_batch_size: int
-    image_shape: tuple[int, int] | None  # None: flat vectors, no shift augmentation
+    image_shape: tuple[int, ...] | None  # (H, W) or (H, W, C); None: flat, no shift augmentation
     augment_shift: int
     cutout: int  # side of the square hidden in the unlabeled shifted view (0 = none)
     warp: float  # affine warp of the augmented views (0 = whole-pixel shifts)
@@ -85,13 +92,50 @@ class StepSpec:
     steps: int  # steps per compiled call
 
 
-def build_model(
-    sizes: tuple[int, int, int, tuple[int, ...], tuple[int, ...]], key: jax.Array
-) -> SemiSupervisedVAE:
-    """sizes: (input size, number of classes, latent size, hidden sizes, classifier sizes)."""
-    input_size, num_classes, latent_size, hidden_sizes, classifier_sizes = sizes
+def build_model(model: ModelSpec, key: jax.Array) -> SemiSupervisedVAE | ConvSemiSupervisedVAE:
+    """The networks `model` describes (its graphdef is not used), initialised from `key`."""
+    rngs = nnx.Rngs(params=key)
+    if model.kind == "conv":
+        assert model.image_shape is not None and len(model.image_shape) == 3
+        image_shape = (model.image_shape[0], model.image_shape[1], model.image_shape[2])
+        return ConvSemiSupervisedVAE(
+            image_shape,
+            model.num_classes,
+            model.latent_size,
+            model.hidden_sizes,
+            model.classifier_sizes,
+            model.likelihood,
+            rngs=rngs,
+        )
     return SemiSupervisedVAE(
-        input_size, num_classes, latent_size, hidden_sizes, classifier_sizes, rngs=nnx.Rngs(params=key)
+        model.input_size,
+        model.num_classes,
+        model.latent_size,
+        model.hidden_sizes,
+        model.classifier_sizes,
+        rngs=rngs,
+    )
+
+
+def model_spec(
+    config: TrainingConfig, input_size: int, num_classes: int, image_shape: tuple[int, ...] | None = None
+) -> ModelSpec:
+    """The structure `config` trains on images of `image_shape` ((H, W), (H, W, C) or None
+    for flat vectors), without its graphdef: config.model "auto" is the conv model for
+    colour images and the MLP otherwise (`config.model_for`)."""
+    channels = 1 if image_shape is None or len(image_shape) == 2 else image_shape[2]
+    kind = config.model_for(channels)
+    sizes = (input_size, num_classes, config.latent_size, config.hidden_sizes, config.classifier_sizes)
+    if kind == "mlp":
+        return ModelSpec(*sizes)
+    if image_shape is None:
+        raise ConfigError(
+            "model conv needs images with a height and width, not flat vectors: "
+            "give (N, H, W) or (N, H, W, 3) images, or choose model mlp"
+        )
+    shape = (image_shape[0], image_shape[1], channels)
+    return ModelSpec(
+        *sizes, kind="conv", image_shape=shape, likelihood="gaussian" if channels > 1 else "bernoulli"
     )
 
 
@@ -110,12 +154,13 @@ def initial_state(
     num_classes: int,
     key: jax.Array,
     programs: ProgramStore | None = None,
+    image_shape: tuple[int, ...] | None = None,
 ) -> tuple[ModelSpec, TrainState]:
-    sizes = (input_size, num_classes, config.latent_size, config.hidden_sizes, config.classifier_sizes)
+    bare = model_spec(config, input_size, num_classes, image_shape)
     # The structure comes from a shape-only build; the values from one compiled
     # call, which the persistent cache can keep, instead of dozens of eager ops.
-    graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_model(sizes, jax.random.PRNGKey(0))), nnx.Param)
-    model = ModelSpec(*sizes, graphdef)
+    graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_model(bare, jax.random.PRNGKey(0))), nnx.Param)
+    model = replace(bare, graphdef=graphdef)
     fresh = compiled(
         _fresh_state,
         programs,
@@ -129,14 +174,7 @@ def initial_state(
 
 @partial(_jit, static_argnames=("model", "learning_rate", "decay"))
 def _fresh_state(key: jax.Array, *, model: ModelSpec, learning_rate: float, decay: float) -> TrainState:
-    sizes = (
-        model.input_size,
-        model.num_classes,
-        model.latent_size,
-        model.hidden_sizes,
-        model.classifier_sizes,
-    )
-    _, state = nnx.split(build_model(sizes, key), nnx.Param)
+    _, state = nnx.split(build_model(model, key), nnx.Param)
     params = nnx.to_pure_dict(state)
     # The schedule's shape does not depend on steps per epoch, so 1 stands in here.
     return TrainState(params, optimizer(learning_rate, decay).init(params))
@@ -168,27 +206,38 @@ def unit_pixels(images: jax.Array) -> jax.Array:
     return images
 
 
-def _shift(images: jax.Array, shape: tuple[int, int], pixels: int, key: jax.Array) -> jax.Array:
+def _planes(shape: tuple[int, ...]) -> tuple[int, int, tuple[int, ...]]:
+    """Height, width and the trailing channel axis of an image shape: () for (H, W) grey
+    images (kept as they always were), (C,) for (H, W, C)."""
+    return shape[0], shape[1], tuple(shape[2:])
+
+
+def _shift(images: jax.Array, shape: tuple[int, ...], pixels: int, key: jax.Array) -> jax.Array:
     """Translate each flattened image by up to `pixels` in x and y (zeros fill in)."""
-    height, width = shape
+    height, width, channels = _planes(shape)
     batch = images.shape[0]
-    padded = jnp.pad(images.reshape(batch, height, width), ((0, 0), (pixels, pixels), (pixels, pixels)))
+    padded = jnp.pad(
+        images.reshape(batch, height, width, *channels),
+        ((0, 0), (pixels, pixels), (pixels, pixels), *((0, 0),) * len(channels)),
+    )
     offsets = jax.random.randint(key, (batch, 2), 0, 2 * pixels + 1)
     crop: Callable[[jax.Array, jax.Array], jax.Array] = jax.vmap(
-        lambda image, at: jax.lax.dynamic_slice(image, (at[0], at[1]), (height, width))
+        lambda image, at: jax.lax.dynamic_slice(
+            image, (at[0], at[1], *(0,) * len(channels)), (height, width, *channels)
+        )
     )
-    return crop(padded, offsets).reshape(batch, height * width)
+    return crop(padded, offsets).reshape(batch, -1)
 
 
-def _warp(images: jax.Array, shape: tuple[int, int], shift: int, warp: float, key: jax.Array) -> jax.Array:
+def _warp(images: jax.Array, shape: tuple[int, ...], shift: int, warp: float, key: jax.Array) -> jax.Array:
     """A random affine warp of each flattened image, resampled bilinearly (zeros outside).
 
     The output pixel p reads the input at A·(p - c) + c + t, with c the centre,
     A the identity plus uniform(-warp, warp) in each entry (rotation, scale and
     shear together) and t uniform(-shift, shift) pixels in each axis: four
-    gathers of the batch, no matrix product.
+    gathers of the batch, no matrix product. Colour channels move together.
     """
-    height, width = shape
+    height, width, channels = _planes(shape)
     batch = images.shape[0]
     matrix_key, shift_key = jax.random.split(key)
     matrix = jnp.eye(2) + jax.random.uniform(matrix_key, (batch, 2, 2), minval=-warp, maxval=warp)
@@ -200,18 +249,22 @@ def _warp(images: jax.Array, shape: tuple[int, int], shift: int, warp: float, ke
     top_left = jnp.floor(source)
     fraction = source - top_left
     # One pixel of zeros around the image; indices beyond it are clamped onto it.
-    padded = jnp.pad(images.reshape(batch, height, width), ((0, 0), (1, 1), (1, 1))).reshape(batch, -1)
+    padded = jnp.pad(
+        images.reshape(batch, height, width, *channels), ((0, 0), (1, 1), (1, 1), *((0, 0),) * len(channels))
+    ).reshape(batch, (height + 2) * (width + 2), *channels)
     row0 = top_left[..., 0].astype(jnp.int32)
     col0 = top_left[..., 1].astype(jnp.int32)
+    extra = (None,) * len(channels)  # a channel axis on the indices and weights, for colour
 
     def at(row: jax.Array, col: jax.Array) -> jax.Array:
         index = (jnp.clip(row, -1, height) + 1) * (width + 2) + jnp.clip(col, -1, width) + 1
-        return jnp.take_along_axis(padded, index, axis=1)
+        return jnp.take_along_axis(padded, index[(..., *extra)], axis=1)
 
-    fr, fc = fraction[..., 0], fraction[..., 1]
-    return (1 - fr) * ((1 - fc) * at(row0, col0) + fc * at(row0, col0 + 1)) + fr * (
+    fr, fc = fraction[..., 0][(..., *extra)], fraction[..., 1][(..., *extra)]
+    warped = (1 - fr) * ((1 - fc) * at(row0, col0) + fc * at(row0, col0 + 1)) + fr * (
         (1 - fc) * at(row0 + 1, col0) + fc * at(row0 + 1, col0 + 1)
     )
+    return warped.reshape(batch, -1)
 
 
 def _augmented(images: jax.Array, spec: StepSpec, key: jax.Array) -> jax.Array:
@@ -222,12 +275,13 @@ def _augmented(images: jax.Array, spec: StepSpec, key: jax.Array) -> jax.Array:
     return _shift(images, spec.image_shape, spec.augment_shift, key)
 
 
-def _cut_out(images: jax.Array, shape: tuple[int, int], size: int, key: jax.Array) -> jax.Array:
-    """Zero a size x size square at a random place of each image (DeVries & Taylor, 2017).
+def _cut_out(images: jax.Array, shape: tuple[int, ...], size: int, key: jax.Array) -> jax.Array:
+    """Zero a size x size square at a random place of each image (DeVries & Taylor, 2017),
+    in every channel.
 
     The square may hang over the border, so edge pixels are hidden as often as others.
     """
-    height, width = shape
+    height, width, channels = _planes(shape)
     corners = jax.random.randint(
         key, (images.shape[0], 2), jnp.array([1 - size, 1 - size]), jnp.array([height, width])
     )
@@ -235,6 +289,8 @@ def _cut_out(images: jax.Array, shape: tuple[int, int], size: int, key: jax.Arra
     cols = jnp.arange(width)[None, None, :]
     top, left = corners[:, 0, None, None], corners[:, 1, None, None]
     hidden = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+    if channels:
+        hidden = jnp.broadcast_to(hidden[..., None], (*hidden.shape, *channels))
     return jnp.where(hidden.reshape(images.shape[0], -1), 0.0, images)
 
 
@@ -304,6 +360,15 @@ def train_steps(
     pixel) or float32 in [0, 1].
     """
     body = partial(_one_step, spec, weights, images, labels, labeled_index, labeled_count, order, epoch_key)
+    if spec.model.kind == "conv":
+        # XLA:CPU runs convolutions inside a while loop ~45x slower than outside one (the
+        # conv classifier's gradient: 7.4 s against 0.16 s; `scan(unroll=True)` still
+        # leaves a loop), so the conv model's steps are traced one after the other.
+        losses = []
+        for i in range(spec.steps):
+            state, parts = body(state, first_step + i)
+            losses.append(parts)
+        return state, jnp.stack(losses)
     return jax.lax.scan(body, state, first_step + jnp.arange(spec.steps))
 
 

@@ -44,8 +44,9 @@ Progress = Callable[[int, int], None]
 class TrainingJob:
     """Everything one call of `train` needs.
 
-    images: (N, D) or (N, H, W), uint8 (0-255: kept so, and turned into floats per
-        batch) or float (scaled to [0, 1] here).
+    images: (N, D), (N, H, W) or (N, H, W, 3), uint8 (0-255: kept so, and turned into
+        floats per batch) or float (scaled to [0, 1] here). config.model decides the
+        networks ("auto": the conv model for colour images, the MLP otherwise).
     labels: (N,) ints, a class in 0..num_classes-1 or -1 for unlabeled.
     seed: overrides config.seed when given (the run's seed as recorded).
     checkpoint / epoch_offset: continue a run; epochs are numbered from
@@ -89,12 +90,31 @@ class EpochResult:
     labeled_count: int
 
 
-def training_images(images: Any) -> tuple[np.ndarray, tuple[int, int] | None]:
-    """(N, D) float32 in [0, 1] and the (H, W) shape when the images have one."""
+ImageShape = tuple[int, ...]  # (H, W) for grey images, (H, W, C) for colour ones
+
+
+def _image_shape(array: np.ndarray) -> ImageShape | None:
+    """(H, W) of (N, H, W) and (N, H, W, 1) images, (H, W, 3) of colour ones, None of
+    flat (N, D) vectors; a ConfigError for any other shape."""
+    if array.ndim not in (2, 3, 4) or array.shape[0] == 0 or array.size == 0:
+        raise ConfigError(
+            f"images must be a non-empty (N, D), (N, H, W) or (N, H, W, 3) array, got shape {array.shape}"
+        )
+    if array.ndim == 4 and array.shape[3] not in (1, 3):
+        raise ConfigError(
+            f"images must have 1 or 3 channels (grey or RGB), got {array.shape[3]} in shape {array.shape}"
+        )
+    if array.ndim == 2:
+        return None
+    if array.ndim == 3 or array.shape[3] == 1:
+        return (array.shape[1], array.shape[2])
+    return (array.shape[1], array.shape[2], array.shape[3])
+
+
+def training_images(images: Any) -> tuple[np.ndarray, ImageShape | None]:
+    """(N, D) float32 in [0, 1] (D = H·W·C, channels last) and the image shape, if any."""
     array = np.asarray(images)
-    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.size == 0:
-        raise ConfigError(f"images must be a non-empty (N, D) or (N, H, W) array, got shape {array.shape}")
-    shape = (array.shape[1], array.shape[2]) if array.ndim == 3 else None
+    shape = _image_shape(array)
     flat = array.reshape(array.shape[0], -1)
     if array.dtype == np.uint8:
         return (flat.astype(np.float32) / 255.0), shape
@@ -109,19 +129,18 @@ def training_images(images: Any) -> tuple[np.ndarray, tuple[int, int] | None]:
     return flat, shape
 
 
-def job_images(images: Any) -> tuple[np.ndarray, tuple[int, int] | None]:
-    """(N, D) images as training keeps them, and the (H, W) shape when they have one.
+def job_images(images: Any) -> tuple[np.ndarray, ImageShape | None]:
+    """(N, D) images as training keeps them, and their (H, W) or (H, W, C) shape if any.
 
     uint8 images stay uint8 (a view, no copy): the step and the evaluation turn each batch
     into the float32 numbers `training_images` would give, so memory holds one byte a pixel
     instead of four. Other dtypes become float32 in [0, 1] as `training_images` makes them.
+    Colour images (N, H, W, 3) become (N, H·W·3), channels last.
     """
     array = np.asarray(images)
     if array.dtype != np.uint8:
         return training_images(array)
-    if array.ndim not in (2, 3) or array.shape[0] == 0 or array.size == 0:
-        return training_images(array)  # its message
-    shape = (array.shape[1], array.shape[2]) if array.ndim == 3 else None
+    shape = _image_shape(array)
     return array.reshape(array.shape[0], -1), shape
 
 
@@ -198,9 +217,10 @@ def _model_for(
     seed: int,
     saved: bytes | None,
     programs: ProgramStore | None = None,
+    image_shape: ImageShape | None = None,
 ) -> tuple[ModelSpec, TrainState, jax.Array]:
     init_key, run_key = jax.random.split(jax.random.PRNGKey(seed))
-    model, state = initial_state(job_config, input_size, num_classes, init_key, programs)
+    model, state = initial_state(job_config, input_size, num_classes, init_key, programs, image_shape)
     if saved is not None:
         state = TrainState(*checkpoints.from_bytes(saved, state.params, state.opt_state))
     return model, state, run_key
@@ -210,8 +230,8 @@ def evaluate(
     checkpoint: bytes, images: Any, config: TrainingConfig, num_classes: int = 10
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (N, C) and posterior means of z (N, latent) for `images`."""
-    x, _ = job_images(images)
-    model, state, _ = _model_for(config, x.shape[1], num_classes, config.seed, checkpoint)
+    x, shape = job_images(images)
+    model, state, _ = _model_for(config, x.shape[1], num_classes, config.seed, checkpoint, None, shape)
     return _probabilities_and_z(_evaluator(model, state.params, x, None), state.params, x)
 
 
@@ -250,7 +270,7 @@ def train(
     labels = checked_labels(job.labels, count, job.num_classes)
     seed = config.seed if job.seed is None else job.seed
     model, state, run_key = _model_for(
-        config, input_size, job.num_classes, seed, job.checkpoint, job.programs
+        config, input_size, job.num_classes, seed, job.checkpoint, job.programs, image_shape
     )
     # device_put makes the one device copy; jnp.asarray made a second, passing one
     # (+1.5 GB instead of +0.8 GB for a million 28x28 uint8 images, measured).

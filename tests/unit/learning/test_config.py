@@ -136,6 +136,8 @@ def test_from_dict_fills_missing_fields_from_defaults_and_refuses_unknown_ones()
         augment_warp=0.0,
         distribution_alignment=False,
         holdout_share=0.0,
+        model="mlp",
+        training_size=0,
     )
     with pytest.raises(ConfigError, match="unknown training setting"):
         TrainingConfig.from_dict({"epochs": 3, "dropout": 0.5})
