@@ -41,8 +41,9 @@ GROUP = 64
 """Files a worker decodes at once: large enough that handing the group over costs little
 beside decoding it, small enough that several groups keep every worker busy (and a
 cancellation or the progress bar waits for one group at most)."""
-HEADER_GROUP = 1024
-"""Files whose headers a worker reads at once (a header is a few microseconds)."""
+HEADER_GROUP = 256
+"""Files whose headers a worker reads at once (a header is a few microseconds): a task of
+a few kilobytes, its answer a few more (so no pipe between processes ever fills up)."""
 GROUP_BYTES = 4 * 1024 * 1024
 """Pixels a group holds at most (large images make smaller groups): what a mapper that
 reads ahead keeps per group."""
