@@ -63,6 +63,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "a shorter epoch at a million samples",
     )
     p.add_argument(
+        "--model",
+        choices=("auto", "mlp", "conv"),
+        help="the networks: conv (convolutional, for colour or larger images), mlp (dense, "
+        "for small grey images) or auto (default: conv for colour images, mlp for grey)",
+    )
+    p.add_argument(
+        "--training-size",
+        type=int,
+        dest="training_size",
+        metavar="N",
+        help="longest side in pixels the images are trained at, shrunk keeping their aspect "
+        "(default 32; 0 = their own size)",
+    )
+    p.add_argument(
         "--continue",
         dest="continue_run",
         action="store_true",
@@ -95,6 +109,8 @@ def config_from(args: argparse.Namespace, project: Project) -> dict[str, Any]:
         "holdout_share",
         "holdout_min_labels",
         "epoch_samples",
+        "model",
+        "training_size",
     ):
         if getattr(args, name) is not None:
             config[name] = getattr(args, name)

@@ -211,12 +211,6 @@ class RunRecorder:
         """Validate, build the run's spec from the log, and record that it started."""
         cfg = checked_config(config, epochs)
         info, training = project.info, project.state.training
-        if len(info.shape) == 4 and info.shape[3] != 1:
-            raise ProjectError(
-                f"{project.address} holds colour images ({info.shape[3]} channels); the model "
-                "trains on grey images only so far: label them now, or create the project from "
-                "greyscale copies to train"
-            )
         if len(info.class_names) < 2:
             have = "no classes" if not info.class_names else f"one class ({info.class_names[0]})"
             raise ProjectError(

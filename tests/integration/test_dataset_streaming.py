@@ -178,14 +178,6 @@ def test_importing_an_empty_export_creates_no_file(tmp_path, capsys):
     assert files(tmp_path) == ["empty.jsonl"]
 
 
-def test_training_on_colour_images_is_refused_in_one_line(tmp_path, capsys):
-    np.savez(tmp_path / "c.npz", images=np.zeros((12, 6, 6, 3), np.uint8))
-    assert run(capsys, "new", tmp_path / "c.ledger", "--dataset", tmp_path / "c.npz")[0] == 0
-    code, _, err = run(capsys, "train", tmp_path / "c.ledger", "--epochs", 1)
-    assert code == 2 and err.count("\n") == 1
-    assert "colour images (3 channels); the model trains on grey images only" in err
-
-
 def test_the_first_map_fitted_batch_by_batch_is_pca_map_when_the_sample_is_whole():
     images = load_mnist().images
     mapping = StreamingMap(len(images), 28 * 28)
