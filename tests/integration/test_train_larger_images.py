@@ -83,3 +83,29 @@ def test_the_process_runner_job_carries_colour_images_at_training_size(tmp_path)
     again = read_job(tmp_path)
     assert again.images.dtype == np.uint8 and again.images.shape == (9, 32, 21, 3)
     np.testing.assert_array_equal(again.images, images)
+
+
+def _colour_squares(count: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    truth = np.arange(count) % 3
+    images = rng.integers(0, 90, (count, height, width, 3))
+    for i, c in enumerate(truth):
+        images[i, height // 4 : 3 * height // 4, width // 4 : 3 * width // 4, c] += 160
+    return images.astype(np.uint8), truth
+
+
+@pytest.mark.parametrize("height, width", [(64, 64), (90, 60)])
+def test_a_project_of_larger_colour_images_trains_at_the_training_size(tmp_path, capsys, height, width):
+    images, truth = _colour_squares(48, height, width)
+    app, path = _project(tmp_path, images, truth)
+    code = main(["train", str(path), "--epochs", "1", "--training-size", "32", *TINY_FLAGS])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "completed" in out
+    assert main(["info", str(path), "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    assert run["status"] == "completed"
+    with app.projects.open(path) as project:
+        trained_on = training_images(project.images(), TrainingConfig(training_size=32))
+    assert trained_on.shape == (48, 32, 32 * width // height, 3)
+    assert main(["verify", str(path), "--rerun", run["run_id"]]) == 0
