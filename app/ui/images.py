@@ -29,16 +29,15 @@ def to_qimage(image: np.ndarray) -> QImage:
     return image
 
 
-SHARP_FROM = 3.0
-"""Images enlarged this many times or more keep sharp pixel edges (a 28×28 digit shown at
-180 px); below (a 64×64 photograph at 180 px, a 128 px thumbnail at 96 px) they are
-scaled smoothly, as a photograph viewer does."""
+SHARP_UP_TO = 32
+"""Images this small (a 28×28 digit) are enlarged with sharp pixel edges, as before;
+larger ones (a 64×64 photograph at 180 px, a 128 px thumbnail at 96 px) are scaled
+smoothly, as a photograph viewer does."""
 
 
 def to_pixmap(image: np.ndarray, size: int) -> QPixmap:
     """The image scaled to fit ``size``×``size`` pixels, keeping its aspect and colour."""
     pixmap = QPixmap.fromImage(to_qimage(image))
-    height, width = image.shape[:2]
-    sharp = min(size / max(1, width), size / max(1, height)) >= SHARP_FROM
+    sharp = max(image.shape[:2]) <= SHARP_UP_TO
     mode = Qt.TransformationMode.FastTransformation if sharp else Qt.TransformationMode.SmoothTransformation
     return pixmap.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode)

@@ -89,3 +89,17 @@ def test_a_300x200_project_shows_its_thumbnails_in_the_viewer_and_on_hover(qtbot
     hover = map_view.hover.pixmap().toImage()
     assert hover.height() == 96 and abs(hover.width() - 64) <= 1  # the 128×85 thumbnail, fitted to 96
     assert colour_at_centre(hover) == tuple(colours[sample])
+
+
+def test_digits_stay_sharp_and_photographs_are_scaled_smoothly(qtbot):
+    from app.ui.images import to_pixmap
+
+    checker = (np.indices((28, 28)).sum(axis=0) % 2 * 255).astype(np.uint8)  # black and white only
+    sharp = to_pixmap(checker, 56).toImage()
+    greys = {sharp.pixelColor(x, y).red() for x in range(56) for y in range(56)}
+    assert greys == {0, 255}  # every pixel one of the digit's own
+    pixels = np.random.default_rng(0).integers(0, 2, (64, 64, 3), dtype=np.uint8) * 255
+    photo = to_pixmap(pixels, 180)
+    image = photo.toImage()
+    levels = {image.pixelColor(x, 90).red() for x in range(180)}
+    assert len(levels - {0, 255}) > 0  # blended between the pixels
