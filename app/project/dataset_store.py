@@ -27,7 +27,7 @@ from domain.images import DatasetStream, rows_per_chunk
 from domain.initial_map import encode_map
 from domain.resample import output_shape, shrink
 from domain.streaming_map import StreamingMap
-from eventstore import EventStore
+from eventstore import BlobCorrupt, BlobNotFound, EventStore
 
 THUMBNAIL_PX = 128
 """Images with a side longer than this get a thumbnail (longest side this) for display."""
@@ -297,7 +297,12 @@ class DatasetImages:
         number, offset = divmod(index, self.thumbnail_samples)
         chunk = self._thumbnails.get(number)
         if chunk is None:
-            chunk = decode_chunk(self._read_blob(self.thumbnail_chunks[number]))
+            try:
+                chunk = decode_chunk(self._read_blob(self.thumbnail_chunks[number]))
+            except (BlobNotFound, BlobCorrupt):
+                # Thumbnails only spare reading the image: show the image itself (a copy
+                # made by a release that knew no thumbnails lacks them; `verify` says so).
+                return self[index]
             expected = min(self.thumbnail_samples, len(self) - number * self.thumbnail_samples)
             if chunk.shape != (expected, *self.thumbnail_shape[1:]) or chunk.dtype != np.uint8:
                 raise ProjectError(

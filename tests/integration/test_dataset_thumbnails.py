@@ -97,6 +97,17 @@ def test_verify_names_a_damaged_thumbnail_chunk(capsys, large):
     assert f"the thumbnail chunk 2 of 3 blob {sha[:12]}… referenced at position 1" in err
 
 
+def test_a_missing_thumbnail_chunk_shows_the_image_itself_and_verify_names_it(capsys, app, large, images):
+    sha = created(large).data["thumbnail_chunks"][0]
+    with sqlite3.connect(large) as db:  # as a copy made by a release that knew no thumbnails
+        db.execute("DELETE FROM blobs WHERE sha256 = ?", (sha,))
+    with app.projects.open(large) as project:
+        np.testing.assert_array_equal(project.images().display(1), images[1])
+    code, _, err = run(capsys, "verify", large)
+    assert code == 2 and f"the thumbnail chunk 1 of 3 blob {sha[:12]}… referenced at position 1" in err
+    assert "is missing" in err
+
+
 def test_branch_and_export_carry_the_thumbnails(capsys, tmp_path, app, large, images):
     branch = tmp_path / "branch.ledger"
     assert run(capsys, "branch", large, "--at", 2, branch)[0] == 0
