@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.cli.main import main
+from app.history.branching import copy_project
 from app.project.bootstrap import bootstrap
 from app.project.dataset_store import DatasetImages, created_event
 from app.project.projections import PROJECT_STREAM
@@ -108,7 +109,7 @@ def test_a_missing_thumbnail_chunk_shows_the_image_itself_and_verify_names_it(ca
     assert "is missing" in err
 
 
-def test_branch_and_export_carry_the_thumbnails(capsys, tmp_path, app, large, images):
+def test_branch_export_and_copy_carry_the_thumbnails(capsys, tmp_path, app, large, images):
     branch = tmp_path / "branch.ledger"
     assert run(capsys, "branch", large, "--at", 2, branch)[0] == 0
     events, blobs = tmp_path / "events.jsonl", tmp_path / "blobs"
@@ -118,8 +119,10 @@ def test_branch_and_export_carry_the_thumbnails(capsys, tmp_path, app, large, im
     assert thumbnails <= {p.name for p in blobs.iterdir()} | {p.stem for p in blobs.iterdir()}
     imported = tmp_path / "imported.ledger"
     assert run(capsys, "import-events", events, imported, "--blobs", blobs)[0] == 0
+    copied = tmp_path / "copied.ledger"  # what push and pull do
+    copy_project(app.projects, large, copied)
     expected = to_training_size(images, 128)
-    for path in (branch, imported):
+    for path in (branch, imported, copied):
         code, out, err = run(capsys, "verify", path)
         assert code == 0, err
         with app.projects.open(path) as project:
