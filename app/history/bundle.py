@@ -116,6 +116,7 @@ def export_model(
         "class_names": names[:classes],
         "input": {"shape": list(info.shape[1:]), "dtype": "uint8", "preprocessing": PREPROCESSING},
         "classifier": {
+            "kind": "conv" if any(name.startswith("convs.") for name in weights) else "mlp",
             "hidden_sizes": list(hidden),
             "num_classes": classes,
             "activation": "relu",
@@ -159,16 +160,27 @@ def classifier_arrays(checkpoint: bytes, hidden_layers: int) -> dict[str, np.nda
     if not isinstance(stored, dict) or stored.get("format") != _CHECKPOINT_FORMAT:
         raise ProjectError("the run's checkpoint is of an unknown format: it was written by another release")
     params = stored["params"]
-    names = weight_names(hidden_layers)
+    names = weight_names(hidden_layers, _conv_layers(params))
     if len(params) < len(names):
         raise ProjectError("the run's checkpoint holds fewer arrays than its classifier has: it is damaged")
     return {name: np.array(params[str(i)], dtype=np.float32) for i, name in enumerate(names)}
 
 
-def weight_names(hidden_layers: int) -> list[str]:
+def _conv_layers(params: dict[str, Any]) -> int:
+    """How many convolutions lead the classifier's arrays: the conv model's kernels are
+    the only 4-D arrays (bias, kernel pairs first in the flattened order); 0 for the MLP."""
+    count = 0
+    while str(2 * count + 1) in params and np.ndim(params[str(2 * count + 1)]) == 4:
+        count += 1
+    return count
+
+
+def weight_names(hidden_layers: int, conv_layers: int = 0) -> list[str]:
     """The classifier's arrays in the order its parameters flatten (as
     ``domain.learning.inference.weight_names``, which the tests hold this to)."""
     names = []
+    for i in range(conv_layers):
+        names += [f"convs.{i}.bias", f"convs.{i}.kernel"]
     for i in range(hidden_layers):
         names += [f"hidden.{i}.bias", f"hidden.{i}.kernel"]
     return names + ["logits.bias", "logits.kernel"]

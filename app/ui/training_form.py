@@ -12,7 +12,7 @@ import dataclasses
 import re
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from app.ui.widgets import wrapping_label
 from domain.learning.config import TrainingConfig
@@ -44,8 +44,37 @@ EXTRA_FIELDS = {
         "How many samples one epoch visits, drawn at random each epoch (0 = all): a shorter "
         "epoch records a checkpoint and the map sooner on a large data set",
     ),
+    "model": (
+        "Model",
+        "choice:auto,mlp,conv",
+        "The networks: conv (convolutional, for colour or larger images), mlp (dense, fast on "
+        "small grey images) or auto (conv for colour images, mlp for grey ones)",
+    ),
+    "training_size": (
+        "Training size",
+        "int",
+        "Longest side in pixels the images are trained at, shrunk keeping their aspect and "
+        "never enlarged (0 = their own size)",
+    ),
+    "augment_colour": (
+        "Colour augmentation",
+        "bool",
+        "Colour images: the classifier also sees its training views with the colours "
+        "swapped and inverted, so it learns shapes rather than colours",
+    ),
 }
 BEFORE = "seed"  # the extra settings go above this one, when the service lists it
+
+
+class ChoiceBox(QComboBox):
+    """A setting with a few named values; ``text``/``setText`` as a line edit's, so code
+    that fills the form (presets, demos) treats it like one."""
+
+    def text(self) -> str:
+        return self.currentText()
+
+    def setText(self, text: str) -> None:  # noqa: N802 -- Qt's spelling, as QLineEdit's
+        self.setCurrentText(text)
 
 
 class SettingsForm(QWidget):
@@ -55,7 +84,7 @@ class SettingsForm(QWidget):
         super().__init__(parent)
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
-        self.fields: dict[str, tuple[dict, QLineEdit | QCheckBox, QLabel]] = {}
+        self.fields: dict[str, tuple[dict, QLineEdit | QCheckBox | ChoiceBox, QLabel]] = {}
 
     def build(self, service) -> None:
         """One row per setting of ``service`` (None: an empty form)."""
@@ -65,11 +94,16 @@ class SettingsForm(QWidget):
         if service is None:
             return
         for field in form_fields(service.config_fields()):
-            editor: QLineEdit | QCheckBox
+            editor: QLineEdit | QCheckBox | ChoiceBox
             if field["type"] == "bool":
                 editor = box = QCheckBox()
                 box.setChecked(bool(field["default"]))
                 box.toggled.connect(self.changed)
+            elif field["type"].startswith("choice:"):
+                editor = combo = ChoiceBox()
+                combo.addItems(field["type"].split(":", 1)[1].split(","))
+                combo.setCurrentText(str(field["default"]))
+                combo.currentTextChanged.connect(self.changed)
             else:
                 editor = line = QLineEdit(_format(field["default"]))
                 line.setMinimumWidth(60)
@@ -98,6 +132,9 @@ class SettingsForm(QWidget):
             if isinstance(editor, QCheckBox):
                 values[name] = editor.isChecked()
                 continue
+            if isinstance(editor, ChoiceBox):
+                values[name] = editor.currentText()
+                continue
             if field.get("unset") and not editor.text().strip():
                 values[name] = None
                 continue
@@ -124,7 +161,7 @@ class SettingsForm(QWidget):
 
     def set_read_only(self, read_only: bool) -> None:
         for _, editor, _ in self.fields.values():
-            if isinstance(editor, QCheckBox):
+            if isinstance(editor, (QCheckBox, ChoiceBox)):
                 editor.setEnabled(not read_only)
             else:
                 editor.setReadOnly(read_only)

@@ -52,6 +52,7 @@ BEFORE_THEY_EXISTED: dict[str, Any] = {
     "holdout_min_labels": 100,
     "epoch_samples": 0,
     "model": "mlp",
+    "augment_colour": False,
     "training_size": 0,
 }
 
@@ -156,6 +157,11 @@ class TrainingConfig:
     # colour images, the MLP for grey ones, on which it is as accurate and much faster
     # (docs/benchmarks.md, "Convolutional model").
     model: str = "auto"
+    # Colour images only: the classifier's augmented views (those of augment_shift) also
+    # get their channels in a random order and, half of them, inverted, so q(y|x) learns
+    # shapes rather than colours. Off by default: where colour tells the classes apart it
+    # hides what matters (docs/benchmarks.md, "Convolutional model").
+    augment_colour: bool = False
     # The longest side, in pixels, images are trained at: larger ones are shrunk to it
     # keeping their aspect, never enlarged (0 = the images' own size). 32 keeps a
     # 32 x 32 x 3 step of the conv model near a tenth of a second on 2 cores.
@@ -236,6 +242,8 @@ class TrainingConfig:
         _check_int("holdout_min_labels", self.holdout_min_labels, 1, MAX_EPOCHS * 10)
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("steps_per_call", self.steps_per_call, 1, MAX_STEPS_PER_CALL)
+        if not isinstance(self.augment_colour, bool):
+            raise ConfigError(f"augment_colour must be true or false, got {self.augment_colour!r}")
         if self.model not in MODELS:
             raise ConfigError(
                 f"{FORM_LABELS['model']} must be one of {', '.join(MODELS)}, got {self.model!r}; "

@@ -8,7 +8,8 @@ smaller set), so on the same machine the probabilities of a project's own images
 its ``PredictionsComputed`` bit for bit.
 
 Weights are a flat mapping ``hidden.<i>.kernel``, ``hidden.<i>.bias``, ``logits.kernel``,
-``logits.bias`` (``classifier_weights`` takes them from a checkpoint's parameters).
+``logits.bias`` (``classifier_weights`` takes them from a checkpoint's parameters); the
+conv model's classifier has ``convs.<i>.kernel`` and ``convs.<i>.bias`` before them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from flax import nnx
 
 from domain.learning.config import ConfigError
+from domain.learning.conv_model import CLASSIFIER_CHANNELS, ConvClassifier
 from domain.learning.model import Classifier
 from domain.learning.step import _COMPILER_OPTIONS, EVALUATION_BATCH
 from domain.learning.training import training_images
@@ -33,34 +35,51 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class ClassifierSpec:
-    """The classifier's structure; equality and hash use the sizes only."""
+    """The classifier's structure; equality and hash use the sizes only. image_shape
+    (H, W, C) is that of the conv model's classifier, None for the MLP's."""
 
     input_size: int
     hidden_sizes: tuple[int, ...]
     num_classes: int
     graphdef: Any = field(compare=False, hash=False, repr=False)
+    image_shape: tuple[int, int, int] | None = None
 
 
-def classifier_spec(input_size: int, hidden_sizes: tuple[int, ...], num_classes: int) -> ClassifierSpec:
+def classifier_spec(
+    input_size: int,
+    hidden_sizes: tuple[int, ...],
+    num_classes: int,
+    image_shape: tuple[int, int, int] | None = None,
+) -> ClassifierSpec:
     sizes = (input_size, tuple(hidden_sizes), num_classes)
-    graphdef, _ = nnx.split(
-        nnx.eval_shape(lambda: Classifier(sizes[0], sizes[1], sizes[2], rngs=nnx.Rngs(params=0))), nnx.Param
-    )
-    return ClassifierSpec(*sizes, graphdef)
+
+    def build() -> nnx.Module:
+        if image_shape is not None:
+            return ConvClassifier(image_shape, sizes[1], sizes[2], rngs=nnx.Rngs(params=0))
+        return Classifier(sizes[0], sizes[1], sizes[2], rngs=nnx.Rngs(params=0))
+
+    graphdef, _ = nnx.split(nnx.eval_shape(build), nnx.Param)
+    return ClassifierSpec(*sizes, graphdef, image_shape)
 
 
-def weight_names(hidden_layers: int) -> list[str]:
+def weight_names(hidden_layers: int, conv_layers: int = 0) -> list[str]:
     """The names of a classifier's arrays, in the order its parameters flatten."""
     names = []
+    for i in range(conv_layers):
+        names += [f"convs.{i}.bias", f"convs.{i}.kernel"]
     for i in range(hidden_layers):
         names += [f"hidden.{i}.bias", f"hidden.{i}.kernel"]
     return names + ["logits.bias", "logits.kernel"]
 
 
 def classifier_weights(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The classifier's arrays of a model's parameters (``nnx.to_pure_dict`` form)."""
+    """The classifier's arrays of a model's parameters (``nnx.to_pure_dict`` form); the
+    conv model's convolutions come first, as ``convs.<i>.bias`` and ``convs.<i>.kernel``."""
     part = params["classifier"]
     out = {}
+    for i, layer in sorted(part.get("convs", {}).items()):
+        out[f"convs.{i}.bias"] = np.asarray(layer["bias"])
+        out[f"convs.{i}.kernel"] = np.asarray(layer["kernel"])
     for i, layer in sorted(part["hidden"].items()):
         out[f"hidden.{i}.bias"] = np.asarray(layer["bias"])
         out[f"hidden.{i}.kernel"] = np.asarray(layer["kernel"])
@@ -71,8 +90,16 @@ def classifier_weights(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 def _params(spec: ClassifierSpec, weights: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """The pure-dict parameters of ``spec``'s classifier, checked against its shapes."""
-    widths = (spec.input_size, *spec.hidden_sizes, spec.num_classes)
     expected: dict[str, tuple[int, ...]] = {}
+    if spec.image_shape is not None:
+        shapes = nnx.to_pure_dict(_abstract(spec))
+        for i, layer in shapes["convs"].items():
+            for name in ("bias", "kernel"):
+                expected[f"convs.{i}.{name}"] = tuple(layer[name].shape)
+        first = int(shapes["hidden"][0]["kernel"].shape[0])
+    else:
+        first = spec.input_size
+    widths = (first, *spec.hidden_sizes, spec.num_classes)
     for i, (a, b) in enumerate(zip(widths[:-2], widths[1:-1])):
         expected[f"hidden.{i}.kernel"], expected[f"hidden.{i}.bias"] = (a, b), (b,)
     expected["logits.kernel"], expected["logits.bias"] = (widths[-2], widths[-1]), (widths[-1],)
@@ -93,7 +120,26 @@ def _params(spec: ClassifierSpec, weights: Mapping[str, np.ndarray]) -> dict[str
         for i in range(len(spec.hidden_sizes))
     }
     logits = {"bias": jnp.asarray(weights["logits.bias"]), "kernel": jnp.asarray(weights["logits.kernel"])}
-    return {"hidden": hidden, "logits": logits}
+    params: dict[str, Any] = {"hidden": hidden, "logits": logits}
+    if spec.image_shape is not None:
+        params["convs"] = {
+            i: {
+                "bias": jnp.asarray(weights[f"convs.{i}.bias"]),
+                "kernel": jnp.asarray(weights[f"convs.{i}.kernel"]),
+            }
+            for i in range(len(CLASSIFIER_CHANNELS))
+        }
+    return params
+
+
+def _abstract(spec: ClassifierSpec) -> Any:
+    """The parameter shapes of ``spec``'s classifier (no arithmetic)."""
+    assert spec.image_shape is not None
+    shape = spec.image_shape
+    model = nnx.eval_shape(
+        lambda: ConvClassifier(shape, spec.hidden_sizes, spec.num_classes, rngs=nnx.Rngs(0))
+    )
+    return nnx.split(model, nnx.Param)[1]
 
 
 @partial(jax.jit, static_argnames=("spec",), compiler_options=dict(_COMPILER_OPTIONS))
@@ -110,10 +156,19 @@ def predict(
     on_progress: Progress | None = None,
 ) -> np.ndarray:
     """Class probabilities (N, C) float32 of ``images`` ((N, D) or (N, H, W[, C]); uint8 or
-    floats, preprocessed as for training). ``on_progress(done, total)`` after each batch."""
-    x, _ = training_images(images)
+    floats, preprocessed as for training). ``on_progress(done, total)`` after each batch.
+    Weights with ``convs.*`` arrays are the conv model's classifier, which takes the
+    images' own (H, W, C): they must be at the size the run trained at."""
+    x, shape = training_images(images)
     count, input_size = x.shape
-    spec = classifier_spec(input_size, tuple(hidden_sizes), num_classes)
+    image_shape = None
+    if any(name.startswith("convs.") for name in weights):
+        if shape is None:
+            raise ConfigError(
+                "a convolutional classifier needs images with a height and width, not flat vectors"
+            )
+        image_shape = (shape[0], shape[1], shape[2] if len(shape) == 3 else 1)
+    spec = classifier_spec(input_size, tuple(hidden_sizes), num_classes, image_shape)
     params = _params(spec, weights)
     batch = min(EVALUATION_BATCH, count)
     padded = -(-count // batch) * batch

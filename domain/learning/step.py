@@ -90,6 +90,7 @@ class StepSpec:
     unlabeled_view: bool  # a shifted copy of the unlabeled batch for q(y|x)
     has_labels: bool
     steps: int  # steps per compiled call
+    recolour: bool = False  # colour images: channels permuted and inverted at random in the views
 
 
 def build_model(model: ModelSpec, key: jax.Array) -> SemiSupervisedVAE | ConvSemiSupervisedVAE:
@@ -271,8 +272,26 @@ def _augmented(images: jax.Array, spec: StepSpec, key: jax.Array) -> jax.Array:
     """The classifier's augmented view: a warp when spec.warp > 0, else a whole-pixel shift."""
     assert spec.image_shape is not None
     if spec.warp > 0:
-        return _warp(images, spec.image_shape, spec.augment_shift, spec.warp, key)
-    return _shift(images, spec.image_shape, spec.augment_shift, key)
+        moved = _warp(images, spec.image_shape, spec.augment_shift, spec.warp, key)
+    else:
+        moved = _shift(images, spec.image_shape, spec.augment_shift, key)
+    return _recoloured(moved, jax.random.fold_in(key, 2)) if spec.recolour else moved
+
+
+# The six orders of three colour channels.
+_CHANNEL_ORDERS = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]], np.int32)
+
+
+def _recoloured(images: jax.Array, key: jax.Array) -> jax.Array:
+    """Each flattened (H, W, 3) image with its channels in a random order and, for half of
+    them, inverted (1 - x): what a digit is does not depend on its colour or on whether
+    it is lighter or darker than what lies under it."""
+    batch = images.shape[0]
+    order_key, invert_key = jax.random.split(key)
+    orders = jnp.asarray(_CHANNEL_ORDERS)[jax.random.randint(order_key, (batch,), 0, len(_CHANNEL_ORDERS))]
+    pixels = jnp.take_along_axis(images.reshape(batch, -1, 3), orders[:, None, :], axis=2)
+    inverted = jax.random.bernoulli(invert_key, 0.5, (batch, 1, 1))
+    return jnp.where(inverted, 1.0 - pixels, pixels).reshape(batch, -1)
 
 
 def _cut_out(images: jax.Array, shape: tuple[int, ...], size: int, key: jax.Array) -> jax.Array:

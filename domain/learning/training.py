@@ -317,6 +317,7 @@ def train(
             shifting and (config.consistency_weight > 0 or config.pseudo_label_weight > 0),
             labeled_rows.size > 0,
             config.steps_per_call,
+            shifting and image_shape is not None and len(image_shape) == 3 and config.augment_colour,
         )
         tail_spec = replace(spec, steps=steps_per_epoch % config.steps_per_call or 1)
         # Keys depend on (seed, epoch) only, so a resumed run draws what an

@@ -43,6 +43,12 @@ def test_a_colour_project_trains_the_conv_model_from_the_command_line(tmp_path, 
     code, out, _ = run(capsys, "info", path, "--json")
     (recorded,) = json.loads(out)["runs"]
     assert recorded["status"] == "completed" and recorded["epochs"] == 1
+    # Its classifier leaves the project as a bundle and classifies colour images.
+    assert run(capsys, "export", path, "--model", tmp_path / "c.llmodel")[0] == 0
+    code, out, err = run(capsys, "predict", tmp_path / "c.llmodel", tmp_path / "c.npz", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["samples"] == len(images) and len(document["predictions"]) == len(images)
 
 
 def test_the_model_and_training_size_flags_are_checked_in_one_line(tmp_path, capsys):

@@ -137,6 +137,7 @@ def test_from_dict_fills_missing_fields_from_defaults_and_refuses_unknown_ones()
         distribution_alignment=False,
         holdout_share=0.0,
         model="mlp",
+        augment_colour=False,
         training_size=0,
     )
     with pytest.raises(ConfigError, match="unknown training setting"):

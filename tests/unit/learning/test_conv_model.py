@@ -116,7 +116,7 @@ def test_colour_images_train_end_to_end_and_beat_chance():
 
 
 def test_two_conv_runs_with_the_same_seed_are_bitwise_identical_and_another_seed_differs():
-    job = colour_job(augment_warp=0.2)
+    job = colour_job(augment_warp=0.2, augment_colour=True)
     first, second = list(train(job)), list(train(job))
     for a, b in zip(first, second, strict=True):
         assert a.checkpoint == b.checkpoint
@@ -169,3 +169,30 @@ def test_augmentations_move_and_hide_a_pixels_channels_together():
         assert not np.allclose(plane, grey)
     same = np.asarray(_warp(colour.reshape(6, -1), (8, 8, 3), 0, 0.0, key))
     np.testing.assert_array_equal(same, colour.reshape(6, -1))
+
+
+def test_the_conv_classifier_alone_predicts_what_the_loop_evaluates():
+    import jax
+
+    from app.history.bundle import classifier_arrays
+    from domain.learning import checkpoint as checkpoints
+    from domain.learning.inference import classifier_weights, predict, weight_names
+    from domain.learning.step import initial_state
+
+    config = TrainingConfig(latent_size=2, hidden_sizes=(24,), classifier_hidden_sizes=(20, 12), seed=4)
+    images, _ = colour_blobs(40)
+    init_key, _ = jax.random.split(jax.random.PRNGKey(config.seed))
+    _, state = initial_state(config, SIDE * SIDE * 3, 5, init_key, None, (SIDE, SIDE, 3))
+    saved = checkpoints.to_bytes(state.params, state.opt_state)
+    expected, _ = evaluate(saved, images, config, num_classes=5)
+    weights = classifier_weights(state.params)
+    assert list(weights) == weight_names(2, 3)  # the order the checkpoint flattens them in
+    # The bundle reads the same arrays from the checkpoint's bytes, without JAX.
+    from_bytes = classifier_arrays(saved, 2)
+    assert list(from_bytes) == list(weights)
+    assert all(np.array_equal(from_bytes[name], weights[name]) for name in weights)
+    got = predict(weights, images, (20, 12), 5)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert np.array_equal(got.argmax(axis=1), expected.argmax(axis=1))
+    with pytest.raises(ConfigError, match="convs.0.kernel"):
+        predict(weights, images[..., :1], (20, 12), 5)  # grey images: other first kernel
