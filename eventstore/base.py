@@ -6,6 +6,7 @@ import abc
 from collections.abc import Callable, Iterator, Sequence
 
 from .model import ExpectedVersion, NewEvent, RecordedEvent, Snapshot, StreamAppend, Verification
+from .validation import check_int
 
 
 class EventStore(abc.ABC):
@@ -107,6 +108,15 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     def has_blob(self, sha256: str) -> bool: ...
+
+    def read_blob_range(self, sha256: str, offset: int, length: int) -> bytes:
+        """At most ``length`` bytes of a stored blob from ``offset`` (fewer past its end),
+        reading only those where the backend can: one image of a 16 MB dataset chunk. Not
+        checked against the blob's hash, which needs all of it; ``get_blob`` and ``verify``
+        find damage. Raises ``BlobNotFound`` like ``get_blob``."""
+        check_int("offset", offset, minimum=0)
+        check_int("length", length, minimum=0)
+        return self.get_blob(sha256)[offset : offset + length]
 
     # -- integrity and lifetime --------------------------------------------------
     def chain_hash(self, position: int) -> str | None:

@@ -124,6 +124,7 @@ class Statements:
         ).format(s)
         self.get_blob = f("SELECT data FROM {}.blobs WHERE sha256 = %s").format(s)
         self.has_blob = f("SELECT 1 FROM {}.blobs WHERE sha256 = %s").format(s)
+        self.blob_range = f("SELECT substring(data FROM %s FOR %s) FROM {}.blobs WHERE sha256 = %s").format(s)
         self.hash_at = f("SELECT hash FROM {}.events WHERE position = %s").format(s)
         self.stored_page = f(
             "SELECT {}, hash FROM {}.events WHERE position > %s ORDER BY position LIMIT %s"

@@ -24,7 +24,6 @@ from .errors import (
     BlobCorrupt,
     BlobNotFound,
     NotALedger,
-    SchemaTooNew,
     StoreError,
     StoreNotFound,
     StoreReadOnly,
@@ -33,7 +32,6 @@ from .model import RecordedEvent, Snapshot, StreamAppend, Verification
 from .reading import POSITION, VERSION, EventRow, paged
 from .sqlite_errors import translate
 from .sqlite_schema import (
-    APPLICATION_ID,
     COLUMNS,
     INSERT,
     INSERT_CHUNK,
@@ -42,9 +40,9 @@ from .sqlite_schema import (
     LAST_ROW,
     NO_UPPER_BOUND,
     PAGE_SIZE,
-    SCHEMA,
-    SCHEMA_VERSION,
     STREAM_VERSION,
+    check_header,
+    create_schema,
 )
 from .validation import check_int, check_limit, stream_start
 from .write_queue import Outcome, WriteQueue
@@ -89,18 +87,7 @@ class SQLiteEventStore(EventStore):
         conn = self._conn(mode="rwc")
         with self._errors():
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                (user_version,) = conn.execute("PRAGMA user_version").fetchone()
-                if user_version == 0:  # nobody created it between our check and our lock
-                    for statement in SCHEMA:
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            finally:
-                if conn.in_transaction:
-                    conn.rollback()
+            create_schema(conn)
 
     def _check_is_ledger(self) -> None:
         if not self.path.exists():
@@ -115,19 +102,7 @@ class SQLiteEventStore(EventStore):
         # WAL database whose locks vanish can be checkpointed away under its readers.
         conn = self._conn()
         with self._errors():
-            (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-            (user_version,) = conn.execute("PRAGMA user_version").fetchone()
-        if app_id != APPLICATION_ID:
-            raise NotALedger(
-                f"{self.path} is an SQLite database but not a Ledgerlab project; "
-                "open a *.ledger file, or create a project with `ledgerlab new`"
-            )
-        if user_version > SCHEMA_VERSION:
-            raise SchemaTooNew(
-                f"{self.path} was written by a newer Ledgerlab (store schema {user_version}; "
-                f"this release reads up to {SCHEMA_VERSION}): upgrade Ledgerlab to open it. "
-                "The file was not changed."
-            )
+            check_header(conn, self.path)
 
     def _conn(self, mode: str | None = None) -> sqlite3.Connection:
         """This thread's connection (a forked child never reuses its parent's)."""
@@ -404,6 +379,18 @@ class SQLiteEventStore(EventStore):
                 "restore it from a backup"
             )
         return data
+
+    def read_blob_range(self, sha256: str, offset: int, length: int) -> bytes:
+        check_int("offset", offset, minimum=0)
+        check_int("length", length, minimum=0)
+        conn = self._conn()
+        with self._errors():
+            row = conn.execute("SELECT rowid, size FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+            if row is None:
+                return self.get_blob(sha256)  # its BlobNotFound
+            with conn.blobopen("blobs", "data", row[0], readonly=True) as blob:  # incremental I/O
+                blob.seek(min(offset, len(blob)))
+                return blob.read(length)
 
     def has_blob(self, sha256: str) -> bool:
         conn = self._conn()

@@ -1,4 +1,12 @@
-"""The layout of a `.ledger` file (SQLite), in one place."""
+"""The layout of a `.ledger` file (SQLite), in one place: its tables, how they are
+created, and how a file is recognised as one."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .errors import NotALedger, SchemaTooNew
 
 APPLICATION_ID = 0x4C4C4142  # "LLAB" in the SQLite header marks a Ledgerlab project
 SCHEMA_VERSION = 1
@@ -60,3 +68,37 @@ and each row binds only its data, metadata and hash: 306 parameters instead of 9
 STREAM_VERSION = "SELECT MAX(version) FROM events WHERE stream_id = ?"
 LAST_ROW = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
 NO_UPPER_BOUND = 2**62  # the key a backwards read starts below
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """The tables and header of a new project file, in one transaction (nothing when
+    another process created them between our check and our lock)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (user_version,) = conn.execute("PRAGMA user_version").fetchone()
+        if user_version == 0:
+            for statement in SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.rollback()
+
+
+def check_header(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a database that is not a project, or one written by a newer release."""
+    (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+    (user_version,) = conn.execute("PRAGMA user_version").fetchone()
+    if app_id != APPLICATION_ID:
+        raise NotALedger(
+            f"{path} is an SQLite database but not a Ledgerlab project; "
+            "open a *.ledger file, or create a project with `ledgerlab new`"
+        )
+    if user_version > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"{path} was written by a newer Ledgerlab (store schema {user_version}; "
+            f"this release reads up to {SCHEMA_VERSION}): upgrade Ledgerlab to open it. "
+            "The file was not changed."
+        )

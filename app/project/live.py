@@ -150,7 +150,11 @@ class Project(ProjectView):
         """The dataset (uint8, N×H×W or N×H×W×C), read lazily from the project's chunks:
         one image reads only the chunk holding it; ``np.asarray`` reads them all once."""
         if self._images is None:
-            self._images = DatasetImages(self._store.get_blob, created_event(self._store, self._registry))
+            self._images = DatasetImages(
+                self._store.get_blob,
+                created_event(self._store, self._registry),
+                read_range=self._store.read_blob_range,
+            )
         return self._images
 
     def latent_map(self) -> np.ndarray | None:

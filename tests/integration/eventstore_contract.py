@@ -290,6 +290,18 @@ class EventStoreContract(ConcurrencyContract, abc.ABC):
         with pytest.raises(StoreError, match="past the log's head"):
             store.save_snapshot("x", 3, b"")
 
+    def test_a_blob_range_reads_those_bytes_only(self, store):
+        data = bytes(range(256)) * 1000
+        sha = store.put_blob(data)
+        assert store.read_blob_range(sha, 0, 10) == data[:10]
+        assert store.read_blob_range(sha, 1000, 300) == data[1000:1300]
+        assert store.read_blob_range(sha, len(data) - 5, 100) == data[-5:]  # fewer past the end
+        assert store.read_blob_range(sha, len(data) + 10, 5) == b""
+        with pytest.raises(BlobNotFound):
+            store.read_blob_range("0" * 64, 0, 1)
+        with pytest.raises(StoreError, match="offset must be an integer >= 0"):
+            store.read_blob_range(sha, -1, 5)
+
     def test_blob_round_trip_is_idempotent_and_content_addressed(self, store):
         payload = os.urandom(3_000_000)
         sha = store.put_blob(payload)

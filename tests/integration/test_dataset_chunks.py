@@ -18,7 +18,7 @@ from app.project.dataset_store import DatasetImages, created_event
 from app.project.projections import PROJECT_STREAM
 from domain.images import Dataset
 from domain.initial_map import encode_map, pca_map
-from eventstore import NO_STREAM, NewEvent, open_store
+from eventstore import NO_STREAM, BlobCorrupt, NewEvent, open_store
 
 CHUNK = 10 * 8 * 8 * 3  # ten colour 8×8 images a chunk
 
@@ -80,6 +80,40 @@ def test_a_dataset_is_stored_in_chunks_and_reads_back_image_by_image(app, chunke
     with app.projects.open(chunked) as project:
         np.testing.assert_array_equal(np.asarray(project.images()), images)
         np.testing.assert_array_equal(project.images()[[3, 31]], images[[3, 31]])
+
+
+def test_the_window_reads_one_image_without_its_chunk(app, chunked, images):
+    """display(i) (viewer, hover) reads the image's bytes alone through the store's ranged
+    read; a chunk whose header is not what was written falls back to the whole read."""
+    with open_store(chunked) as store:
+        whole, ranges = [], []
+
+        def read_blob(sha):
+            whole.append(sha)
+            return store.get_blob(sha)
+
+        def read_range(sha, offset, length):
+            ranges.append((sha, offset, length))
+            return store.read_blob_range(sha, offset, length)
+
+        lazy = DatasetImages(read_blob, created_event(store, app.registry), read_range=read_range)
+        for index in (0, 9, 10, 23, 34, -1):
+            np.testing.assert_array_equal(lazy.display(index), images[index])
+        assert whole == []  # no chunk read whole, none hashed
+        assert max(length for _, _, length in ranges) < 1024  # headers and 192-byte images
+        # A chunk already in memory is used as it is.
+        lazy.chunk(1)
+        count = len(ranges)
+        np.testing.assert_array_equal(lazy.display(15), images[15])
+        assert len(ranges) == count
+    sha = created(chunked).data["dataset_chunks"][3]
+    with sqlite3.connect(chunked) as db:  # chunk 4's header damaged: shape no longer (5, 8, 8, 3)
+        (data,) = db.execute("SELECT data FROM blobs WHERE sha256 = ?", (sha,)).fetchone()
+        db.execute("UPDATE blobs SET data = ? WHERE sha256 = ?", (data.replace(b"(5, 8", b"(6, 8"), sha))
+    with app.projects.open(chunked) as project:
+        np.testing.assert_array_equal(project.images().display(2), images[2])
+        with pytest.raises(BlobCorrupt, match="no longer matches its hash"):
+            project.images().display(33)
 
 
 def test_a_small_dataset_is_one_chunk_equal_to_the_whole(tmp_path, app, images):
