@@ -144,7 +144,8 @@ def main() -> int:
         "`benchmarks/viewer_reads.py`: a project created from random uint8 images streamed "
         "through `ProjectService.create` (as `ledgerlab new`; images with a side over 128 px also "
         "get 128 px thumbnails in chunks of ≤ 4 MB, made in the same pass); a fresh process opens "
-        "it, then reads the middle sample through `DatasetImages.display` and makes the viewer's "
+        "it, then reads the middle sample through `DatasetImages.display` (a thumbnail chunk, or the "
+        "image alone through the store's ranged read `read_blob_range`) and makes the viewer's "
         f"180 px pixmap (first sample, after opening), then {HOVERS} random hovers (read and 96 px "
         "pixmap each); then the dataset at training size 32 chunk by chunk "
         "(`domain.resample.to_training_size`).",
