@@ -83,7 +83,13 @@ def census(tmp: Path) -> dict:
         "waited_for_jobs_s": round(time.perf_counter() - waited - 1.0, 1),
         "rss_mb": round(rss / 2**20, 1),
         "rss_trimmed_mb": trimmed,
-        "python_threads": threading.active_count(),
+        # Threads Python started; not threading's records of foreign threads (a QThread
+        # that ran Python gets a _DummyThread entry that is never removed: not a thread).
+        "python_threads": sum(
+            1
+            for t in threading.enumerate()
+            if not isinstance(t, threading._DummyThread)  # noqa: SLF001 -- measuring
+        ),
         "os_threads": me.num_threads(),
         "children": len(me.children(recursive=True)),
         "fds": me.num_fds(),

@@ -5,6 +5,8 @@ every error to one place that shows the person a message."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt
@@ -22,11 +24,14 @@ from eventstore.urls import redact_any
 
 EXPECTED_ERRORS = (ProjectError, StoreError, DomainError, OSError, ValueError)
 PROGRESS_AFTER_MS = 400  # imports quicker than this show no dialog
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+LARGE_BLOCK_BYTES = 2**20  # blocks this large are the system's, handed back on free
 
 
 class Session(QObject):
     def __init__(self, app, settings: QSettings | None = None, training_factory=None) -> None:
         super().__init__()
+        hand_large_blocks_back()
         self.app = app
         self.settings = settings if settings is not None else QSettings()
         self.training_factory = training_factory  # project -> TrainingService, or None
@@ -312,6 +317,24 @@ class Session(QObject):
             job.cancel()
             job.wait()
         self._close_project()
+
+
+def hand_large_blocks_back() -> None:
+    """Keep a long session's memory from growing with freed blocks. glibc raises its mmap
+    threshold to 32 MB (and its trim threshold to 64 MB) once a large block is freed: from
+    then on the large temporaries of the window's background jobs (a label check's pixel
+    features, a run's images) are carved from per-thread arenas and stay resident after
+    they are freed, tens of MB at a time (`docs/benchmarks.md`, Soak). A fixed threshold
+    of 1 MB (glibc starts at 128 kB) keeps large blocks out of the arenas: each is the
+    system's and handed back when freed. Nothing to do where the C library is not glibc."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)
 
 
 def shown(where) -> str:
