@@ -23,10 +23,10 @@ def to_qimage(image: np.ndarray) -> QImage:
     # The image owns its pixels; numpy copies into them row by row (lines are padded
     # to 4 bytes). A QImage built over a numpy buffer trips a reference-count bug in
     # PySide6 6.12.
-    image = QImage(w, h, fmt)
-    rows = np.frombuffer(image.bits(), dtype=np.uint8).reshape(h, image.bytesPerLine())
-    rows[:, : w * channels] = a.reshape(h, w * channels)
-    return image
+    qimage = QImage(w, h, fmt)
+    pixels = np.frombuffer(qimage.bits(), dtype=np.uint8).reshape(h, qimage.bytesPerLine())
+    pixels[:, : w * channels] = a.reshape(h, w * channels)
+    return qimage
 
 
 SHARP_UP_TO = 32

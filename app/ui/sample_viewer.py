@@ -6,6 +6,7 @@ disagree); a thumbnail grid when many samples are selected."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -32,7 +33,7 @@ class SampleViewer(QWidget):
         super().__init__(parent)
         self.selection = selection
         self.predictions = predictions
-        self.project = None
+        self.project: Any = None
 
         self.title = QLabel("No sample selected")
         self.title.setObjectName("sampleTitle")
@@ -117,7 +118,10 @@ class SampleViewer(QWidget):
 
     def _build_bars(self, class_names) -> None:
         while self.bars_layout.count():
-            self.bars_layout.takeAt(0).widget().deleteLater()
+            item = self.bars_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.bars = []
         for i, name in enumerate(class_names):
             self.bars_layout.addWidget(QLabel(name), i, 0)
@@ -180,7 +184,7 @@ class SampleViewer(QWidget):
                 "Press a class key to fix it, K to keep it."
             )
         queued = next((s for s in quality.queue(project) if s.sample == sample), None)
-        if queued is not None:
+        if queued is not None and state.suggestions is not None:
             lines.append(f"Suggested ({state.suggestions.strategy}): {queued.reason}")
         disagreement = self.disagreements.get(sample)
         if disagreement is not None:
