@@ -38,7 +38,7 @@ def _restore_part(name: str, stored: dict[str, Any], template: Any) -> Any:
         raise ConfigError(
             f"the checkpoint's {name} has {len(stored)} arrays but this model has "
             f"{len(leaves)}: it was saved with a different model configuration "
-            "(hidden sizes, classifier hidden sizes, latent size or number of classes)"
+            "(model, hidden sizes, classifier hidden sizes, latent size or number of classes)"
         )
     restored = []
     for i, leaf in enumerate(leaves):
