@@ -46,10 +46,12 @@ def cmd_new(args: argparse.Namespace, app: Application) -> int:
             dataset: Dataset | DatasetStream
             if not args.dataset:
                 dataset = load_mnist(app.settings.resources_dir)
-            elif bar is not None and Path(args.dataset).expanduser().is_dir():
+            elif Path(args.dataset).expanduser().is_dir():
                 from domain.image_folder import stream_folder  # its progress: per class folder
 
-                dataset = stream_folder(Path(args.dataset), workers, progress=bar.decoded)
+                workers.start()  # they boot while the folder is listed
+                decoded = None if bar is None else bar.decoded
+                dataset = stream_folder(Path(args.dataset), workers, progress=decoded)
             else:
                 dataset = open_dataset(args.dataset, workers)
             if not isinstance(dataset, DatasetStream):

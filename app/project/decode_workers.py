@@ -77,6 +77,12 @@ class DecodeWorkers:
     def started(self) -> bool:
         return bool(self._workers)
 
+    def start(self) -> None:
+        """Start the workers now (when a folder is certain to be read: they boot while
+        it is listed) rather than on the first call with more than one item."""
+        if self.count > 1:
+            self._start()
+
     def __call__(self, function: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         return self._map(function, iter(items))
 
