@@ -145,6 +145,25 @@ def section(runs: dict[str, list[dict]], summaries: list[dict], epochs: int, cou
     return "\n".join(lines)
 
 
+def from_log(path: str) -> None:
+    """Record the section from a run's printed JSON lines (also a run cut short: the seeds
+    it finished)."""
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line.startswith("{")]
+    header = next(line for line in lines if line.get("benchmark") == "colour_accuracy")
+    runs: dict[str, list[dict]] = {}
+    for line in lines:
+        if "per_epoch" in line:
+            runs.setdefault(line["model"], []).append(line)
+    finished = set.intersection(*({r["annotator_seed"] for r in model_runs} for model_runs in runs.values()))
+    runs = {m: [r for r in model_runs if r["annotator_seed"] in finished] for m, model_runs in runs.items()}
+    summaries = [summary(model_runs) for model_runs in runs.values()]
+    for record in summaries:
+        emit({"summary": record})
+    record_section(
+        "colour-accuracy", section(runs, summaries, header["epochs"], header["samples"], header["date"])
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=8)
@@ -155,7 +174,11 @@ def main() -> None:
         "--quick", action="store_true", help="1 epoch, seed 0, 2,000 samples; nothing recorded"
     )
     parser.add_argument("--no-record", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--from-log", metavar="LOG", help="record the section from a run's output")
     args = parser.parse_args()
+    if args.from_log:
+        from_log(args.from_log)
+        return
     from app.training.allocator import keep_freed_memory
 
     keep_freed_memory()  # as the app's training processes do
