@@ -25,7 +25,7 @@ from eventstore.urls import redact_any
 EXPECTED_ERRORS = (ProjectError, StoreError, DomainError, OSError, ValueError)
 PROGRESS_AFTER_MS = 400  # imports quicker than this show no dialog
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
-LARGE_BLOCK_BYTES = 2**20  # blocks this large are the system's, handed back on free
+LARGE_BLOCK_BYTES = 8 * 2**20  # blocks this large are the system's, handed back on free
 
 
 class Session(QObject):
@@ -325,8 +325,10 @@ def hand_large_blocks_back() -> None:
     then on the large temporaries of the window's background jobs (a label check's pixel
     features, a run's images) are carved from per-thread arenas and stay resident after
     they are freed, tens of MB at a time (`docs/benchmarks.md`, Soak). A fixed threshold
-    of 1 MB (glibc starts at 128 kB) keeps large blocks out of the arenas: each is the
-    system's and handed back when freed. Nothing to do where the C library is not glibc."""
+    of 8 MiB keeps larger blocks out of the arenas: each is the system's and handed back
+    when freed. (1 MB held memory as well, but made each copy of a 1 M-sample label array,
+    8,000,000 bytes, six times slower; 16 MB did not help.) Nothing to do where the C
+    library is not glibc."""
     if not sys.platform.startswith("linux"):
         return
     try:
