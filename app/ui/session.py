@@ -24,7 +24,7 @@ from eventstore.urls import redact_any
 
 EXPECTED_ERRORS = (ProjectError, StoreError, DomainError, OSError, ValueError)
 PROGRESS_AFTER_MS = 400  # imports quicker than this show no dialog
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 LARGE_BLOCK_BYTES = 8 * 2**20  # blocks this large are the system's, handed back on free
 
 
@@ -326,8 +326,9 @@ def hand_large_blocks_back() -> None:
     features, a run's images) are carved from per-thread arenas and stay resident after
     they are freed, tens of MB at a time (`docs/benchmarks.md`, Soak). A fixed threshold
     of 8 MiB keeps larger blocks out of the arenas: each is the system's and handed back
-    when freed. (1 MB held memory as well, but made each copy of a 1 M-sample label array,
-    8,000,000 bytes, six times slower; 16 MB did not help.) Nothing to do where the C
+    when freed; free memory at a heap's top is handed back beyond twice that (glibc's own
+    rule; at its default of 128 kB each copy of a 1 M-sample label array, 8,000,000 bytes,
+    was ten times slower). A 16 MB threshold did not help. Nothing to do where the C
     library is not glibc."""
     if not sys.platform.startswith("linux"):
         return
@@ -337,6 +338,7 @@ def hand_large_blocks_back() -> None:
         return
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)
+    mallopt(M_TRIM_THRESHOLD, 2 * LARGE_BLOCK_BYTES)
 
 
 def shown(where) -> str:
