@@ -107,7 +107,7 @@ class _Runner(QObject):
                     generator.close()
                     break
         except Exception as exc:  # reported to the person by whoever listens
-            exc.__traceback_text__ = traceback.format_exc()
+            exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]  # for the report
             owner.failed.emit(exc)
         finally:
             # Hand this object to the GUI thread and let go of the job: whoever frees it

@@ -8,6 +8,7 @@ import contextlib
 import ctypes
 import sys
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Qt
 from PySide6.QtWidgets import QProgressDialog
@@ -40,7 +41,7 @@ class Session(QObject):
         self.window.problem.connect(self.report)
         self.menus = Menus(self.window, self)
         self.window.history_panel.branch_requested.connect(self.menus.branch_from_here)
-        self.project = None
+        self.project: Any = None
         self.training = None
         self.progress_dialog: QProgressDialog | None = None
         self._jobs: list[BackgroundJob] = []
@@ -108,7 +109,12 @@ class Session(QObject):
         job.progressed.connect(lambda item: show_progress(dialog, item))
         dialog.canceled.connect(job.cancel)
         job.finished.connect(dialog.reset)
-        job.finished.connect(lambda: job.is_cancelled() and self._cancelled("Cancelled"))
+
+        def cancelled_when_done() -> None:
+            if job.is_cancelled():
+                self._cancelled("Cancelled")
+
+        job.finished.connect(cancelled_when_done)
         job.finished.connect(dialog.deleteLater)
         self.progress_dialog = dialog
         self.window.show_busy(f"Creating {target.name}…")
@@ -217,13 +223,17 @@ class Session(QObject):
 
         job = self._run(prepare, "Cannot read the history of this project", ready)
         self._project_jobs.append(job)
-        job.finished.connect(lambda: job in self._project_jobs and self._project_jobs.remove(job))
-        job.progressed.connect(
-            lambda p: (
-                self.project is project
-                and panel.set_ready(False, f"Preparing the history… {p[0] * 100 // max(1, p[1])}%")
-            )
-        )
+
+        def forget() -> None:
+            if job in self._project_jobs:
+                self._project_jobs.remove(job)
+
+        def progressed(p) -> None:
+            if self.project is project:
+                panel.set_ready(False, f"Preparing the history… {p[0] * 100 // max(1, p[1])}%")
+
+        job.finished.connect(forget)
+        job.progressed.connect(progressed)
         return job
 
     def branch(self, position: int, target: Path) -> BackgroundJob | None:

@@ -9,6 +9,7 @@ every view from it. Playback is a ``QTimer``; nothing here spins the event loop.
 from __future__ import annotations
 
 import bisect
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -36,7 +37,7 @@ class TimeTravel(QObject):
         super().__init__(parent)
         self._show = show  # project -> None: every view shows that project
         self._report = report  # (title, exception) -> None
-        self.machine = None
+        self.machine: Any = None  # the project's TimeMachine once one is shown
         self.position: int | None = None
         self._pending: int | None = None
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS, timeout=self._apply_pending)

@@ -11,6 +11,8 @@ logic. Curves are redrawn at most ``REDRAW_MS`` apart however fast epochs arrive
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
@@ -52,7 +54,7 @@ class TrainingPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.service = None
+        self.service: Any = None
         self.signals: TrainingSignals | None = None
         self._epochs = 1
         self.run_id: str | None = None

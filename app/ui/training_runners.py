@@ -21,6 +21,7 @@ import signal
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,7 @@ def _pid_alive(pid: int) -> bool:
 
 def sweep_orphan_folders(temp: str | None = None) -> list[Path]:
     """Remove worker folders whose owner process is gone (a killed window or CLI)."""
-    removed = []
+    removed: list[Path] = []
     root = Path(temp or tempfile.gettempdir())
     try:
         entries = list(root.glob(FOLDER_PREFIX + "*"))
@@ -154,6 +155,7 @@ class QtRunner(QObject):
     log_line = Signal(object)  # str
 
     name = "runner"
+    _start: Callable[[RunSpec], None]  # how a subclass launches the run
 
     def start(self, spec: RunSpec, reports: RunReports) -> None:
         self.progressed.connect(reports.progressed)
@@ -307,7 +309,7 @@ class ProcessRunner(QtRunner):
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
         self._terminal: dict | None = None
         self._run_id = ""
-        self._kill_timer = None
+        self._kill_timer: QTimer | None = None
 
     @property
     def pid(self) -> int | None:
@@ -336,7 +338,9 @@ class ProcessRunner(QtRunner):
 
     # -- from the worker -----------------------------------------------------------------
     def _read_stdout(self) -> None:
-        self._buffer += bytes(self._process.readAllStandardOutput())
+        if self._process is None:
+            return
+        self._buffer += bytes(self._process.readAllStandardOutput().data())
         *lines, self._buffer = self._buffer.split(b"\n")
         for raw in lines:
             if not raw.strip():
@@ -354,19 +358,21 @@ class ProcessRunner(QtRunner):
             self.progressed.emit(
                 Progress(line["run_id"], line["epoch"], line["step"], line["steps"], line["eta_s"])
             )
-        elif event == "epoch":
+        elif event == "epoch" and self._folder is not None:  # (the folder exists while it runs)
             self.epoch_finished.emit(protocol.read_epoch(self._folder, self._run_id, line))
         elif event in ("completed", "stopped", "failed"):
             self._terminal = line
 
     def _read_stderr(self) -> None:
-        text = bytes(self._process.readAllStandardError()).decode(errors="replace")
+        if self._process is None:
+            return
+        text = bytes(self._process.readAllStandardError().data()).decode(errors="replace")
         for line in text.splitlines():
             self._stderr.append(line)
             self.log_line.emit(line)
 
     def _on_error(self, error) -> None:
-        if error == QProcess.ProcessError.FailedToStart:
+        if error == QProcess.ProcessError.FailedToStart and self._process is not None:
             self._report_failure(
                 f"the training process could not start ({self._process.errorString()})", None, None
             )
@@ -403,7 +409,7 @@ class ProcessRunner(QtRunner):
 
     # -- to the worker ---------------------------------------------------------------------
     def _send(self, message: dict) -> None:
-        if self.is_running():
+        if self.is_running() and self._process is not None:
             self._process.write((json.dumps(message) + "\n").encode())
 
     def stop(self) -> None:
@@ -415,7 +421,7 @@ class ProcessRunner(QtRunner):
             self._kill_timer.start(STOP_GRACE_MS)
 
     def kill(self) -> None:
-        if self.is_running():
+        if self.is_running() and self._process is not None:
             self._process.kill()
 
     def update_labels(self, labels: np.ndarray, position: int) -> None:
