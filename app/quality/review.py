@@ -62,10 +62,11 @@ FLAG_METHOD = (
 
 @dataclass(frozen=True)
 class SuggestionInputs:
-    """What a suggestion is computed from, copied on the project's thread."""
+    """What a suggestion is computed from, taken on the project's thread (the images as
+    the lazy dataset, read where the suggestion is computed, as for ``FlagInputs``)."""
 
     labels: npt.NDArray[np.int64]
-    pixels: npt.NDArray[np.uint8]
+    pixels: npt.ArrayLike
     probabilities: npt.NDArray[np.float32] | None  # the latest meaningful predictions
     run_id: str | None
     epoch: int | None
@@ -138,8 +139,8 @@ def suggestion_inputs(project: ProjectView, shown: npt.NDArray[np.float32] | Non
     if probabilities is not None and ref is not None:
         run_id, epoch = str(ref.run_id), int(ref.epoch)
     return SuggestionInputs(
-        np.asarray(project.labels.labels, dtype=np.int64),
-        project.images().array(),
+        np.array(project.labels.labels, dtype=np.int64),
+        project.images(),
         probabilities,
         run_id,
         epoch,
