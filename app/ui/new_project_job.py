@@ -20,8 +20,9 @@ from typing import Any
 from PySide6.QtWidgets import QProgressDialog
 
 from app.project.decode_workers import Cancelled, DecodeWorkers
+from domain.images import Dataset, DatasetStream
 
-Progress = tuple[str, int, int]
+Progress = tuple[str, int, int, str]  # stage, images done, images in all, class folder
 POLL_S = 0.1  # how soon a Cancel is noticed while nothing is reported
 _STAGES = {
     "reading": "Reading the images",
@@ -42,18 +43,37 @@ def new_project_job(
         stop = threading.Event()
         outcome: dict[str, Any] = {}
 
+        decoding = threading.Event()  # a folder's images are being decoded: count those
+
         def report(stage: str, done: int, total: int) -> None:
             if stop.is_set():
                 raise Cancelled("cancelled")
-            updates.put((stage, done, total))
+            if not (stage == "storing" and decoding.is_set()):  # storing runs a chunk behind
+                updates.put((stage, done, total, ""))
+
+        def decoded(done: int, total: int, folder: str) -> None:
+            if stop.is_set():
+                raise Cancelled("cancelled")
+            if done < total:
+                decoding.set()
+            else:
+                decoding.clear()
+            updates.put(("reading", done, total, folder))
 
         def work() -> None:
             try:
                 with DecodeWorkers(stop=stop.is_set) as workers:
-                    updates.put(("reading", 0, 0))
-                    dataset = (
-                        load_mnist(resources) if kind == "mnist" else open_dataset(source or "", workers)
-                    )
+                    updates.put(("reading", 0, 0, ""))
+                    dataset: Dataset | DatasetStream
+                    if kind == "mnist":
+                        dataset = load_mnist(resources)
+                    elif source is not None and source.expanduser().is_dir():
+                        from domain.image_folder import stream_folder
+
+                        workers.start()  # they boot while the folder is listed
+                        dataset = stream_folder(source, workers, progress=decoded)
+                    else:
+                        dataset = open_dataset(source or "", workers)
                     report("storing", 0, len(dataset))
                     outcome["project"] = service.create(target, dataset, progress=report)
             except Cancelled:
@@ -92,11 +112,13 @@ def new_project_job(
 
 
 def show_progress(dialog: QProgressDialog, item: Progress) -> None:
-    """Show a progress item in the import's dialog: the stage and a bar of images."""
-    stage, done, total = item
+    """Show a progress item in the import's dialog: the stage, the class folder being
+    decoded (an image folder's), and a bar of images."""
+    stage, done, total, folder = item
     dialog.setAutoReset(False)  # "storing" reaches its end, then "mapping" begins
     dialog.setAutoClose(False)
     what = _STAGES.get(stage, stage)
-    dialog.setLabelText(f"{what}… {done:,} of {total:,}" if total else f"{what}…")
+    where = f" · {folder}" if folder else ""
+    dialog.setLabelText(f"{what}… {done:,} of {total:,}{where}" if total else f"{what}…")
     dialog.setRange(0, total)
     dialog.setValue(done)

@@ -12,6 +12,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
+from app.ui.new_project_job import show_progress
+
 
 def image_folder(root, count, side=16):
     rng = np.random.default_rng(1)
@@ -35,10 +37,16 @@ def test_a_new_project_from_an_image_folder_shows_its_progress(qtbot, make_sessi
         dialog.show()  # as after its minimum duration on a slow import
     # the window that opens takes the keys: the (window-modal) dialog is gone by then
     assert modal_when_opened == [False]
-    stages = [stage for stage, _, _ in seen]
+    stages = [stage for stage, _, _, _ in seen]
     assert stages[0] == "reading" and "storing" in stages and stages[-1] == "mapping"
-    assert ("storing", 90, 90) in seen and ("mapping", 90, 90) in seen
+    assert ("storing", 90, 90, "") in seen and ("mapping", 90, 90, "") in seen
+    # While the folder is decoded the dialog counts its images and names the class folder.
+    decoding = [(done, folder) for stage, done, total, folder in seen if stage == "reading" and total]
+    assert decoding and {folder for _, folder in decoding} <= {"kind0", "kind1", "kind2"}
+    assert decoding[-1][0] == 90
     assert dialog.labelText() == "Placing them on the map… 90 of 90"
+    show_progress(dialog, ("reading", 30, 90, "kind1"))
+    assert dialog.labelText() == "Reading the images… 30 of 90 · kind1"
     assert session.window.summary.samples.text() == "90"
     assert session.project.info.class_names == ("kind0", "kind1", "kind2")
     assert (tmp_path / "pictures.ledger").exists()
