@@ -14,12 +14,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
-import os
 import queue
 import shutil
 import signal
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -38,12 +36,12 @@ from app.training import protocol
 from app.training.execution import LiveLabels
 from app.training.runner import RunReports, TrainingRunner
 from app.training.spec import EpochOutput, Progress, RunFailure, RunSpec
+from app.training.worker_folders import sweep_orphan_folders, worker_folder
 from app.ui.background import BackgroundJob
 
 STDERR_TAIL = 20
 STOP_GRACE_MS = 5_000  # after a stop request, how long before the worker is killed
 RELEASE_WAIT_MS = 5_000  # on release, how long a blob write or the worker may take to end
-FOLDER_PREFIX = "ledgerlab-run-"  # + "<owner pid>-<run id>-": the owner's pid lets a sweep find orphans
 
 
 class BackgroundBlobWriter(QObject):
@@ -113,33 +111,6 @@ class _Done:
 
     def __init__(self, result) -> None:
         self.result = result
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def sweep_orphan_folders(temp: str | None = None) -> list[Path]:
-    """Remove worker folders whose owner process is gone (a killed window or CLI)."""
-    removed: list[Path] = []
-    root = Path(temp or tempfile.gettempdir())
-    try:
-        entries = list(root.glob(FOLDER_PREFIX + "*"))
-    except OSError:
-        return removed
-    for folder in entries:
-        owner = folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
-        if not owner.isdigit() or _pid_alive(int(owner)) or not folder.is_dir():
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
-    return removed
 
 
 class QtRunner(QObject):
@@ -318,7 +289,7 @@ class ProcessRunner(QtRunner):
     def _start(self, spec: RunSpec) -> None:
         self._run_id = spec.run_id
         sweep_orphan_folders()
-        self._folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-{spec.run_id}-"))  # 0700
+        self._folder = worker_folder(spec.run_id)
         protocol.write_job(self._folder, spec)
         process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()

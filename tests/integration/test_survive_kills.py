@@ -118,7 +118,7 @@ def test_a_read_only_view_writes_nothing(tmp_path):
 
 def test_orphaned_worker_folders_are_swept(tmp_path):
     pytest.importorskip("PySide6")
-    from app.ui.training_runners import FOLDER_PREFIX, sweep_orphan_folders
+    from app.training.worker_folders import FOLDER_PREFIX, sweep_orphan_folders
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
