@@ -250,9 +250,10 @@ def summarise(runs: list[dict], started: str, epochs: int, count: int) -> tuple[
             ),
             "",
             f"Ratio ours / fastest peer: **{ratio:.2f}×** on the medians, {best_ratio:.2f}× on the "
-            f"fastest epochs (target ≥ {TARGET}×: {'met' if ratio >= TARGET else 'not met'}). The "
-            "load made single epochs vary up to 7× on either side; the alternation spreads it "
-            "over both.",
+            f"fastest epochs (target ≥ {TARGET}×: {'met' if ratio >= TARGET else 'not met'}). Under "
+            "load single epochs vary up to 7× on either side (the alternation spreads that over "
+            "both), and eager PyTorch suffers more from it than the compiled step: compare at a "
+            "low load.",
         ]
     )
     return figures, markdown
