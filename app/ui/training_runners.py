@@ -126,7 +126,12 @@ class QtRunner(QObject):
     log_line = Signal(object)  # str
 
     name = "runner"
-    _start: Callable[[RunSpec], None]  # how a subclass launches the run
+    # What each subclass (thread, process) provides: launch the run, ask it to stop at a
+    # step boundary, end it now, wait up to ``ms`` for it to end.
+    _start: Callable[[RunSpec], None]
+    stop: Callable[[], None]
+    kill: Callable[[], None]
+    wait: Callable[[int], bool]
 
     def start(self, spec: RunSpec, reports: RunReports) -> None:
         self.progressed.connect(reports.progressed)
@@ -144,15 +149,6 @@ class QtRunner(QObject):
     def deliver_pending(self) -> None:
         # What the run's thread or process queued before it ended (its last epoch, its end).
         QCoreApplication.sendPostedEvents()
-
-    def stop(self) -> None:
-        raise NotImplementedError
-
-    def kill(self) -> None:
-        raise NotImplementedError
-
-    def wait(self, ms: int) -> bool:
-        raise NotImplementedError
 
     def release(self) -> None:
         """The project closes (its service has shut down): destroy this runner and its Qt
