@@ -22,20 +22,27 @@ class LabelingPanel(QWidget):
         self.grid = QGridLayout()
         self.grid.setSpacing(4)
         nav = QHBoxLayout()
+        nav.setSpacing(4)
+        # Short texts: seven buttons share the viewer's width (~630 px at 1280 x 860),
+        # where the longer ones ("Next unlabeled (N)") were cut off. The tooltip says
+        # the action's full name.
         for text, action in (
             ("◀", controller.previous_action),
             ("▶", controller.next_action),
-            ("Next unlabeled (N)", controller.unlabeled_action),
-            ("Most uncertain (U)", controller.uncertain_action),
+            ("Unlabeled (N)", controller.unlabeled_action),
+            ("Uncertain (U)", controller.uncertain_action),
             ("Suggested (S)", controller.suggested_action),
             ("Flagged (F)", controller.flagged_action),
-            ("Remove label (⌫)", controller.remove_action),
+            ("Unlabel (⌫)", controller.remove_action),
         ):
             button = QPushButton(text)
+            button.setObjectName("navigationButton")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setToolTip(action.text())
             button.clicked.connect(action.trigger)
-            nav.addWidget(button)
+            if len(text) == 1:  # the arrows need no more room than their glyph
+                button.setMaximumWidth(44)
+            nav.addWidget(button, 0 if len(text) == 1 else 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self.grid)

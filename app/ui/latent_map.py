@@ -4,14 +4,17 @@ lasso selects many, the wheel zooms, a drag pans, hovering shows the image."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QToolButton,
@@ -31,6 +34,8 @@ THUMBNAIL_PX = 96
 BY_LABEL, BY_PREDICTION, BY_MISMATCH = "label", "prediction", "mismatch"
 MARK_PX = 11
 _QUALITY_TYPES = frozenset({"SuggestionsMade", "LabelIssuesFlagged", "LabelIssueDismissed"})
+LEGEND_COLUMNS = 6  # legend entries per row when class names are longer than a digit or two
+LEGEND_MOST = 24  # with more classes than this, the legend names the first ones and a count
 UNTRAINED_NOTE = "pixel PCA — not clustered by class yet"
 
 
@@ -86,8 +91,11 @@ class LatentMapView(QWidget):
         # inside the plot are repainted with the points on every label.
         self.legend = QWidget()
         self.legend.setObjectName("mapLegend")
-        self.legend_row = QHBoxLayout(self.legend)
+        # A grid, so that longer class names wrap to a second row instead of being cut.
+        self.legend_row = QGridLayout(self.legend)
         self.legend_row.setContentsMargins(4, 0, 4, 0)
+        self.legend_row.setHorizontalSpacing(10)
+        self.legend_row.setVerticalSpacing(0)
 
         self.hover = QLabel(self.plot)
         self.hover.setObjectName("hoverThumbnail")
@@ -270,12 +278,21 @@ class LatentMapView(QWidget):
             if widget is not None:
                 widget.deleteLater()
         names = self.project.info.class_names
-        entries = [*zip(names, palette.class_colours(len(names))), ("unlabeled", palette.UNLABELED)]
-        for name, colour in entries:
-            entry = QLabel(f'<span style="color:{colour.name()}; font-size:14pt">●</span> {name}')
+        entries: list[tuple[str, QColor | None]] = [*zip(names, palette.class_colours(len(names)))]
+        if len(entries) > LEGEND_MOST:  # hundreds of classes: the first ones and a count
+            rest = len(entries) - (LEGEND_MOST - 1)
+            entries = [*entries[: LEGEND_MOST - 1], (f"… {rest:,} more classes", None)]
+        entries.append(("unlabeled", palette.UNLABELED))
+        short = all(len(name) <= 3 for name in names)  # "0".."9" fit on one row
+        columns = len(entries) if short else LEGEND_COLUMNS
+        for column in range(self.legend_row.columnCount()):
+            self.legend_row.setColumnStretch(column, 0)
+        for i, (name, colour) in enumerate(entries):
+            dot = "" if colour is None else f'<span style="color:{colour.name()}; font-size:14pt">●</span> '
+            entry = QLabel(f"{dot}{html.escape(name)}")
             entry.setObjectName("legendEntry")
-            self.legend_row.addWidget(entry)
-        self.legend_row.addStretch(1)
+            self.legend_row.addWidget(entry, i // columns, i % columns)
+        self.legend_row.setColumnStretch(min(columns, len(entries)), 1)
 
     # --- selecting ----------------------------------------------------------------------
 

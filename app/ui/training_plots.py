@@ -144,6 +144,7 @@ class TrainingPlots(QSplitter):
         self.accuracy_box = accuracy
         self.addWidget(self.loss_plots)
         self.addWidget(accuracy)
+        self.draw([], {}, [])  # the empty plots' axes
         for widget in (self.loss_plots, accuracy):
             widget.setMinimumWidth(120)
 
@@ -172,6 +173,12 @@ class TrainingPlots(QSplitter):
         self.interval_bars.setData(x=x, y=np.array([value[i] for i in shown]), top=top, bottom=bottom)
         # Whole epochs on the axis while there are few (pyqtgraph would tick 1.5).
         for plot in (self.loss_plot, self.accuracy_plot):
+            if epochs:
+                plot.enableAutoRange(x=True, y=plot is self.loss_plot)
+            else:  # nothing drawn yet: epochs 1-10 (empty, pyqtgraph ran from -400 to 400)
+                plot.setXRange(1, 10, padding=0.05)
+                if plot is self.loss_plot:
+                    plot.setYRange(0, 3, padding=0)  # 1 to 1,000 on the log axis
             axis = plot.getAxis("bottom")
             if epochs and epochs[-1] - epochs[0] <= 10:
                 axis.setTickSpacing(1, 1)
