@@ -1,16 +1,17 @@
 """Accuracy on coloured digits at 100 labels: the convolutional model against the MLP.
 
-The coloured-digit set (domain.colour_digits, seed 0) of the 10,000 embedded digits,
-32 x 32 x 3. For each annotator seed (0-4 by default) a simulated annotator labels 10
-samples per class (100 labels, as label_efficiency.py) and each model (``model="conv"``
-and ``model="mlp"``, every other setting the default) trains for --epochs epochs.
-Accuracy is that of q(y|x) against the true digits of all 10,000 samples (and of the
-unlabeled ones), per epoch and at the end; per model the mean and minimum over the
-seeds, against the target of a 90 % mean for the convolutional model. Without --quick
-the figures go to docs/benchmarks.md ("Colour digits").
+A coloured-digit set (domain.colour_digits, seed 0, --variant textured or cluttered) of
+the 10,000 embedded digits, 32 x 32 x 3. For each annotator seed (0-4 by default) a
+simulated annotator labels 10 samples per class (100 labels, as label_efficiency.py) and
+each model (`MODELS`: the conv model, the conv model with ``augment_colour``, the MLP;
+every other setting the default) trains for --epochs epochs. Accuracy is that of q(y|x)
+against the true digits of all 10,000 samples (and of the unlabeled ones), per epoch and
+at the end; per model the mean and minimum over the seeds, against the target of a 90 %
+mean for the convolutional model. Without --quick the figures go to docs/benchmarks.md
+("Colour digits, VARIANT").
 
-    .venv/bin/python benchmarks/colour_accuracy.py [--epochs N] [--seeds 0 1 2 3 4]
-        [--models conv mlp] [--count 10000] [--quick]
+    .venv/bin/python benchmarks/colour_accuracy.py [--variant textured] [--epochs N]
+        [--seeds 0 1 2 3 4] [--models conv conv-colour mlp] [--count 10000] [--quick]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from _report import machine, record_section  # noqa: E402
 
-from domain.colour_digits import make_colour_digits  # noqa: E402
+from domain.colour_digits import VARIANTS, make_colour_digits  # noqa: E402
 
 DATA = [ROOT / "resources" / "mnist10k.npz", Path("/work/shared/data/mnist10k.npz")]
 PER_CLASS = 10
@@ -40,11 +41,19 @@ def emit(record: dict) -> None:
     print(json.dumps(record), flush=True)
 
 
-def colour_set(count: int) -> tuple[np.ndarray, np.ndarray]:
+# Model choices: the model, and the settings that differ from the defaults.
+MODELS = {
+    "conv": ("conv", {}),
+    "conv-colour": ("conv", {"augment_colour": True}),
+    "mlp": ("mlp", {}),
+}
+
+
+def colour_set(count: int, variant: str) -> tuple[np.ndarray, np.ndarray]:
     path = next(p for p in DATA if p.exists())
     with np.load(path) as data:
         digits, truth = data["images"][:count], data["labels"][:count]
-    return make_colour_digits(digits, truth, SET_SEED)
+    return make_colour_digits(digits, truth, SET_SEED, variant=variant)
 
 
 def simulated_annotator(truth: np.ndarray, per_class: int, seed: int) -> np.ndarray:
@@ -60,7 +69,8 @@ def one_run(images: np.ndarray, truth: np.ndarray, model: str, epochs: int, seed
     from domain.learning.config import TrainingConfig
     from domain.learning.training import TrainingJob, train
 
-    config = TrainingConfig(model=model, epochs=epochs)
+    kind, changes = MODELS[model]
+    config = TrainingConfig(model=kind, epochs=epochs, **changes)
     labels = simulated_annotator(truth, PER_CLASS, seed)
     unlabeled = labels < 0
     started = time.perf_counter()
@@ -100,19 +110,22 @@ def summary(runs: list[dict]) -> dict:
     }
 
 
-def section(runs: dict[str, list[dict]], summaries: list[dict], epochs: int, count: int, started: str) -> str:
+def section(
+    runs: dict[str, list[dict]], summaries: list[dict], epochs: int, count: int, started: str, variant: str
+) -> str:
     seeds = summaries[0]["seeds"]
     lines = [
-        "## Colour digits (`benchmarks/colour_accuracy.py`)",
+        f"## Colour digits, {variant} (`benchmarks/colour_accuracy.py --variant {variant}`)",
         "",
-        f"Run {started}; {machine()}. The coloured-digit set (`domain/colour_digits.py`, seed "
-        f"{SET_SEED}; `python -m benchmarks.colour_digits OUT.npz` writes it) of the first "
-        f"{count:,} embedded digits at 32×32×3, 100 labels (10 per class) chosen by annotator "
-        f"seeds {', '.join(map(str, seeds))}; each model with every other setting at its default "
-        f"(0.25 of the labels held out) for {epochs} epochs. Accuracy of q(y|x) against the true "
+        f"Run {started}; {machine()}. The coloured-digit set (`domain/colour_digits.py`, "
+        f"variant {variant}, seed {SET_SEED}; `python -m benchmarks.colour_digits OUT.npz` writes "
+        f"it) of the first {count:,} embedded digits at 32×32×3, 100 labels (10 per class) "
+        f"chosen by annotator seeds {', '.join(map(str, seeds))}; each model with every other "
+        f"setting at its default (0.25 of the labels held out) for {epochs} epochs; conv-colour "
+        "is the conv model with `augment_colour`. Accuracy of q(y|x) against the true "
         "digits of all samples (in brackets: of the unlabeled ones).",
         "",
-        "![coloured digits](images/colour_digits.png)",
+        f"![coloured digits, {variant}](images/colour_digits_{variant}.png)",
         "",
         "| model | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | min | s / epoch |",
         "|---|" + "---:|" * (len(seeds) + 3),
@@ -133,14 +146,15 @@ def section(runs: dict[str, list[dict]], summaries: list[dict], epochs: int, cou
                 f"- {model}, seed {r['annotator_seed']}: "
                 + ", ".join(f"{100 * a:.1f}" for a in r["per_epoch"])
             )
-    conv = next((s for s in summaries if s["model"] == "conv"), None)
-    if conv is not None:
-        met = conv["mean"] >= TARGET_MEAN
+    convs = [s for s in summaries if s["model"].startswith("conv")]
+    if convs:
+        best = max(convs, key=lambda s: s["mean"])
+        met = best["mean"] >= TARGET_MEAN
         lines += [
             "",
-            f"Verdict: the convolutional model's mean is {100 * conv['mean']:.2f} % against the "
-            f"target of {100 * TARGET_MEAN:.0f} %: **{'met' if met else 'not met'}** "
-            f"(after {epochs} epochs).",
+            f"Verdict: the convolutional model's best mean ({best['model']}) is "
+            f"{100 * best['mean']:.2f} % against the target of {100 * TARGET_MEAN:.0f} %: "
+            f"**{'met' if met else 'not met'}** (after {epochs} epochs).",
         ]
     return "\n".join(lines)
 
@@ -159,8 +173,10 @@ def from_log(path: str) -> None:
     summaries = [summary(model_runs) for model_runs in runs.values()]
     for record in summaries:
         emit({"summary": record})
+    variant = header.get("variant", "cluttered")
     record_section(
-        "colour-accuracy", section(runs, summaries, header["epochs"], header["samples"], header["date"])
+        f"colour-accuracy-{variant}",
+        section(runs, summaries, header["epochs"], header["samples"], header["date"], variant),
     )
 
 
@@ -168,7 +184,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--models", nargs="+", default=["conv", "mlp"], choices=["conv", "mlp"])
+    parser.add_argument("--models", nargs="+", default=["conv", "conv-colour", "mlp"], choices=list(MODELS))
+    parser.add_argument("--variant", default="textured", choices=VARIANTS, help="which coloured-digit set")
     parser.add_argument("--count", type=int, default=10_000, help="samples (at most 10,000)")
     parser.add_argument(
         "--quick", action="store_true", help="1 epoch, seed 0, 2,000 samples; nothing recorded"
@@ -189,7 +206,7 @@ def main() -> None:
         parser.error("--count must be between 1 and 10,000 and --epochs at least 1")
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     made = time.perf_counter()
-    images, truth = colour_set(count)
+    images, truth = colour_set(count, args.variant)
     emit(
         {
             "benchmark": "colour_accuracy",
@@ -202,6 +219,7 @@ def main() -> None:
             "labels": PER_CLASS * 10,
             "epochs": epochs,
             "models": args.models,
+            "variant": args.variant,
         }
     )
     runs: dict[str, list[dict]] = {model: [] for model in args.models}
@@ -213,7 +231,9 @@ def main() -> None:
     for record in summaries:
         emit({"summary": record})
     if not (args.quick or args.no_record):
-        record_section("colour-accuracy", section(runs, summaries, epochs, count, started))
+        record_section(
+            f"colour-accuracy-{args.variant}", section(runs, summaries, epochs, count, started, args.variant)
+        )
 
 
 if __name__ == "__main__":

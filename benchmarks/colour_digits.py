@@ -6,7 +6,7 @@ digits; `ledgerlab new` ignores them, benchmarks score with them), ready for
 160 pictures.
 
     .venv/bin/python -m benchmarks.colour_digits OUT.npz [--count N] [--seed S]
-        [--size 32] [--preview grid.png]
+        [--size 32] [--variant textured|cluttered] [--preview grid.png]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from domain.colour_digits import MAX_SIZE, MIN_SIZE, make_colour_digits  # noqa: E402
+from domain.colour_digits import MAX_SIZE, MIN_SIZE, VARIANTS, make_colour_digits  # noqa: E402
 
 DATA = [ROOT / "resources" / "mnist10k.npz", Path("/work/shared/data/mnist10k.npz")]
 
@@ -36,10 +36,12 @@ def mnist() -> tuple[np.ndarray, np.ndarray]:
         return data["images"], data["labels"]
 
 
-def colour_digits(count: int = 10_000, seed: int = 0, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def colour_digits(
+    count: int = 10_000, seed: int = 0, size: int = 32, variant: str = "textured"
+) -> tuple[np.ndarray, np.ndarray]:
     """The first ``count`` embedded digits, coloured (what the benchmarks train on)."""
     digits, labels = mnist()
-    return make_colour_digits(digits[:count], labels[:count], seed, size)
+    return make_colour_digits(digits[:count], labels[:count], seed, size, variant)
 
 
 def save_grid(images: np.ndarray, path: Path, columns: int = 16, zoom: int = 2) -> None:
@@ -62,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=10_000, help="pictures (at most 10,000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=32, help="side in pixels")
+    parser.add_argument(
+        "--variant", default="textured", choices=VARIANTS, help="which set (domain.colour_digits)"
+    )
     parser.add_argument("--preview", type=Path, help="also save a PNG grid of examples here")
     args = parser.parse_args(argv)
     if args.out.suffix.lower() != ".npz":
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if not MIN_SIZE <= args.size <= MAX_SIZE:
         parser.error(f"--size must be between {MIN_SIZE} and {MAX_SIZE}, got {args.size}")
     started = time.perf_counter()
-    images, labels = colour_digits(args.count, args.seed, args.size)
+    images, labels = colour_digits(args.count, args.seed, args.size, args.variant)
     try:
         np.savez(args.out, images=images, labels=labels)
     except OSError as exc:

@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import numpy as np
 
+VARIANTS = ("textured", "cluttered")
 CANDIDATES = 16  # digit colours tried per picture, the first that keeps the contrast wins
 MIN_SIZE, MAX_SIZE = 16, 256
 
 
 def make_colour_digits(
-    digits: np.ndarray, labels: np.ndarray, seed: int, size: int = 32
+    digits: np.ndarray, labels: np.ndarray, seed: int, size: int = 32, variant: str = "textured"
 ) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, W) uint8 grey digits (0 = background) -> (N, size, size, 3) uint8 colour
-    pictures and a copy of ``labels``."""
+    pictures and a copy of ``labels``. ``variant`` is one of `VARIANTS` (module docstring)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     digits = np.asarray(digits)
     labels = np.asarray(labels)
     if digits.ndim != 3 or digits.dtype != np.uint8:
@@ -45,20 +48,20 @@ def make_colour_digits(
     images = np.empty((len(digits), size, size, 3), np.uint8)
     for i, digit in enumerate(digits):
         rng = np.random.default_rng([int(seed), i])
-        picture = _picture(digit, rng, size)
+        picture = _picture(digit, rng, size, variant == "cluttered")
         images[i] = np.round(np.clip(picture, 0.0, 1.0) * 255.0).astype(np.uint8)
     return images, labels.copy()
 
 
-def _picture(digit: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+def _picture(digit: np.ndarray, rng: np.random.Generator, size: int, cluttered: bool) -> np.ndarray:
     background = _texture(rng, size)
     if rng.random() < 0.4:  # two textures blended through a soft noise mask
         mask = _smoothstep(np.clip((_noise(rng, size, 2, 2) - 0.5) * rng.uniform(2, 6) + 0.5, 0, 1))
         background = background * mask[..., None] + _texture(rng, size) * (1 - mask[..., None])
-    if rng.random() < 0.35:
+    if cluttered and rng.random() < 0.35:
         background = _strays(rng, size, background)
-    alpha = _placed(digit, rng, size)
-    colour = _digit_colour(rng, background, alpha)
+    alpha = _placed(digit, rng, size) if cluttered else _at_own_size(digit, rng, size)
+    colour = _digit_colour(rng, background, alpha, cluttered)
     shade = 1.0 + rng.uniform(0.0, 0.3) * (_noise(rng, size, 2, 2) - 0.5)  # uneven paint
     ink = np.clip(colour[None, None, :] * shade[..., None], 0, 1)
     picture = background * (1 - alpha[..., None]) + ink * alpha[..., None]
@@ -173,6 +176,21 @@ def _placed(digit: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarra
     return alpha
 
 
+def _at_own_size(digit: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """(size, size) ink coverage: the whole digit picture (its margin included) at its own
+    size in a 32-pixel picture (scaled by size / 32 otherwise), shifted at random within
+    the picture."""
+    side = max(2, min(size, round(digit.shape[0] * size / 32)))
+    width = max(1, min(size, round(digit.shape[1] * size / 32)))
+    top_draw, left_draw = rng.uniform(size=2)
+    ink = digit.astype(np.float64) / 255.0
+    scaled = np.clip(_resizer(side, ink.shape[0]) @ ink @ _resizer(width, ink.shape[1]).T, 0, 1)
+    alpha = np.zeros((size, size))
+    top, left = int(top_draw * (size - side + 1)), int(left_draw * (size - width + 1))
+    alpha[top : top + side, left : left + width] = scaled
+    return alpha
+
+
 def _resizer(out: int, src: int) -> np.ndarray:
     """(out, src) area-resampling weights: each output pixel averages the source pixels
     its footprint covers, so shrinking keeps thin strokes instead of skipping them."""
@@ -182,15 +200,18 @@ def _resizer(out: int, src: int) -> np.ndarray:
     return np.asarray(np.clip(overlap, 0, None) * (out / src))
 
 
-def _digit_colour(rng: np.random.Generator, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def _digit_colour(
+    rng: np.random.Generator, background: np.ndarray, alpha: np.ndarray, cluttered: bool
+) -> np.ndarray:
     """A saturated colour that keeps a drawn minimum distance (RGB, 0-1 scale) from the
     background under the ink, at the median stroke pixel and, by half of it, at nearly
-    all of them; a quarter of the pictures also stay close to that minimum (faint ones)."""
+    all of them; in the cluttered variant a quarter of the pictures also stay close to
+    that minimum (faint ones)."""
     candidates = _hsv_to_rgb(
         rng.uniform(size=CANDIDATES), rng.uniform(0.55, 1.0, CANDIDATES), rng.uniform(0.3, 1.0, CANDIDATES)
     )
-    least = rng.uniform(0.18, 0.5)
-    faint = rng.random() < 0.25
+    least = rng.uniform(0.18, 0.5) if cluttered else rng.uniform(0.35, 0.6)
+    faint = rng.random() < 0.25 and cluttered
     under = background[alpha > 0.5]
     if not len(under):
         return np.asarray(candidates[0])

@@ -1,5 +1,6 @@
 """The coloured-digit set: deterministic, coloured, digits visible and recognisable by
-shape, backgrounds that vary from picture to picture."""
+shape, backgrounds that vary from picture to picture; in the textured variant each digit
+at its own size, in the cluttered one at any place and size, some faint."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from domain.colour_digits import make_colour_digits
+from domain.colour_digits import VARIANTS, make_colour_digits
 
 MNIST = Path(__file__).resolve().parents[3] / "resources" / "mnist10k.npz"
 
@@ -19,12 +20,17 @@ def mnist() -> tuple[np.ndarray, np.ndarray]:
         return data["images"][:600], data["labels"][:600]
 
 
-@pytest.fixture(scope="module")
-def pictures(mnist) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@pytest.fixture(scope="module", params=VARIANTS)
+def variant_pictures(request, mnist) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     digits, labels = mnist
-    images, out_labels = make_colour_digits(digits, labels, seed=3)
-    backgrounds, _ = make_colour_digits(np.zeros_like(digits), labels, seed=3)
-    return images, out_labels, backgrounds
+    images, out_labels = make_colour_digits(digits, labels, seed=3, variant=request.param)
+    backgrounds, _ = make_colour_digits(np.zeros_like(digits), labels, seed=3, variant=request.param)
+    return request.param, images, out_labels, backgrounds
+
+
+@pytest.fixture(scope="module")
+def pictures(variant_pictures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return variant_pictures[1:]
 
 
 def test_shapes_dtype_and_labels(pictures, mnist):
@@ -34,11 +40,12 @@ def test_shapes_dtype_and_labels(pictures, mnist):
     assert labels is not mnist[1]
 
 
-def test_same_seed_same_bytes_other_seed_other_pictures(mnist, pictures):
+def test_same_seed_same_bytes_other_seed_other_pictures(mnist, variant_pictures):
     digits, labels = mnist
-    again, _ = make_colour_digits(digits[:50], labels[:50], seed=3)
-    np.testing.assert_array_equal(again, pictures[0][:50])  # a prefix is the same pictures
-    other, _ = make_colour_digits(digits[:50], labels[:50], seed=4)
+    variant, images = variant_pictures[:2]
+    again, _ = make_colour_digits(digits[:50], labels[:50], seed=3, variant=variant)
+    np.testing.assert_array_equal(again, images[:50])  # a prefix is the same pictures
+    other, _ = make_colour_digits(digits[:50], labels[:50], seed=4, variant=variant)
     assert np.mean(other != again) > 0.5
 
 
@@ -53,13 +60,16 @@ def test_pictures_are_in_colour(pictures):
     assert np.mean(spread > 20) > 0.5
 
 
-def test_every_digit_is_visible(pictures):
-    images, _, backgrounds = pictures
+def test_every_digit_is_visible(variant_pictures):
+    variant, images, _, backgrounds = variant_pictures
     change = np.linalg.norm(images.astype(float) - backgrounds, axis=-1) / 255
     assert np.all((change > 0.1).sum(axis=(1, 2)) >= 10)  # the ink covers pixels in every picture
     contrast = np.array([c[c > 0.02].mean() for c in change])
-    assert np.quantile(contrast, 0.01) > 0.1
-    assert np.quantile(contrast, 0.5) < 0.6  # but not all loud: some digits are faint
+    if variant == "cluttered":
+        assert np.quantile(contrast, 0.01) > 0.1
+        assert np.quantile(contrast, 0.5) < 0.6  # but not all loud: some digits are faint
+    else:
+        assert np.quantile(contrast, 0.01) > 0.2  # no faint ones
 
 
 def test_digits_recognisable_by_shape(pictures):
@@ -72,14 +82,39 @@ def test_digits_recognisable_by_shape(pictures):
     assert np.mean(guess == labels[400:]) > 0.5
 
 
-def test_digits_are_not_at_one_place_or_size(pictures):
-    images, _, backgrounds = pictures
+def test_cluttered_digits_are_not_at_one_place_or_size(mnist):
+    digits, labels = mnist
+    images, _ = make_colour_digits(digits, labels, seed=3, variant="cluttered")
+    backgrounds, _ = make_colour_digits(np.zeros_like(digits), labels, seed=3, variant="cluttered")
     ink = np.linalg.norm(images.astype(float) - backgrounds, axis=-1) / 255 > 0.1
     rows = np.array([np.flatnonzero(m.any(1))[[0, -1]] for m in ink])
     cols = np.array([np.flatnonzero(m.any(0))[[0, -1]] for m in ink])
     assert np.ptp(rows[:, 0]) >= 6 and np.ptp(cols[:, 0]) >= 6
     heights = rows[:, 1] - rows[:, 0]
     assert np.ptp(heights) >= 5
+
+
+def test_textured_digits_keep_their_size_and_move_a_little():
+    """A 28 x 28 'digit' that is all ink shows as a 28 x 28 square at most 4 pixels from
+    the corner of the 32 x 32 picture, at different places in different pictures."""
+    squares = np.full((60, 28, 28), 255, np.uint8)
+    images, _ = make_colour_digits(squares, np.zeros(60), seed=3)
+    backgrounds, _ = make_colour_digits(np.zeros_like(squares), np.zeros(60), seed=3)
+    ink = np.linalg.norm(images.astype(float) - backgrounds, axis=-1) / 255 > 0.1
+    corners = []
+    for mask in ink:
+        rows = np.flatnonzero(mask.mean(1) > 0.5)
+        cols = np.flatnonzero(mask.mean(0) > 0.5)
+        assert len(rows) == 28 and len(cols) == 28  # its own size
+        corners.append((rows[0], cols[0]))
+    corners = np.array(corners)
+    assert corners.min() >= 0 and corners.max() <= 4
+    assert len({tuple(c) for c in corners}) >= 10  # not one place
+
+
+def test_an_unknown_variant_is_refused(mnist):
+    with pytest.raises(ValueError, match="variant must be one of textured, cluttered"):
+        make_colour_digits(mnist[0][:2], mnist[1][:2], seed=0, variant="plain")
 
 
 def test_backgrounds_vary(pictures):
