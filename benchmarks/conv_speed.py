@@ -6,13 +6,13 @@ app hands them over, 100 labels, batches of 128 unlabeled + 128 labeled, every s
 the default except ``augment_shift=0`` (as benchmarks/train_speed.py: the peer has no
 augmentation, pseudo-labels nor cutout, which need it). The peer is the model of
 `domain/learning/conv_model.py` written the plain way in eager PyTorch (NCHW): the
-same convolutions, channels, strides and dense widths, 2 x 2 stride-2 transposed
-convolutions in the decoder, the Gaussian pixel likelihood of `loss.gaussian_pixel_nll`
-(log-scale bounded below at -log 255), the encoder's trunk once per sample and its
-features concatenated with each of the ten one-hot classes, the decoder run on all ten
-hypotheses of every unlabeled sample, the entropy weight, the classifier weight and
-Adam at the same learning rate. (One difference of no cost: PyTorch pads a stride-2
-convolution on both sides, XLA's "SAME" on the far side.)
+same 2 x 2 stride-2 convolutions (`nn.Conv2d`; ours are matrix products on tree-ordered
+pixels), channels and dense widths, 2 x 2 stride-2 transposed convolutions in the
+decoder, the Gaussian pixel likelihood of `loss.gaussian_pixel_nll` (log-scale bounded
+below at -log 255), the encoder's trunk once per sample and its features concatenated
+with each of the ten one-hot classes, the decoder run on all ten hypotheses of every
+unlabeled sample, the entropy weight, the classifier weight and Adam at the same
+learning rate.
 
 Each side runs in a process of its own, in alternation (--rounds), for --epochs epochs
 of --count samples; steps per second is the median over the epochs after each run's
@@ -99,10 +99,10 @@ def torch_peer(images: np.ndarray, labels: np.ndarray, epochs: int, tuned: bool)
     hidden, classifier_sizes = config.hidden_sizes, config.classifier_sizes
     height, width, channels = images.shape[1:]
 
-    def convs(channel_list, strides) -> list[nn.Module]:
+    def convs(channel_list) -> list[nn.Module]:
         layers: list[nn.Module] = []
-        for a, b, s in zip((channels, *channel_list[:-1]), channel_list, strides):
-            layers += [nn.Conv2d(a, b, 3, s, 1), nn.ReLU()]
+        for a, b in zip((channels, *channel_list[:-1]), channel_list):
+            layers += [nn.Conv2d(a, b, 2, 2), nn.ReLU()]
         return layers
 
     def dense(sizes) -> list[nn.Module]:
@@ -111,25 +111,25 @@ def torch_peer(images: np.ndarray, labels: np.ndarray, epochs: int, tuned: bool)
             layers += [nn.Linear(a, b), nn.ReLU()]
         return layers
 
-    def trunk_size(channel_list, strides) -> int:
-        h, w = height, width
-        for s in strides:
-            h, w = math.ceil(h / s), math.ceil(w / s)
-        return h * w * channel_list[-1]
+    cells_h, cells_w = math.ceil(height / cm.DOWNSAMPLING), math.ceil(width / cm.DOWNSAMPLING)
+    # Sides that are not multiples of 8 are padded with zeros (ours: in its tree order).
+    pad = (0, cells_w * cm.DOWNSAMPLING - width, 0, cells_h * cm.DOWNSAMPLING - height)
 
-    encoder_strides = (2,) * len(cm.ENCODER_CHANNELS)
+    def trunk_size(channel_list) -> int:
+        return cells_h * cells_w * channel_list[-1]
+
     classifier = nn.Sequential(
-        *convs(cm.CLASSIFIER_CHANNELS, cm.CLASSIFIER_STRIDES),
+        nn.ZeroPad2d(pad),
+        *convs(cm.CLASSIFIER_CHANNELS),
         nn.Flatten(),
-        *dense((trunk_size(cm.CLASSIFIER_CHANNELS, cm.CLASSIFIER_STRIDES), *classifier_sizes)),
+        *dense((trunk_size(cm.CLASSIFIER_CHANNELS), *classifier_sizes)),
         nn.Linear(classifier_sizes[-1], classes),
     )
-    encoder_trunk = nn.Sequential(*convs(cm.ENCODER_CHANNELS, encoder_strides), nn.Flatten())
+    encoder_trunk = nn.Sequential(nn.ZeroPad2d(pad), *convs(cm.ENCODER_CHANNELS), nn.Flatten())
     encoder_head = nn.Sequential(
-        *dense((trunk_size(cm.ENCODER_CHANNELS, encoder_strides) + classes, *hidden)),
+        *dense((trunk_size(cm.ENCODER_CHANNELS) + classes, *hidden)),
         nn.Linear(hidden[-1], 2 * latent),
     )
-    cells_h, cells_w = math.ceil(height / cm.DOWNSAMPLING), math.ceil(width / cm.DOWNSAMPLING)
     widths = tuple(reversed(hidden))
     grid = cm.DECODER_CHANNELS[0]
     levels = (*cm.DECODER_CHANNELS, 2 * channels)
@@ -192,7 +192,13 @@ def torch_peer(images: np.ndarray, labels: np.ndarray, epochs: int, tuned: bool)
             (loss_l + loss_u).backward()
             optimizer.step()
         seconds.append(time.perf_counter() - started)
-    return {"steps_per_epoch": steps, "epoch_seconds": seconds, "threads": torch.get_num_threads()}
+    parameters = sum(p.numel() for n in networks for p in n.parameters())
+    return {
+        "steps_per_epoch": steps,
+        "epoch_seconds": seconds,
+        "threads": torch.get_num_threads(),
+        "parameters": parameters,
+    }
 
 
 def side(which: str, data_file: str, epochs: int) -> dict:
@@ -237,8 +243,8 @@ def summarise(runs: list[dict], started: str, epochs: int, count: int) -> tuple[
             f"marginalised over 10 classes, Adam), {rounds} rounds of {epochs} epochs per side "
             "in alternation, each side in its own process; steps/s is the median over the "
             "epochs after each run's first (which compiles), and the fastest such epoch. The peer "
-            "is the same model in eager PyTorch (module docstring; 1,315,976 parameters against "
-            "our 1,316,138: our transposed convolutions have a bias per 2×2 quadrant), plain "
+            "is the same model in eager PyTorch (module docstring; 1,233,096 parameters against "
+            "our 1,233,258: our transposed convolutions have a bias per 2×2 quadrant), plain "
             "(NCHW) and tuned (subnormals flushed, channels-last).",
             "",
             "| implementation | steps/s (median) | per round | fastest epoch, steps/s |",

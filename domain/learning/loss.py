@@ -64,27 +64,31 @@ MIN_LOG_SCALE = -math.log(255.0)
 _GAUSSIAN_CONSTANT = 0.5 * math.log(2.0 * math.pi) + math.log(255.0)
 
 
-def gaussian_pixel_nll(out: jax.Array, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+def gaussian_pixel_nll(
+    mean: jax.Array, log_scale: jax.Array, x: jax.Array, mask: jax.Array | None = None
+) -> jax.Array:
     """-log p(x) of a Gaussian per sub-pixel, as the nats of its 1/255-wide bin, summed.
 
-    out (..., 2·D): a mean and a log-scale per sub-pixel, interleaved (sub-pixel major);
-    x (..., D) in [0, 1]. The log-scale is bounded below by ``MIN_LOG_SCALE``, so the
-    density times the bin width stays a probability (at most 0.4): a continuous density
-    cannot then run off to infinity on the discrete data. conv_model's docstring says why
-    a Gaussian rather than a discretised logistic.
+    mean, log_scale (..., D): the decoder's two outputs per sub-pixel; x (..., D) in
+    [0, 1]. The log-scale is bounded below by ``MIN_LOG_SCALE``, so the density times
+    the bin width stays a probability (at most 0.4): a continuous density cannot then
+    run off to infinity on the discrete data. conv_model's docstring says why a Gaussian
+    rather than a discretised logistic.
     """
-    pairs = out.reshape(*out.shape[:-1], out.shape[-1] // 2, 2)
-    mean, log_scale = pairs[..., 0], jnp.maximum(pairs[..., 1], MIN_LOG_SCALE)
+    log_scale = jnp.where(log_scale > MIN_LOG_SCALE, log_scale, MIN_LOG_SCALE)  # one select both ways
     scaled = (x - mean) * jnp.exp(-log_scale)
     terms = 0.5 * scaled * scaled + log_scale + _GAUSSIAN_CONSTANT
     return jnp.sum(terms if mask is None else terms * mask, axis=-1)
 
 
-def pixel_nll(likelihood: str, out: jax.Array, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
-    """-log p(x|decoder outputs) under the model's pixel likelihood, summed over pixels."""
+def pixel_nll(
+    likelihood: str, out: tuple[jax.Array, ...], x: jax.Array, mask: jax.Array | None = None
+) -> jax.Array:
+    """-log p(x|decoder outputs) under the model's pixel likelihood, summed over pixels;
+    ``out`` holds the decoder's parameters per sub-pixel (logits, or mean and log-scale)."""
     if likelihood == "gaussian":
-        return gaussian_pixel_nll(out, x, mask)
-    return bernoulli_nll(out, x, mask)
+        return gaussian_pixel_nll(out[0], out[1], x, mask)
+    return bernoulli_nll(out[0], x, mask)
 
 
 def gaussian_kl(mu: jax.Array, log_var: jax.Array) -> jax.Array:
@@ -147,19 +151,18 @@ def _negative_elbos(
     mu, log_var = model.encoder.from_first_layer(jnp.concatenate(first))
     z = mu + jnp.exp(0.5 * log_var) * jax.random.normal(key, mu.shape, mu.dtype)
     row_class = jnp.concatenate(row_classes)
-    logits = model.decoder.from_first_layer(model.decoder.latent(z) + model.decoder.classes[...][row_class])
+    decoded = model.decoder.from_first_layer(model.decoder.latent(z) + model.decoder.classes[...][row_class])
+    outputs = decoded if isinstance(decoded, tuple) else (decoded,)  # one array per parameter
     likelihood = model.likelihood
     targets, mask = model.decoder.targets(unlabeled)  # in the decoder's output order
-    rec_unlabeled = pixel_nll(
-        likelihood, logits[: classes * batch].reshape(classes, batch, -1), targets[None], mask
-    ).reshape(-1)
+    hypotheses = tuple(out[: classes * batch].reshape(classes, batch, -1) for out in outputs)
+    rec_unlabeled = pixel_nll(likelihood, hypotheses, targets[None], mask).reshape(-1)
     if labeled is None:
         rec = rec_unlabeled
     else:
         labeled_targets, _ = model.decoder.targets(labeled.images)
-        rec = jnp.concatenate(
-            [rec_unlabeled, pixel_nll(likelihood, logits[classes * batch :], labeled_targets, mask)]
-        )
+        seen = tuple(out[classes * batch :] for out in outputs)
+        rec = jnp.concatenate([rec_unlabeled, pixel_nll(likelihood, seen, labeled_targets, mask)])
     return rec, gaussian_kl(mu, log_var)
 
 
