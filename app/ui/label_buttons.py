@@ -6,7 +6,8 @@ They only trigger the ``LabelingController``'s actions; what a label does is dec
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.ui import palette
 from app.ui.labeling import LabelingController, class_keys
@@ -43,10 +44,31 @@ class LabelingPanel(QWidget):
             if len(text) == 1:  # the arrows need no more room than their glyph
                 button.setMaximumWidth(44)
             nav.addWidget(button, 0 if len(text) == 1 else 1)
+        # A project made from images without class names has no classes and so no
+        # buttons and no keys: say so where the buttons would be, with the way out.
+        self.no_classes = QWidget()
+        self.no_classes.setObjectName("noClasses")
+        row = QHBoxLayout(self.no_classes)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(
+            QLabel("This project has no classes yet: add one to label with a button or its key."), 1
+        )
+        self.add_class_button = QPushButton("Add a class…")
+        self.add_class_button.setObjectName("addClassButton")
+        self.add_class_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.add_class_button.setEnabled(False)  # until the window hands over its action
+        row.addWidget(self.add_class_button)
+        self.no_classes.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.no_classes)
         layout.addLayout(self.grid)
         layout.addLayout(nav)
+
+    def offer_to_add_classes(self, action: QAction) -> None:
+        """The window's Label → Add class… action, behind the no-classes button."""
+        self.add_class_button.clicked.connect(action.trigger)
+        self.add_class_button.setEnabled(True)
 
     def show_project(self, project) -> None:
         for button in self.buttons:
@@ -54,6 +76,7 @@ class LabelingPanel(QWidget):
             button.deleteLater()
         self.buttons = []
         names = project.info.class_names
+        self.no_classes.setVisible(not names)
         keys = class_keys(names)
         colours = palette.class_colours(len(names))
         columns = 5

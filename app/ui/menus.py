@@ -118,6 +118,7 @@ class Menus:
         self.classes = ClassEditor(window, labeling)
         label.addAction(self.classes.add_action)
         label.addAction(self.classes.rename_action)
+        window.label_panel.offer_to_add_classes(self.classes.add_action)
         history = bar.addMenu("&History")
         self._add(history, "&Back to now", window.travel.back_to_now, QKeySequence("Ctrl+End"))
         self._add(

@@ -5,7 +5,7 @@ refused with the domain's sentence, nothing recorded."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from eventstore import open_store
 
@@ -58,3 +58,34 @@ def test_rename_from_the_menu_and_a_taken_name_is_refused(qtbot, workbench):
     assert "three" in window.last_error.text() and "already" in window.last_error.text()
     assert types(project.path) == before
     assert list(project.info.class_names)[4] == "4"
+
+
+def test_a_project_without_classes_says_so_and_offers_to_add_one(qtbot, make_session, tmp_path, application):
+    import numpy as np
+
+    from domain.dataset import load_dataset
+
+    from .conftest import activate, clustered_images
+
+    source = tmp_path / "unnamed.npz"
+    np.savez(source, images=clustered_images(40))  # images only: no class names
+    target = tmp_path / "unnamed.ledger"
+    application.projects.create(target, load_dataset(source)).close()
+    session = make_session()
+    window = session.window
+    window.show()
+    activate(window)
+    with qtbot.waitSignal(window.project_opened, timeout=20_000):
+        session.open(target)
+    project = session.project
+    assert list(project.info.class_names) == []
+    hint = window.label_panel.no_classes
+    assert hint.isVisible() and "no classes yet" in hint.findChild(QLabel).text()
+    qtbot.mouseClick(window.label_panel.add_class_button, Qt.MouseButton.LeftButton)
+    dialog = session.menus.classes.dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.setTextValue("cat")
+    dialog.accept()
+    qtbot.waitUntil(lambda: list(project.info.class_names) == ["cat"], timeout=5_000)
+    qtbot.waitUntil(lambda: not hint.isVisible(), timeout=5_000)
+    assert any("cat" in t for t in button_texts(window))
