@@ -77,6 +77,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(default 32; 0 = their own size)",
     )
     p.add_argument(
+        "--augment-colour",
+        dest="augment_colour",
+        action=argparse.BooleanOptionalAction,
+        help="show the classifier its colour images with the channels permuted and inverted, "
+        "for sets where colour does not tell the classes apart (the form's Colour augmentation)",
+    )
+    p.add_argument(
         "--continue",
         dest="continue_run",
         action="store_true",
@@ -111,6 +118,7 @@ def config_from(args: argparse.Namespace, project: Project) -> dict[str, Any]:
         "epoch_samples",
         "model",
         "training_size",
+        "augment_colour",
     ):
         if getattr(args, name) is not None:
             config[name] = getattr(args, name)

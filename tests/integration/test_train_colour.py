@@ -59,3 +59,21 @@ def test_the_model_and_training_size_flags_are_checked_in_one_line(tmp_path, cap
     code, _, err = run(capsys, "train", path, "--epochs", 1, "--training-size", 3)
     assert code == 2 and err.count("\n") == 1
     assert "training_size must be 0 or at least 8 pixels" in err
+
+
+def test_colour_augmentation_is_a_flag_of_train_and_is_recorded(tmp_path, capsys):
+    images, truth = colour_squares(24)
+    np.savez(tmp_path / "c.npz", images=images, class_names=np.array(["r", "g", "b"]))
+    path = tmp_path / "c.ledger"
+    assert run(capsys, "new", path, "--dataset", tmp_path / "c.npz")[0] == 0
+    for sample in range(3):
+        assert run(capsys, "label", path, sample, int(truth[sample]))[0] == 0
+    flags = ["--epochs", 1, *TINY_FLAGS]
+    assert run(capsys, "train", path, "--augment-colour", *flags)[0] == 0
+    assert run(capsys, "train", path, *flags)[0] == 0  # the project's last settings carry on
+    assert run(capsys, "train", path, "--no-augment-colour", *flags)[0] == 0
+    from eventstore import open_store
+
+    with open_store(path) as store:
+        started = [e.data for e in store.read_all() if e.type == "TrainingStarted"]
+    assert [s["config"]["augment_colour"] for s in started] == [True, True, False]
