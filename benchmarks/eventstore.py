@@ -15,29 +15,32 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import statistics
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import _report  # noqa: F401  (puts the repo root on sys.path)
 import orjson
 from _report import emit, percentile, record_section
+from eventstore_postgres import postgres_section
+from eventstore_shared import (
+    JOB,
+    THREADS,
+    emit_threads,
+    new_events,
+    ours_batched,
+    ours_read,
+    ours_threads,
+    payload,
+    peer_events,
+    peer_insert_batched,
+    peer_read_all,
+    peer_threads,
+    rounds,
+)
 
-from eventstore import ANY, NO_STREAM, NewEvent, open_store
-
-
-def payload(i: int) -> tuple[dict, dict]:
-    """About 144 bytes of JSON, like a LabelAssigned event and its metadata."""
-    data = {"sample": i % 10_000, "label": i % 10, "previous": None}
-    meta = {"annotator": "ada", "at": 1795395490.123456 + i, "command": "assign_label"}
-    return data, meta
-
-
-def new_events(start: int, n: int) -> list[NewEvent]:
-    return [NewEvent("LabelAssigned", *payload(i)) for i in range(start, start + n)]
+from eventstore import ANY, open_store
 
 
 # -- ours -------------------------------------------------------------------------------
@@ -52,23 +55,6 @@ def ours_single(path: Path, n: int) -> list[float]:
     return times
 
 
-def ours_batched(path: Path | str, total: int, batch: int) -> float:
-    with open_store(path, create=True) as store:
-        t = time.perf_counter()
-        for start in range(0, total, batch):
-            store.append("labels", new_events(start, batch), ANY)  # encoding included
-        return total / (time.perf_counter() - t)
-
-
-def ours_read(path: Path | str) -> tuple[int, float]:
-    with open_store(path) as store:
-        t = time.perf_counter()
-        n = 0
-        for event in store.read_all():
-            n += 1
-        return n, n / (time.perf_counter() - t)
-
-
 # -- the peer ---------------------------------------------------------------------------
 def peer_recorder(path: Path):
     from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
@@ -77,17 +63,6 @@ def peer_recorder(path: Path):
     recorder = SQLiteApplicationRecorder(datastore)
     recorder.create_table()
     return datastore, recorder
-
-
-def peer_events(start: int, n: int, originator, version: int):
-    from eventsourcing.persistence import StoredEvent
-
-    out = []
-    for k, i in enumerate(range(start, start + n)):
-        data, meta = payload(i)
-        state = orjson.dumps({"data": data, "metadata": meta})
-        out.append(StoredEvent(originator, version + k + 1, "LabelAssigned", state))
-    return out
 
 
 def peer_single(path: Path, n: int) -> list[float]:
@@ -105,185 +80,16 @@ def peer_single(path: Path, n: int) -> list[float]:
 
 def peer_batched(path: Path, total: int, batch: int) -> float:
     datastore, recorder = peer_recorder(path)
-    originator = uuid.uuid4()
-    t = time.perf_counter()
-    for start in range(0, total, batch):
-        recorder.insert_events(peer_events(start, batch, originator, start))
-    rate = total / (time.perf_counter() - t)
+    rate = peer_insert_batched(recorder, total, batch)
     datastore.close()
     return rate
 
 
 def peer_read(path: Path) -> tuple[int, float]:
     datastore, recorder = peer_recorder(path)
-    t = time.perf_counter()
-    n, start = 0, 1
-    while True:
-        page = recorder.select_notifications(start, 10_000)
-        for notification in page:
-            orjson.loads(notification.state)
-            n += 1
-        if len(page) < 10_000:
-            break
-        start = page[-1].id + 1
-    rate = n / (time.perf_counter() - t)
+    n, rate = peer_read_all(recorder)
     datastore.close()
     return n, rate
-
-
-# -- writer threads (eventsourcing's own concurrent test: 4 workers, jobs of 50 events) ----
-THREADS, JOB = 4, 50
-
-
-def ours_threads(url: str, jobs: int, create: bool = True) -> float:
-    with open_store(url, create=create) as store:
-
-        def job(k: int) -> None:
-            store.append(f"job-{uuid.uuid4().hex}", new_events(k * JOB, JOB), NO_STREAM)
-
-        with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(job, range(THREADS)))  # warm up: one connection per thread
-            t = time.perf_counter()
-            list(pool.map(job, range(jobs)))
-            return jobs * JOB / (time.perf_counter() - t)
-
-
-def peer_threads(recorder, jobs: int) -> float:
-    def job(k: int) -> None:
-        recorder.insert_events(peer_events(k * JOB, JOB, uuid.uuid4(), 0))
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(job, range(THREADS)))
-        t = time.perf_counter()
-        list(pool.map(job, range(jobs)))
-        return jobs * JOB / (time.perf_counter() - t)
-
-
-def rounds(ours, peer, n: int) -> tuple[float, float, float]:
-    """Alternate ours and the peer ``n`` times; medians of rates and of per-round ratios."""
-    o, p = [], []
-    for r in range(n):
-        o.append(ours(r))
-        p.append(peer(r))
-    return statistics.median(o), statistics.median(p), statistics.median(a / b for a, b in zip(o, p))
-
-
-# -- PostgreSQL ---------------------------------------------------------------------------
-def pg_server(folder: Path) -> str:
-    import pgserver
-
-    return pgserver.get_server(folder, cleanup_mode="stop").get_uri()
-
-
-def pg_url(uri: str, project: str) -> str:
-    return f"{uri}{'&' if '?' in uri else '?'}project={project}"
-
-
-def pg_peer(uri: str, schema: str, pool_size: int = 1):
-    import psycopg
-    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-    from psycopg import sql
-
-    with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    socket_dir = uri.split("host=", 1)[1].split("&", 1)[0]
-    datastore = PostgresDatastore(
-        dbname="postgres",
-        host=socket_dir,
-        port=5432,
-        user="postgres",
-        password="",
-        schema=schema,
-        pool_size=pool_size,
-    )
-    recorder = PostgresApplicationRecorder(datastore)
-    recorder.create_table()
-    return datastore, recorder
-
-
-def pg_peer_batched(uri: str, schema: str, total: int, batch: int) -> float:
-    datastore, recorder = pg_peer(uri, schema)
-    originator = uuid.uuid4()
-    t = time.perf_counter()
-    for start in range(0, total, batch):
-        recorder.insert_events(peer_events(start, batch, originator, start))
-    rate = total / (time.perf_counter() - t)
-    datastore.close()
-    return rate
-
-
-def pg_peer_threads(uri: str, schema: str, jobs: int) -> float:
-    datastore, recorder = pg_peer(uri, schema, pool_size=THREADS)
-    rate = peer_threads(recorder, jobs)
-    datastore.close()
-    return rate
-
-
-def pg_peer_read(uri: str, schema: str) -> tuple[int, float]:
-    datastore, recorder = pg_peer(uri, schema)
-    t = time.perf_counter()
-    n, start = 0, 1
-    while True:
-        page = recorder.select_notifications(start, 10_000)
-        for notification in page:
-            orjson.loads(notification.state)
-            n += 1
-        if len(page) < 10_000:
-            break
-        start = page[-1].id + 1
-    rate = n / (time.perf_counter() - t)
-    datastore.close()
-    return n, rate
-
-
-def postgres_section(folder: Path, quick: bool) -> dict:
-    uri = pg_server(folder)
-    n_rounds = 3
-    total = 10_000 if quick else 50_000
-    jobs = 40 if quick else 200
-    out: dict = {}
-    for size in (1, 100, 1000):
-        size_total = total // 50 if size == 1 else total
-        o, p, ratio = rounds(
-            lambda r: ours_batched(pg_url(uri, f"o{size}_{r}"), size_total, size),
-            lambda r: pg_peer_batched(uri, f"p{size}_{r}", size_total, size),
-            n_rounds,
-        )
-        out[f"batch {size}"] = emit(
-            bench="pg_batched_append",
-            batch=size,
-            ours_events_per_s=round(o),
-            peer_events_per_s=round(p),
-            ratio=round(ratio, 2),
-        )
-    o, p, ratio = rounds(
-        lambda r: ours_threads(pg_url(uri, f"ot{r}"), jobs),
-        lambda r: pg_peer_threads(uri, f"pt{r}", jobs),
-        n_rounds,
-    )
-    out["threads"] = emit(
-        bench="pg_threads_append",
-        threads=THREADS,
-        job=JOB,
-        jobs=jobs,
-        ours_events_per_s=round(o),
-        peer_events_per_s=round(p),
-        ratio=round(ratio, 2),
-    )
-    read_total = 100_000 if quick else 300_000
-    ours_batched(pg_url(uri, "oread"), read_total, 1000)
-    pg_peer_batched(uri, "pread", read_total, 1000)
-    o, p, ratio = rounds(
-        lambda r: ours_read(pg_url(uri, "oread"))[1], lambda r: pg_peer_read(uri, "pread")[1], n_rounds
-    )
-    out["read"] = emit(
-        bench="pg_read_all_decoded",
-        events=read_total,
-        ours_events_per_s=round(o),
-        peer_events_per_s=round(p),
-        ratio=round(ratio, 2),
-    )
-    return out
 
 
 # -- raw sqlite3 --------------------------------------------------------------------------
@@ -367,15 +173,7 @@ def main() -> None:
         ours, peer, ratio = rounds(
             lambda r: ours_threads(str(d / f"t{r}.ledger"), jobs), peer_threads_sqlite, 5
         )
-        threads = emit(
-            bench="threads_append",
-            threads=THREADS,
-            job=JOB,
-            jobs=jobs,
-            ours_events_per_s=round(ours),
-            peer_events_per_s=round(peer),
-            ratio=round(ratio, 2),
-        )
+        threads = emit_threads("threads_append", jobs, ours, peer, ratio)
 
         ours_batched(d / "read.ledger", read_total, 1000)
         peer_batched(d / "pread.db", read_total, 1000)
