@@ -16,7 +16,9 @@ learning rate.
 
 Each side runs in a process of its own, in alternation (--rounds), for --epochs epochs
 of --count samples; steps per second is the median over the epochs after each run's
-first (which compiles). The peer runs plain and tuned (``torch.set_flush_denormal``, as
+first (which compiles). Both sides run with the allocator setting of the app's training
+processes (`app.training.allocator`: freed blocks kept, one malloc arena). The peer runs
+plain and tuned (``torch.set_flush_denormal``, as
 XLA flushes subnormals to zero, and channels-last convolutions, faster on CPU); the
 ratio is against the faster of the two. Target:
 ours at least 1.5 times the peer. Without --quick the figures go to docs/benchmarks.md.
@@ -71,10 +73,8 @@ def hundred_labels(truth: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def run_ours(images: np.ndarray, labels: np.ndarray, epochs: int) -> dict:
-    from app.training.allocator import keep_freed_memory
     from domain.learning.training import TrainingJob, train
 
-    keep_freed_memory()  # as the app's training processes do
     config = speed_config(epochs=epochs)
     steps = len(images) // config.batch_size
     seconds = [float(r.metrics["seconds"] or 0.0) for r in train(TrainingJob(images, labels, config))]
@@ -202,6 +202,9 @@ def torch_peer(images: np.ndarray, labels: np.ndarray, epochs: int, tuned: bool)
 
 
 def side(which: str, data_file: str, epochs: int) -> dict:
+    from app.training.allocator import keep_freed_memory
+
+    keep_freed_memory()  # both sides: the allocator setting of the app's training processes
     with np.load(data_file) as data:
         images, labels = data["images"], data["labels"]
     if which == "ours":
@@ -245,7 +248,8 @@ def summarise(runs: list[dict], started: str, epochs: int, count: int) -> tuple[
             "epochs after each run's first (which compiles), and the fastest such epoch. The peer "
             "is the same model in eager PyTorch (module docstring; 1,233,096 parameters against "
             "our 1,233,258: our transposed convolutions have a bias per 2×2 quadrant), plain "
-            "(NCHW) and tuned (subnormals flushed, channels-last).",
+            "(NCHW) and tuned (subnormals flushed, channels-last). Both sides run with the app's "
+            "training-process allocator setting (freed blocks kept, one malloc arena).",
             "",
             "| implementation | steps/s (median) | per round | fastest epoch, steps/s |",
             "|---|---:|---|---:|",

@@ -8,6 +8,15 @@ included: 10-20 ms on a 60 ms step on this 2-core machine (docs/benchmarks.md,
 heap, where the next step finds them. The cost is resident memory: what a step freed
 stays mapped (up to ``KEEP_BYTES``) instead of returning to the system.
 
+One arena. glibc gives threads other than the first arenas of their own, heaps of at
+most 64 MiB; a larger block requested on such a thread (XLA's buffers of a convolutional
+step) is always mapped afresh and unmapped on ``free``, whatever the thresholds say. The
+conv model's decoder paid ~17,000 page faults a call that way (53 ms a call, 33 ms with
+one arena, docs/benchmarks.md "Convolutional model"). ``M_ARENA_MAX`` 1 makes every thread
+allocate from the main heap, where the thresholds hold. It has to be set before the
+threads that compute first allocate (an arena, once a thread has one, stays its own), so
+a training process calls this at its start.
+
 Not glibc (macOS, Windows, musl): nothing to do; their allocators cache large blocks
 or lack ``mallopt``.
 """
@@ -19,6 +28,7 @@ import sys
 
 M_TRIM_THRESHOLD = -1  # from glibc's <malloc.h>
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 KEEP_BYTES = 1 << 30  # blocks up to 1 GiB come from the heap, and the heap keeps 1 GiB free
 
 
@@ -34,4 +44,8 @@ def keep_freed_memory(keep_bytes: int = KEEP_BYTES) -> bool:
     except (OSError, AttributeError):  # no C library symbols, or not glibc
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return bool(mallopt(M_MMAP_THRESHOLD, keep_bytes)) and bool(mallopt(M_TRIM_THRESHOLD, keep_bytes))
+    return (
+        bool(mallopt(M_ARENA_MAX, 1))
+        and bool(mallopt(M_MMAP_THRESHOLD, keep_bytes))
+        and bool(mallopt(M_TRIM_THRESHOLD, keep_bytes))
+    )

@@ -237,27 +237,29 @@ class ConvDecoder(nnx.Module):
         channels = image_shape[2]
         levels = DECODER_CHANNELS
         self.up = nnx.List([nnx.Linear(a, 4 * b, rngs=rngs) for a, b in zip(levels[:-1], levels[1:])])
-        # The last level, one head per parameter of a sub-pixel (a mean, and for
-        # Gaussian pixels a log-scale): each writes its own contiguous image.
-        self.heads = nnx.List(
-            [
-                nnx.Linear(levels[-1], 4 * channels, rngs=rngs)
-                for _ in range(parameters_per_subpixel(likelihood))
-            ]
-        )
+        # The last level writes, for each 2 x 2 block, every parameter of its sub-pixels
+        # (a mean, and for Gaussian pixels a log-scale) as column blocks [means | scales]:
+        # one product over the 360 k leaf rows (its weight gradient reads them once; two
+        # heads read them twice, 23 against 15 ms fwd+bwd with the likelihood), and each
+        # parameter's image is a column slice, contiguous within a block.
+        self.per_subpixel = parameters_per_subpixel(likelihood)
+        self.pixels = nnx.Linear(levels[-1], self.per_subpixel * 4 * channels, rngs=rngs)
 
     def from_first_layer(self, first: jax.Array) -> jax.Array | tuple[jax.Array, ...]:
         """The pixel parameters from W_z·z + W_y[y] + b, each (..., tree-order sub-pixels):
-        Bernoulli logits, or a Gaussian's (mean, log-scale), written by one head each so
-        the likelihood reads two contiguous arrays, not interleaved pairs."""
+        Bernoulli logits, or a Gaussian's (mean, log-scale) as two arrays (the likelihood
+        reads each parameter apart, not interleaved pairs)."""
         rows, lead = _as_rows(first)
         h = nnx.relu(self.grid(_relu_through(self.hidden, nnx.relu(rows))))
         count = h.shape[0]
         h = h.reshape(count * self.cells, DECODER_CHANNELS[0])
         for layer in self.up:
             h = nnx.relu(layer(h).reshape(-1, layer.out_features // 4))
-        outputs = tuple(head(h).reshape(*lead, -1) for head in self.heads)
-        return outputs if len(outputs) > 1 else outputs[0]
+        out = self.pixels(h)
+        if self.per_subpixel == 1:
+            return out.reshape(*lead, -1)
+        width = out.shape[-1] // self.per_subpixel
+        return tuple(out[:, k * width : (k + 1) * width].reshape(*lead, -1) for k in range(self.per_subpixel))
 
     def targets(self, x: jax.Array) -> tuple[jax.Array, jax.Array | None]:
         """The images (..., D) in the decoder's tree order, and a 0/1 mask of the outputs
