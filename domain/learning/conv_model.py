@@ -23,7 +23,8 @@ Classifier q(y|x)
     first version, cost 2.6 M and, with XLA:CPU's convolutions and the transposes of
     their weight gradients, 62 ms of a step on 256 rows against 33 ms now: a step went
     from ~226 to ~175 ms at equal accuracy on coloured digits and about 1 point
-    less after 4 epochs on grey MNIST, docs/benchmarks "Convolutional model")
+    less after 4 epochs on grey MNIST; ~122 ms with one malloc arena,
+    `app.training.allocator`; docs/benchmarks "Convolutional model")
 Encoder q(z|x,y) = N(mu, diag(exp(log_var)))
     x -> 2 x 2 convs C -> 32 -> 64 -> 64, each stride 2, ReLU -> 4 x 4 x 64 -> flatten (1,024)
     computed ONCE per sample; then, as in the MLP's `Encoder`, W_h·h + W_y[y] + b (width
@@ -33,7 +34,8 @@ Decoder p(x|y,z)
     W_z·z + W_y[y] + b (width hidden_sizes[-1], the class-rows trick again), ReLU ->
     dense reversed hidden_sizes, ReLU -> dense to 4 x 4 x 64, ReLU -> three 2 x 2,
     stride-2 transposed convolutions, 64 -> 32 -> 16 -> C per parameter of a sub-pixel
-    (one head for the mean, one for the log-scale), ReLU between them -> 32 x 32.
+    (the last writes [means | log-scales] for each 2 x 2 block), ReLU between them ->
+    32 x 32.
     Each is one dense layer applied to every cell (rows x cells, k) -> (rows x cells,
     4·k') and the output is left in tree order: no transposes of the 10x-sized
     activations; the *target* image is put in tree order instead (`Decoder.targets`),
