@@ -11,6 +11,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # scripts run as `python benchmarks/x.py` from the repo root
     sys.path.insert(0, str(ROOT))
@@ -22,6 +24,16 @@ def emit(**fields) -> dict:
     """Print one JSON line and hand the record back for the summary."""
     print(json.dumps(fields), flush=True)
     return fields
+
+
+def simulated_annotator(truth: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """The label sets every accuracy benchmark uses: ``per_class`` samples of each class
+    drawn at random (seeded), the rest -1."""
+    rng = np.random.default_rng(seed)
+    labels = np.full(truth.shape, -1, np.int64)
+    for digit in np.unique(truth):
+        labels[rng.choice(np.flatnonzero(truth == digit), per_class, replace=False)] = digit
+    return labels
 
 
 def percentile(values: list[float], q: float) -> float:

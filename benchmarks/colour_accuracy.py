@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-from _report import machine, record_section  # noqa: E402
+from _report import machine, record_section, simulated_annotator  # noqa: E402
 
 from domain.colour_digits import VARIANTS, make_colour_digits  # noqa: E402
 
@@ -54,15 +54,6 @@ def colour_set(count: int, variant: str) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path) as data:
         digits, truth = data["images"][:count], data["labels"][:count]
     return make_colour_digits(digits, truth, SET_SEED, variant=variant)
-
-
-def simulated_annotator(truth: np.ndarray, per_class: int, seed: int) -> np.ndarray:
-    """The label sets of label_efficiency.py: ``per_class`` random samples of each class."""
-    rng = np.random.default_rng(seed)
-    labels = np.full(truth.shape, -1, np.int64)
-    for digit in np.unique(truth):
-        labels[rng.choice(np.flatnonzero(truth == digit), per_class, replace=False)] = digit
-    return labels
 
 
 def one_run(images: np.ndarray, truth: np.ndarray, model: str, epochs: int, seed: int) -> dict:

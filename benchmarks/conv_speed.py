@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-from _report import emit, machine, record_section  # noqa: E402
+from _report import emit, machine, record_section, simulated_annotator  # noqa: E402
 
 DATA = [ROOT / "resources" / "mnist10k.npz", Path("/work/shared/data/mnist10k.npz")]
 PER_CLASS = 10
@@ -62,14 +62,6 @@ def colour_set(count: int) -> tuple[np.ndarray, np.ndarray]:
     path = next(p for p in DATA if p.exists())
     with np.load(path) as data:
         return make_colour_digits(data["images"][:count], data["labels"][:count], seed=0)
-
-
-def hundred_labels(truth: np.ndarray, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    labels = np.full(truth.shape, -1, np.int64)
-    for digit in range(10):
-        labels[rng.choice(np.flatnonzero(truth == digit), PER_CLASS, replace=False)] = digit
-    return labels
 
 
 def run_ours(images: np.ndarray, labels: np.ndarray, epochs: int) -> dict:
@@ -304,7 +296,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         data_file = os.path.join(folder, "colour.npz")
         images, truth = colour_set(count)
-        np.savez(data_file, images=images, labels=hundred_labels(truth))
+        np.savez(data_file, images=images, labels=simulated_annotator(truth, PER_CLASS, 0))
         for number in range(1, rounds + 1):
             for which in sides:
                 command = [sys.executable, __file__, "--side", which, "--data", data_file]

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from _report import simulated_annotator  # noqa: E402
 
 from domain.accuracy import AccuracyEstimate  # noqa: E402
 from domain.learning.config import TrainingConfig  # noqa: E402
@@ -42,15 +43,6 @@ TARGET_COVERED = 4  # of 5 seeds
 
 def emit(record: dict) -> None:
     print(json.dumps(record), flush=True)
-
-
-def simulated_annotator(truth: np.ndarray, per_class: int, seed: int) -> np.ndarray:
-    """The label sets of label_efficiency.py: ``per_class`` random samples of each class."""
-    rng = np.random.default_rng(seed)
-    labels = np.full(truth.shape, -1, np.int64)
-    for digit in np.unique(truth):
-        labels[rng.choice(np.flatnonzero(truth == digit), per_class, replace=False)] = digit
-    return labels
 
 
 def one_run(data: tuple[np.ndarray, ...], config: TrainingConfig, seed: int) -> dict:

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from _report import simulated_annotator  # noqa: E402
 
 from domain.learning.config import TrainingConfig  # noqa: E402
 from domain.learning.map_layout import latent_map, neighbour_purity, principal_components  # noqa: E402
@@ -48,14 +49,6 @@ MAP_EPOCHS = (1, 5)
 
 def emit(record: dict) -> None:
     print(json.dumps(record), flush=True)
-
-
-def simulated_annotator(truth: np.ndarray, per_class: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    labels = np.full(truth.shape, -1, np.int64)
-    for digit in np.unique(truth):
-        labels[rng.choice(np.flatnonzero(truth == digit), per_class, replace=False)] = digit
-    return labels
 
 
 def parse_settings(pairs: list[str]) -> dict:

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from _report import simulated_annotator  # noqa: E402
 
 DATA = [ROOT / "resources" / "mnist10k.npz", Path("/work/shared/data/mnist10k.npz")]
 TRAINING_SAMPLES = 9_000
@@ -49,15 +50,6 @@ def embedded_set() -> tuple[np.ndarray, np.ndarray]:
         return data["images"][:TRAINING_SAMPLES], data["labels"][:TRAINING_SAMPLES]
 
 
-def hundred_labels(truth: np.ndarray, seed: int = 0) -> np.ndarray:
-    """A simulated annotator: 10 labels per class at seeded random samples."""
-    rng = np.random.default_rng(seed)
-    labels = np.full(truth.shape, -1, np.int64)
-    for digit in range(10):
-        labels[rng.choice(np.flatnonzero(truth == digit), LABELS_PER_CLASS, replace=False)] = digit
-    return labels
-
-
 def matmul_gflops(size: int = 4096, repeats: int = 3) -> float:
     a = np.random.default_rng(0).random((size, size), dtype=np.float32)
     a @ a
@@ -78,7 +70,7 @@ def run_ours(epochs: int, **changes) -> dict:
     config = speed_config(epochs=epochs, **changes)
     started = time.perf_counter()
     seconds, first_wall = [], None
-    for result in train(TrainingJob(images, hundred_labels(truth), config)):
+    for result in train(TrainingJob(images, simulated_annotator(truth, LABELS_PER_CLASS, 0), config)):
         seconds.append(result.metrics["seconds"])
         if first_wall is None:
             first_wall = time.perf_counter() - started
@@ -159,7 +151,9 @@ def torch_peer_epochs(
 
 def run_torch(epochs: int, flush_denormal: bool = False, **changes) -> dict:
     images, truth = embedded_set()
-    return torch_peer_epochs(images, hundred_labels(truth), epochs, flush_denormal, **changes)
+    return torch_peer_epochs(
+        images, simulated_annotator(truth, LABELS_PER_CLASS, 0), epochs, flush_denormal, **changes
+    )
 
 
 def steady(seconds: list[float]) -> float:
@@ -193,7 +187,7 @@ def child_first_epoch(cache_dir: str) -> None:
     # As the app's runners do (app.training.execution): compiled programs beside the cache.
     job = TrainingJob(
         images,
-        hundred_labels(truth),
+        simulated_annotator(truth, LABELS_PER_CLASS, 0),
         speed_config(epochs=1),
         programs=FolderProgramStore(cache_dir + "-programs"),
     )

@@ -68,7 +68,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from domain.learning.model import _as_rows, _class_rows, _relu_through, _stack
+from domain.learning.model import Classifier, Encoder, _as_rows, _class_rows, _relu_through, _stack
 
 # Output channels of the classifier's three 2 x 2 stride-2 convolutions.
 CLASSIFIER_CHANNELS = (32, 64, 128)
@@ -158,8 +158,8 @@ def _through_trunk(layers: nnx.List[nnx.Conv], x: jax.Array, image_shape: tuple[
     return h.reshape(rows, -1)
 
 
-class ConvClassifier(nnx.Module):
-    """q(y|x): convolutions, then dense layers to class logits."""
+class ConvClassifier(Classifier):
+    """q(y|x): the MLP's classifier on the convolutional trunk's features."""
 
     def __init__(
         self,
@@ -171,16 +171,15 @@ class ConvClassifier(nnx.Module):
     ):
         self.image_shape = image_shape
         self.convs = _trunk(rngs, image_shape[2], CLASSIFIER_CHANNELS)
-        trunk = _trunk_size(image_shape, CLASSIFIER_CHANNELS)
-        self.hidden = _stack(rngs, (trunk, *hidden_sizes))
-        self.logits = nnx.Linear(hidden_sizes[-1], num_classes, rngs=rngs)
+        super().__init__(_trunk_size(image_shape, CLASSIFIER_CHANNELS), hidden_sizes, num_classes, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return self.logits(_relu_through(self.hidden, _through_trunk(self.convs, x, self.image_shape)))
+        return super().__call__(_through_trunk(self.convs, x, self.image_shape))
 
 
-class ConvEncoder(nnx.Module):
-    """q(z|x,y): a convolutional trunk once per sample, then the class rows."""
+class ConvEncoder(Encoder):
+    """q(z|x,y): the MLP's encoder on the convolutional trunk's features, computed once
+    per sample and then combined with the class rows."""
 
     def __init__(
         self,
@@ -194,25 +193,11 @@ class ConvEncoder(nnx.Module):
         self.image_shape = image_shape
         self.convs = _trunk(rngs, image_shape[2], ENCODER_CHANNELS)
         trunk = _trunk_size(image_shape, ENCODER_CHANNELS)
-        width = hidden_sizes[0]
-        self.pixels = nnx.Linear(trunk, width, rngs=rngs)
-        self.classes = _class_rows(rngs, num_classes, width, trunk + num_classes)
-        self.hidden = _stack(rngs, hidden_sizes)
-        self.gaussian = nnx.Linear(hidden_sizes[-1], 2 * latent_size, rngs=rngs)
+        super().__init__(trunk, hidden_sizes, num_classes, latent_size, rngs=rngs)
 
     def first_layer(self, x: jax.Array) -> jax.Array:
         """W_h·trunk(x) + b, once per sample: (B, D) -> (B, hidden_sizes[0])."""
         return self.pixels(_through_trunk(self.convs, x, self.image_shape))
-
-    def from_first_layer(self, first: jax.Array) -> tuple[jax.Array, jax.Array]:
-        rows, lead = _as_rows(first)
-        out = self.gaussian(_relu_through(self.hidden, nnx.relu(rows)))
-        mu, log_var = jnp.split(out.reshape(*lead, out.shape[-1]), 2, axis=-1)
-        return mu, log_var
-
-    def for_every_class(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """x (B, D) -> mu, log_var (C, B, L)."""
-        return self.from_first_layer(self.first_layer(x)[None] + self.classes[...][:, None, :])
 
 
 class ConvDecoder(nnx.Module):

@@ -79,11 +79,11 @@ class Encoder(nnx.Module):
 
     def for_classes(self, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
         """One class per sample: x (B, D), y (B,) int -> mu, log_var (B, L)."""
-        return self.from_first_layer(self.pixels(x) + self.classes[...][y])
+        return self.from_first_layer(self.first_layer(x) + self.classes[...][y])
 
     def for_every_class(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Every class for every sample: x (B, D) -> mu, log_var (C, B, L)."""
-        return self.from_first_layer(self.pixels(x)[None] + self.classes[...][:, None, :])
+        return self.from_first_layer(self.first_layer(x)[None] + self.classes[...][:, None, :])
 
 
 class Decoder(nnx.Module):

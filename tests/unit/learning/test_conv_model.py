@@ -204,17 +204,10 @@ def test_the_conv_classifier_alone_predicts_what_the_loop_evaluates():
 
 
 def test_conv_programs_are_kept_apart_from_the_mlps_and_reload_bitwise_alike():
-    from .test_programs import MemoryStore, _outcome
+    from .test_programs import _outcome, stored_and_reloaded
 
     job = colour_job(epochs=1)
-    plain = _outcome(train(job))
-    store = MemoryStore()
-    first = _outcome(train(dataclasses.replace(job, programs=store)))
-    kept = dict(store.entries)
-    assert len(kept) == 3  # the initial state, the train step and the evaluation
-    second = _outcome(train(dataclasses.replace(job, programs=store)))
-    assert store.hits == 3 and store.entries == kept
-    assert first == plain and second == plain
+    store = stored_and_reloaded(job)
     # The MLP on the same images is another model: its programs are new entries.
     train_mlp = dataclasses.replace(job, programs=store, config=dataclasses.replace(job.config, model="mlp"))
     _outcome(train(train_mlp))

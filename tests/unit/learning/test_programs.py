@@ -43,15 +43,23 @@ def _outcome(results):
     ]
 
 
-def test_stored_programs_are_loaded_and_train_bitwise_alike(tiny_job):
-    plain = _outcome(train(tiny_job))
+def stored_and_reloaded(job) -> MemoryStore:
+    """Trains ``job`` without a program store, then twice with one: the first run stores
+    its three programs (the initial state, the train step and the evaluation), the second
+    loads them and compiles nothing, and both train bit for bit as the first did."""
+    plain = _outcome(train(job))
     store = MemoryStore()
-    first = _outcome(train(dataclasses.replace(tiny_job, programs=store)))
+    first = _outcome(train(dataclasses.replace(job, programs=store)))
     kept = dict(store.entries)
-    assert len(kept) == 3  # the initial state, the train step and the evaluation
-    second = _outcome(train(dataclasses.replace(tiny_job, programs=store)))
+    assert len(kept) == 3
+    second = _outcome(train(dataclasses.replace(job, programs=store)))
     assert store.hits == 3 and store.entries == kept  # loaded, nothing compiled again
     assert first == plain and second == plain
+    return store
+
+
+def test_stored_programs_are_loaded_and_train_bitwise_alike(tiny_job):
+    stored_and_reloaded(tiny_job)
 
 
 def test_a_damaged_entry_is_compiled_again_and_replaced(tiny_job):
