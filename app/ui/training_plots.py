@@ -121,19 +121,23 @@ class TrainingPlots(QSplitter):
         small = self.estimate_caption.font()
         small.setPointSizeF(small.pointSizeF() * 0.9)
         self.estimate_caption.setFont(small)
+        # One wrapping label, so at the window's minimum width the second entry moves to
+        # a new line instead of being cut ("training accuracy (own" at 1,100 px).
         key = QWidget()
         key.setObjectName("accuracyLegend")
         row = QHBoxLayout(key)
         row.setContentsMargins(4, 0, 4, 0)
-        row.setSpacing(10)
-        for mark, text, colour in (
-            ("■", HONEST_NAME, HONEST_COLOUR),
-            ("- -", TRAINING_NAME, TRAINING_COLOUR),
-        ):
-            entry = QLabel(f'<span style="color:{colour}; font-weight:bold">{mark}</span> {text}')
-            entry.setFont(small)
-            row.addWidget(entry)
-        row.addStretch(1)
+        entries = wrapping_label(
+            " &nbsp; ".join(
+                f'<span style="color:{colour}; font-weight:bold">{mark.replace(" ", "&nbsp;")}</span>&nbsp;{text}'
+                for mark, text, colour in (
+                    ("■", HONEST_NAME, HONEST_COLOUR),
+                    ("- -", TRAINING_NAME, TRAINING_COLOUR),
+                )
+            )
+        )
+        entries.setFont(small)
+        row.addWidget(entries)
         accuracy = QWidget()
         column = QVBoxLayout(accuracy)
         column.setContentsMargins(0, 0, 0, 2)
@@ -171,6 +175,8 @@ class TrainingPlots(QSplitter):
         top = np.array([high[i] - value[i] for i in shown])
         bottom = np.array([value[i] - low[i] for i in shown])
         self.interval_bars.setData(x=x, y=np.array([value[i] for i in shown]), top=top, bottom=bottom)
+        for item in (self.interval_bars, self.band):  # empty, they still held the x axis at 0
+            item.setVisible(bool(shown))
         # Whole epochs on the axis while there are few (pyqtgraph would tick 1.5).
         for plot in (self.loss_plot, self.accuracy_plot):
             if epochs:

@@ -103,3 +103,12 @@ def test_empty_plots_count_epochs_from_one(qtbot, make_session, named_project):
     for plot in (plots.loss_plot, plots.accuracy_plot):
         (low, high), _ = plot.getViewBox().viewRange()
         assert 0 < low <= 1 and 10 <= high < 11, (low, high)  # not -400 ... 400
+
+
+def test_without_an_estimate_the_accuracy_axis_starts_at_the_first_epoch(qtbot, make_session, named_project):
+    window = opened(qtbot, make_session, named_project)
+    plots = window.training.plots
+    plots.draw([1, 2], {"accuracy": [0.15, 0.5]}, [None, None])  # too few held-out labels
+    plots.accuracy_plot.getViewBox().updateAutoRange()
+    (low, high), _ = plots.accuracy_plot.getViewBox().viewRange()
+    assert low > 0.5 and 2 <= high < 2.5, (low, high)  # the empty band and bars held it at 0
