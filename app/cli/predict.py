@@ -100,6 +100,7 @@ def at_training_size(bundle: Bundle, images: np.ndarray) -> np.ndarray:
 def classify(bundle: Bundle, images: np.ndarray, stream: TextIO | None = None) -> np.ndarray:
     """The bundle's class probabilities of ``images``, with a progress bar on a terminal
     once the work has taken more than ``PROGRESS_AFTER`` seconds."""
+    from domain.learning.config import ConfigError
     from domain.learning.inference import predict
 
     stream = stream or sys.stderr
@@ -108,6 +109,11 @@ def classify(bundle: Bundle, images: np.ndarray, stream: TextIO | None = None) -
         return predict(
             bundle.weights, images, bundle.hidden_sizes, bundle.num_classes, on_progress=bar.update
         )
+    except ConfigError as exc:  # e.g. a conv bundle from before the 2x2 trunks of issue 18
+        raise ProjectError(
+            f"this model bundle does not fit this version's classifier ({exc}): export it again "
+            "with `ledgerlab export PROJECT --model OUT.llmodel` from a run trained with this version"
+        ) from exc
     finally:
         bar.close()
 

@@ -49,6 +49,16 @@ def test_a_colour_project_trains_the_conv_model_from_the_command_line(tmp_path, 
     assert code == 0, err
     document = json.loads(out)
     assert document["samples"] == len(images) and len(document["predictions"]) == len(images)
+    # A conv bundle written before the 2 x 2 trunks (3 x 3 kernels) is refused in a sentence.
+    from app.cli.predict import classify
+    from app.history.bundle import read_bundle
+    from app.project.errors import ProjectError
+
+    bundle = read_bundle(tmp_path / "c.llmodel")
+    kernel = bundle.weights["convs.0.kernel"]
+    bundle.weights["convs.0.kernel"] = np.zeros((3, 3, *kernel.shape[2:]), np.float32)
+    with pytest.raises(ProjectError, match="export it again"):
+        classify(bundle, images)
 
 
 def test_the_model_and_training_size_flags_are_checked_in_one_line(tmp_path, capsys):
