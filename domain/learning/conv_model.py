@@ -228,15 +228,17 @@ class ConvDecoder(nnx.Module):
         # The last level writes, for each 2 x 2 block, every parameter of its sub-pixels
         # (a mean, and for Gaussian pixels a log-scale) as column blocks [means | scales]:
         # one product over the 360 k leaf rows (its weight gradient reads them once; two
-        # heads read them twice, 23 against 15 ms fwd+bwd with the likelihood), and each
-        # parameter's image is a column slice, contiguous within a block.
+        # heads read them twice, 23 against 15 ms fwd+bwd with the likelihood), and the
+        # likelihood reads that output in place.
         self.per_subpixel = parameters_per_subpixel(likelihood)
         self.pixels = nnx.Linear(levels[-1], self.per_subpixel * 4 * channels, rngs=rngs)
 
-    def from_first_layer(self, first: jax.Array) -> jax.Array | tuple[jax.Array, ...]:
-        """The pixel parameters from W_z·z + W_y[y] + b, each (..., tree-order sub-pixels):
-        Bernoulli logits, or a Gaussian's (mean, log-scale) as two arrays (the likelihood
-        reads each parameter apart, not interleaved pairs)."""
+    def from_first_layer(self, first: jax.Array) -> jax.Array:
+        """The pixel parameters from W_z·z + W_y[y] + b: Bernoulli logits (..., tree-order
+        sub-pixels), or for a Gaussian the last product's output as it is, (..., leaf
+        blocks, 2, 4·C): each 2 x 2 block's means, then its log-scales
+        (`loss.gaussian_pixel_nll` reads them there; slicing them apart made their
+        gradient a slow pad-and-add)."""
         rows, lead = _as_rows(first)
         h = nnx.relu(self.grid(_relu_through(self.hidden, nnx.relu(rows))))
         count = h.shape[0]
@@ -246,8 +248,7 @@ class ConvDecoder(nnx.Module):
         out = self.pixels(h)
         if self.per_subpixel == 1:
             return out.reshape(*lead, -1)
-        width = out.shape[-1] // self.per_subpixel
-        return tuple(out[:, k * width : (k + 1) * width].reshape(*lead, -1) for k in range(self.per_subpixel))
+        return out.reshape(*lead, -1, self.per_subpixel, out.shape[-1] // self.per_subpixel)
 
     def targets(self, x: jax.Array) -> tuple[jax.Array, jax.Array | None]:
         """The images (..., D) in the decoder's tree order, and a 0/1 mask of the outputs
