@@ -24,8 +24,7 @@ Classifier q(y|x)
     their weight gradients, 62 ms of a step on 256 rows against 33 ms now: a step went
     from ~226 to ~175 ms at equal accuracy on coloured digits and 0.8 point less
     after 4 epochs on grey MNIST, 95.0 against 95.9 % over 5 label sets; ~122 ms with
-    one malloc arena,
-    `app.training.allocator`; docs/benchmarks "Convolutional model")
+    one malloc arena, `app.training.allocator`; docs/benchmarks "Convolutional model")
 Encoder q(z|x,y) = N(mu, diag(exp(log_var)))
     x -> 2 x 2 convs C -> 32 -> 64 -> 64, each stride 2, ReLU -> 4 x 4 x 64 -> flatten (1,024)
     computed ONCE per sample; then, as in the MLP's `Encoder`, W_h·h + W_y[y] + b (width
@@ -52,7 +51,8 @@ pixel's 1/255-wide bin (density x bin width), comparable across models. It was c
 over a discretised logistic (PixelCNN++ without mixtures) by measurement: the logistic's
 two sigmoids, three softplus and a log per sub-pixel over the 1,408 x 3,072 decoder
 outputs doubled the decoder's fwd+bwd time (148 against 72 ms); the Gaussian's cost is
-that of a squared error. Grey images on the conv model keep the MLP's Bernoulli.
+that of a squared error; its gradient is written by hand (`loss.gaussian_pixel_nll`).
+Grey images on the conv model keep the MLP's Bernoulli.
 
 `ConvSemiSupervisedVAE` has the attribute names the loss and the evaluation use on the
 MLP (`classifier`, `encoder.first_layer`, `encoder.classes`, `encoder.from_first_layer`,
